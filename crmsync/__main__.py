@@ -1,0 +1,5 @@
+"""``python -m crmsync`` runs the command line."""
+
+from crmsync.sync_service.cli import main
+
+main()

@@ -1,0 +1,4 @@
+"""Connectors: provider I/O only, yielding the records of :mod:`crmsync.connectors.base`.
+
+Provider modules are imported lazily through :mod:`crmsync.connectors.registry`.
+"""

@@ -1,0 +1,196 @@
+"""The connector contract: what every mail system adapter yields.
+
+Terminology
+-----------
+RECORD
+    A frozen dataclass describing one item as the mail system holds it
+    (:class:`MailMessage`), or a change to one (:class:`FlagsChanged`,
+    :class:`Deletion`), or an item that could not be read (:class:`Unreadable`).
+    Records never carry CRM meaning: no contact, no account, no link.
+REMOTE_ID
+    ``item_id``: the mail system's key for one copy of an item inside one
+    resource, stable for as long as the cursor is valid (for IMAP
+    ``"<uidvalidity>:<uid>"``, for a file ``"<path>#<n>"``).
+RESOURCE
+    A folder (or calendar, or address book) that has its own cursor.
+CURSOR
+    An opaque string a connector returns after each :class:`Page`; passing it
+    back resumes right after that page. The engine stores it in the same
+    transaction as the page's records, so a crash never skips an item.
+
+Connectors never touch the database and never know CRM rules.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Header fields a connector hands to mapping, lower-case. Values are raw
+#: (RFC 2047 words still encoded): mapping decodes only what it shows or matches.
+HEADER_FIELDS: tuple[str, ...] = (
+    "message-id",
+    "in-reply-to",
+    "references",
+    "subject",
+    "date",
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "return-path",
+    "auto-submitted",
+    "precedence",
+    "list-id",
+    "x-auto-response-suppress",
+    "x-autoreply",
+    "x-autorespond",
+    "sensitivity",
+    "importance",
+    "thread-index",
+    "thread-topic",
+    "content-type",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """Metadata of one attachment; the content itself is never fetched."""
+
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class MailMessage:
+    """One copy of a mail in one folder of one mailbox.
+
+    :param item_id: REMOTE_ID of this copy (see module docstring).
+    :param folder: the resource (folder name as the server spells it).
+    :param headers: lower-case field name → raw value, for :data:`HEADER_FIELDS`
+        present in the mail (the first occurrence of each).
+    :param body_text: the decoded text body (``text/plain``, or the text of the
+        HTML part when there is no plain part), ``None`` when the mail has none.
+    :param attachments: metadata of attachment parts.
+    :param size: size of the whole message in bytes as the server reports it.
+    :param received_at: when the mail system received it (IMAP INTERNALDATE), UTC.
+    :param flags: system and keyword flags (``\\Seen`` ...).
+    :param content_hash: SHA-256 hex of the header block and text body, the
+        stable key of a mail that has no Message-ID.
+    :param raw_header: the header block as fetched, kept for quarantine.
+    :param conversation_id: the provider's conversation key, when it has one.
+    :param folder_role: ``inbox`` / ``sent`` / ``None``, from SPECIAL-USE or name.
+    """
+
+    item_id: str
+    folder: str
+    headers: Mapping[str, str]
+    body_text: str | None
+    attachments: tuple[AttachmentInfo, ...]
+    size: int
+    received_at: datetime | None
+    flags: tuple[str, ...]
+    content_hash: str
+    raw_header: bytes = b""
+    conversation_id: str | None = None
+    folder_role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsChanged:
+    """The flags of a known item changed (IMAP CONDSTORE, RFC 4549 resync)."""
+
+    item_id: str
+    folder: str
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A known item left the resource (expunged, deleted, moved away)."""
+
+    item_id: str
+    folder: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An item the connector could not turn into a record; quarantined raw.
+
+    :param raw: the bytes as fetched (the whole message where it could be read).
+    :param reason: one line a person can act on.
+    """
+
+    item_id: str
+    folder: str
+    raw: bytes
+    reason: str
+
+
+Change = MailMessage | FlagsChanged | Deletion | Unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A batch of changes and the cursor that resumes right after them.
+
+    ``resync`` is true on the first page after a cursor was rejected
+    (UIDVALIDITY change, 410 Gone): item ids seen before may have changed, so
+    the engine re-matches items by their content keys.
+    """
+
+    resource: str
+    changes: list[Change]
+    cursor: str
+    resync: bool = False
+    stats: Mapping[str, int] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """One mail system. Subclasses set :attr:`name` and implement the abstract methods."""
+
+    #: provider name as used in configuration (``imap``, ``graph``, ``files``)
+    name: str = ""
+    #: whether an unchanged resource can be polled without listing it
+    supports_delta: bool = False
+    read_only: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], secret: str) -> Connector:
+        """Create the connector from a mailbox's stored settings and its decrypted secret.
+
+        :param settings: JSON-able options as ``crmsync mailbox add`` stored them, plus
+            the engine's ``batch_size``, ``max_message_bytes`` and ``since`` (ISO date).
+        :raises ConfigError: a setting is missing or invalid.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be created from settings")
+
+    @abc.abstractmethod
+    def list_resources(self) -> list[str]:
+        """Return the resources (folders) this connection syncs, in sync order."""
+
+    @abc.abstractmethod
+    def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
+        """Yield the changes of ``resource`` since ``cursor``, one :class:`Page` a batch.
+
+        :param cursor: the cursor of the last page stored, or ``None`` for a first sync.
+        :returns: pages in order; the last one's cursor is the point to poll from.
+        :raises AuthError: credentials were refused.
+        :raises TransientError: a retryable failure; nothing after the last page
+            yielded was consumed.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
+        """Release connections; the default has nothing to release."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

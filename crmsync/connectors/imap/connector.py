@@ -1,0 +1,294 @@
+"""The IMAP connector: first sync newest first, then cheap polls (RFC 4549, RFC 7162).
+
+A poll costs one round trip when nothing changed: SELECT (EXAMINE) answers with
+UIDVALIDITY, UIDNEXT, EXISTS and HIGHESTMODSEQ, and equal values mean no new mail,
+no expunge and no flag change. Otherwise:
+
+* new mail: ``UID SEARCH UID <old uidnext>:<new uidnext - 1>``, fetched ascending;
+* expunges: only when EXISTS is not the old count plus the new mail, a ``UID SEARCH
+  UID <known set>`` tells which known UIDs are gone (RFC 4549 4.3.1);
+* flag changes (CONDSTORE only): ``UID FETCH <known set> (FLAGS) (CHANGEDSINCE m)``.
+  Without CONDSTORE flag changes are not detected; new mail and expunges still are.
+
+QRESYNC's ``VANISHED`` would save the expunge SEARCH, but imapclient cannot pass
+QRESYNC parameters to SELECT; the exact EXISTS count keeps that SEARCH rare.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from imapclient import IMAPClient
+
+from crmsync.connectors.base import Change, Connector, Deletion, FlagsChanged, Page
+from crmsync.connectors.imap.cursor import ImapCursor, format_uid_set
+from crmsync.connectors.imap.fetch import FolderContext, fetch_messages, flags_of
+from crmsync.connectors.imap.folders import discover_folders
+from crmsync.connectors.imap.session import (
+    ConnectionLostError,
+    FolderState,
+    close_session,
+    examine,
+    open_session,
+    translated_errors,
+)
+from crmsync.connectors.imap.settings import ImapSettings
+
+log = logging.getLogger(__name__)
+
+
+class ImapConnector(Connector):
+    """Mail of one IMAP mailbox (Inbox and Sent by default), read-only.
+
+    :param settings: where and how to connect.
+    :param secret: the password, or the XOAUTH2 access token.
+    """
+
+    name = "imap"
+    supports_delta = True
+    read_only = True
+
+    def __init__(self, settings: ImapSettings, secret: str) -> None:
+        self.settings = settings
+        self._secret = secret
+        self._client: IMAPClient | None = None
+        self._roles: dict[str, str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], secret: str) -> ImapConnector:
+        """See `Connector.from_settings`; the keys are :meth:`ImapSettings.from_mapping`'s."""
+        return cls(ImapSettings.from_mapping(settings), secret)
+
+    # -- session -----------------------------------------------------------------
+
+    def _session(self) -> IMAPClient:
+        """Return the open session, logging in on first use or after a broken one."""
+        if self._client is None:
+            self._client = open_session(self.settings, self._secret)
+        return self._client
+
+    def close(self) -> None:
+        """See `Connector.close`: LOGOUT."""
+        client, self._client = self._client, None
+        if client is not None:
+            close_session(client)
+
+    @contextmanager
+    def _call(self, doing: str) -> Iterator[None]:
+        """Translate the errors of one step; forget the session when the connection broke."""
+        try:
+            with translated_errors(self.settings, doing):
+                yield
+        except ConnectionLostError:
+            client, self._client = self._client, None
+            if client is not None:
+                close_session(client)
+            raise
+
+    # -- resources ---------------------------------------------------------------
+
+    def list_resources(self) -> list[str]:
+        """See `Connector.list_resources`: the ``folders`` setting, else Inbox and Sent."""
+        with self._call("list folders"):
+            roles = self._folder_roles()
+        if self.settings.folders:
+            return list(self.settings.folders)
+        return sorted(roles, key=lambda folder: roles[folder] != "inbox")
+
+    def _folder_roles(self) -> dict[str, str]:
+        """Return folder → role (``inbox``/``sent``), discovered once per connector."""
+        if self._roles is None:
+            self._roles = discover_folders(self._session())
+        return self._roles
+
+    # -- changes -----------------------------------------------------------------
+
+    def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
+        """See `Connector.fetch_changes`; the cursor format is in :mod:`.cursor`."""
+        old = ImapCursor.loads(cursor) if cursor else None
+        with self._call(f"sync {resource!r}"):
+            client = self._session()
+            ctx_role = self._folder_roles().get(resource)
+            state = examine(client, resource)
+        ctx = FolderContext(
+            folder=resource,
+            uidvalidity=state.uidvalidity,
+            role=ctx_role,
+            max_message_bytes=self.settings.max_message_bytes,
+            max_text_bytes=self.settings.max_text_bytes,
+        )
+        if old is None:
+            pages = self._backfill(ctx, _fresh_cursor(state, self.settings.since), [])
+        elif old.uidvalidity != state.uidvalidity:
+            pages = self._resync(ctx, old, state)
+        elif old.backfill_below is not None:
+            pages = self._backfill(ctx, old, [])
+        elif _is_unchanged(old, state):
+            # Nothing new, expunged or re-flagged: answered by SELECT alone.
+            yield Page(resource, [], cursor or old.dumps())
+            return
+        else:
+            yield from self._poll(ctx, old, state)
+            return
+        last = None
+        for page in pages:
+            last = page
+            yield page
+        if last is not None:
+            # Mail that arrived while backfilling sits above the backfill's UIDNEXT:
+            # poll once more so "caught up" includes it.
+            yield from self._catch_up(ctx, ImapCursor.loads(last.cursor))
+
+    def _catch_up(self, ctx: FolderContext, after: ImapCursor) -> Iterator[Page]:
+        """Poll right after a backfill; yields nothing when the folder did not move."""
+        with self._call(f"sync {ctx.folder!r}"):
+            state = examine(self._session(), ctx.folder)
+        if state.uidvalidity == after.uidvalidity and not _is_unchanged(after, state):
+            yield from self._poll(ctx, after, state)
+
+    def _resync(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
+        """UIDVALIDITY changed: every known item id is gone; rescan like a first sync."""
+        log.info(
+            "%s: UIDVALIDITY %s -> %s, resyncing", ctx.folder, old.uidvalidity, state.uidvalidity
+        )
+        gone: list[Change] = [
+            Deletion(f"{old.uidvalidity}:{uid}", ctx.folder) for uid in sorted(old.uids)
+        ]
+        fresh = _fresh_cursor(state, self.settings.since or old.since)
+        yield Page(ctx.folder, gone, fresh.dumps(), resync=True)
+        yield from self._backfill(ctx, fresh, [])
+
+    def _backfill(
+        self, ctx: FolderContext, cursor: ImapCursor, first: list[Change]
+    ) -> Iterator[Page]:
+        """Yield the window's messages below ``cursor.backfill_below``, newest first."""
+        below = cursor.backfill_below or 1
+        with self._call(f"search {ctx.folder!r}"):
+            criteria: list[object] = ["UID", f"1:{below - 1}"] if below > 1 else []
+            if cursor.since is not None:
+                criteria += ["SINCE", cursor.since]
+            due = sorted(self._search(criteria) if below > 1 else [], reverse=True)
+        due = [uid for uid in due if uid < below]
+        if not due:
+            yield Page(ctx.folder, first, replace(cursor, backfill_below=None).dumps())
+            return
+        for start in range(0, len(due), self.settings.batch_size):
+            batch = due[start : start + self.settings.batch_size]
+            changes, done = self._fetch(ctx, batch)
+            more = start + len(batch) < len(due)
+            cursor = replace(
+                cursor, uids=cursor.uids | set(done), backfill_below=batch[-1] if more else None
+            )
+            yield Page(ctx.folder, changes, cursor.dumps(), stats={"messages": len(done)})
+
+    def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
+        """Yield deletions and flag changes, then new mail ascending in batches."""
+        new: list[int] = []
+        with self._call(f"poll {ctx.folder!r}"):
+            if state.uidnext > old.uidnext:
+                new = sorted(self._search(["UID", f"{old.uidnext}:{state.uidnext - 1}"]))
+                new = [uid for uid in new if old.uidnext <= uid < state.uidnext]
+            changes, known = self._expunged(ctx, old, state, len(new))
+            changes += self._flag_changes(ctx, old, state, known)
+        base = replace(old, uids=known, modseq=state.highestmodseq)
+        if not new:
+            end = replace(base, uidnext=state.uidnext, exists=state.exists)
+            yield Page(ctx.folder, changes, end.dumps())
+            return
+        for start in range(0, len(new), self.settings.batch_size):
+            batch = new[start : start + self.settings.batch_size]
+            fetched, done = self._fetch(ctx, batch)
+            remaining = len(new) - start - len(batch)
+            base = replace(
+                base,
+                uids=base.uids | set(done),
+                uidnext=batch[-1] + 1 if remaining else state.uidnext,
+                # messages below the new uidnext: all but the new ones still due
+                exists=state.exists - remaining,
+            )
+            yield Page(ctx.folder, changes + fetched, base.dumps(), stats={"messages": len(done)})
+            changes = []
+
+    def _expunged(
+        self, ctx: FolderContext, old: ImapCursor, state: FolderState, new_count: int
+    ) -> tuple[list[Change], frozenset[int]]:
+        """Return Deletions for known UIDs gone from the folder, and the known UIDs left."""
+        if state.exists == old.exists + new_count or not old.uids:
+            # EXISTS is exactly the old count plus the new mail: nothing was expunged.
+            return [], old.uids
+        present = set(self._search(["UID", format_uid_set(old.uids)]))
+        gone = sorted(old.uids - present)
+        return [Deletion(ctx.item_id(uid), ctx.folder) for uid in gone], old.uids - set(gone)
+
+    def _flag_changes(
+        self, ctx: FolderContext, old: ImapCursor, state: FolderState, known: frozenset[int]
+    ) -> list[Change]:
+        """Return FlagsChanged for known UIDs whose MODSEQ moved (CONDSTORE only).
+
+        ``UID SEARCH MODSEQ`` (RFC 7162 3.1.5) names them, then one ``UID FETCH (FLAGS)``;
+        imapclient's ``fetch`` cannot take a sequence-set string for ``CHANGEDSINCE``.
+        """
+        if old.modseq is None or state.highestmodseq in (None, old.modseq) or not known:
+            return []
+        changed = sorted(set(self._search(["MODSEQ", str(old.modseq + 1)])) & known)
+        if not changed:
+            return []
+        answer = self._session().fetch(changed, ["FLAGS"])
+        return [
+            FlagsChanged(ctx.item_id(uid), ctx.folder, flags_of(data))
+            for uid, data in sorted(answer.items())
+        ]
+
+    def _search(self, criteria: Sequence[object]) -> list[int]:
+        return [int(uid) for uid in self._session().search(list(criteria) or ["ALL"])]
+
+    def _fetch(self, ctx: FolderContext, uids: Sequence[int]) -> tuple[list[Change], list[int]]:
+        with self._call(f"fetch from {ctx.folder!r}"):
+            return fetch_messages(self._session(), uids, ctx)
+
+    # -- push --------------------------------------------------------------------
+
+    def idle_wait(self, resource: str, timeout: float) -> bool:
+        """Wait with IMAP IDLE (RFC 2177) until ``resource`` changes or ``timeout`` passes.
+
+        :returns: whether the server reported a change (EXISTS, EXPUNGE or FETCH);
+            the caller then runs :meth:`fetch_changes`.
+        """
+        with self._call(f"idle on {resource!r}"):
+            client = self._session()
+            examine(client, resource)
+            client.idle()
+            try:
+                responses = client.idle_check(timeout=timeout)
+            finally:
+                client.idle_done()
+        return any(
+            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
+            for r in responses
+        )
+
+
+def _fresh_cursor(state: FolderState, since: date | None) -> ImapCursor:
+    """Return the cursor of a first sync about to start: everything below UIDNEXT due."""
+    return ImapCursor(
+        uidvalidity=state.uidvalidity,
+        uidnext=state.uidnext,
+        exists=state.exists,
+        modseq=state.highestmodseq,
+        backfill_below=state.uidnext,
+        since=since,
+    )
+
+
+def _is_unchanged(old: ImapCursor, state: FolderState) -> bool:
+    """Return whether SELECT alone proves nothing changed since ``old``."""
+    return (
+        state.uidnext == old.uidnext
+        and state.exists == old.exists
+        and state.highestmodseq == old.modseq
+    )

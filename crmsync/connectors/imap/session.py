@@ -1,0 +1,125 @@
+"""Open an IMAP session (TLS, LOGIN or XOAUTH2, ENABLE) and translate its errors.
+
+LOGIN/AUTHENTICATE: RFC 3501 6.2.3 and 6.2.2, XOAUTH2:
+https://developers.google.com/gmail/imap/xoauth2-protocol; ENABLE CONDSTORE:
+RFC 7162 3.1 (https://www.rfc-editor.org/rfc/rfc7162#section-3.1).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.errors import AuthError, TransientError, UserError
+
+
+class ConnectionLostError(TransientError):
+    """The connection broke; the session must be thrown away and opened again."""
+
+
+@contextmanager
+def translated_errors(settings: ImapSettings, doing: str) -> Iterator[None]:
+    """Turn imapclient and socket errors into crmsync's errors.
+
+    Refused credentials become :class:`AuthError`; a broken connection, a timeout or
+    an aborted session :class:`ConnectionLostError`; a ``NO``/``BAD`` answer a
+    :class:`TransientError` (servers say NO when busy or over quota).
+    """
+    where = f"IMAP {settings.username}@{settings.host}:{settings.port}"
+    try:
+        yield
+    except LoginError as exc:
+        raise AuthError(f"{where}: the server refused the login: {exc}") from exc
+    except (IMAPClientAbortError, OSError, EOFError) as exc:
+        # ssl.SSLError and socket.timeout are OSErrors too.
+        raise ConnectionLostError(f"{where}: {doing}: {type(exc).__name__}: {exc}") from exc
+    except IMAPClientError as exc:
+        raise TransientError(f"{where}: {doing}: {exc}") from exc
+
+
+def open_session(settings: ImapSettings, secret: str) -> IMAPClient:
+    """Connect, secure, log in and enable CONDSTORE when offered.
+
+    :param secret: the password, or the OAuth2 access token for ``xoauth2``.
+    :raises AuthError: the credentials were refused.
+    :raises TransientError: the server could not be reached or broke off.
+    """
+    context = settings.ssl_context or ssl.create_default_context()
+    with translated_errors(settings, "connect"):
+        client = IMAPClient(
+            settings.host,
+            settings.port,
+            ssl=settings.security == "ssl",
+            ssl_context=context,
+            timeout=settings.timeout,
+        )
+    try:
+        with translated_errors(settings, "log in"):
+            if settings.security == "starttls":
+                client.starttls(context)
+            if settings.auth == "xoauth2":
+                client.oauth2_login(settings.username, secret)
+            else:
+                client.login(settings.username, secret)
+            # Aware datetimes: INTERNALDATE is turned into UTC, not the host's zone.
+            client.normalise_times = False
+            if client.has_capability("CONDSTORE"):
+                # Makes SELECT report HIGHESTMODSEQ (Dovecot only sends it once enabled).
+                client.enable("CONDSTORE")
+    except BaseException:
+        _close_quietly(client)
+        raise
+    return client
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    """Drop a connection we are abandoning; errors while closing do not matter."""
+    try:
+        client.shutdown()
+    except (OSError, IMAPClientError):
+        pass
+
+
+def close_session(client: IMAPClient) -> None:
+    """LOGOUT, or just drop the socket when the connection is already broken."""
+    try:
+        client.logout()
+    except (OSError, IMAPClientError):
+        _close_quietly(client)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    """What SELECT (EXAMINE) told about a folder."""
+
+    uidvalidity: int
+    uidnext: int
+    exists: int
+    highestmodseq: int | None
+
+
+def examine(client: IMAPClient, folder: str) -> FolderState:
+    """SELECT ``folder`` read-only (EXAMINE) and return its state.
+
+    :raises UserError: the folder does not exist (or cannot be selected).
+    """
+    try:
+        response = client.select_folder(folder, readonly=True)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise UserError(f"cannot open IMAP folder {folder!r}: {exc}", [str(exc)]) from exc
+    modseq = response.get(b"HIGHESTMODSEQ")
+    return FolderState(
+        uidvalidity=int(response[b"UIDVALIDITY"]),
+        uidnext=int(response.get(b"UIDNEXT") or 1),
+        exists=int(response[b"EXISTS"]),
+        # NOMODSEQ folders (RFC 7162 3.1.2.2) report no HIGHESTMODSEQ: treated as no CONDSTORE.
+        highestmodseq=None if modseq is None else int(modseq),
+    )

@@ -1,0 +1,347 @@
+"""The CRM record model: people, companies, deals, cases, and the activities linked to them.
+
+Every table works on SQLite and PostgreSQL. Links use real foreign keys: one
+nullable column per target type and a CHECK that exactly one is set (never a
+generic ``(target_type, target_id)`` pair).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class User(Base):
+    """A person of the organization who uses the CRM (rep, agent, manager, admin)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="rep")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team: Mapped[Team | None] = relationship()
+
+
+class Account(Base):
+    """A customer company; its mail domains identify it."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    domains: Mapped[list[AccountDomain]] = relationship(
+        back_populates="account", cascade="all, delete-orphan"
+    )
+
+
+class AccountDomain(Base):
+    __tablename__ = "account_domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    account: Mapped[Account] = relationship(back_populates="domains")
+
+
+class Contact(Base):
+    """A person at a customer; matched by any of their addresses."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account: Mapped[Account | None] = relationship()
+    emails: Mapped[list[ContactEmail]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+class ContactEmail(Base):
+    __tablename__ = "contact_emails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    #: lower-cased; one address belongs to one contact
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    contact: Mapped[Contact] = relationship(back_populates="emails")
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    close_date: Mapped[date | None] = mapped_column(Date)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    is_closed: Mapped[bool] = mapped_column(default=False)
+    account: Mapped[Account | None] = relationship()
+
+
+class OpportunityContact(Base):
+    """A contact's role on an opportunity (decision maker, champion, ...)."""
+
+    __tablename__ = "opportunity_contacts"
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(30), default="New")
+    priority: Mapped[str] = mapped_column(String(30), default="Normal")
+    category: Mapped[str] = mapped_column(String(100), default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_response_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Activity(Base):
+    """One mail, meeting or note, however many mailboxes hold a copy of it.
+
+    Invariant: ``dedupe_key`` is unique, so the same Message-ID seen in several
+    mailboxes or folders is one activity with several :class:`ActivitySource` rows.
+    """
+
+    __tablename__ = "activities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="email")
+    dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    internet_message_id: Mapped[str | None] = mapped_column(String(1000))
+    ical_uid: Mapped[str | None] = mapped_column(String(1000))
+    conversation: Mapped[str] = mapped_column(String(1000), default="", index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    direction: Mapped[str] = mapped_column(String(10), default="inbound")
+    body_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    participants: Mapped[list[ActivityParticipant]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="ActivityParticipant.id"
+    )
+    links: Mapped[list[ActivityLink]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="ActivityLink.id"
+    )
+    sources: Mapped[list[ActivitySource]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="ActivitySource.id"
+    )
+    attachments: Mapped[list[ActivityAttachment]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan"
+    )
+
+
+class ActivityParticipant(Base):
+    __tablename__ = "activity_participants"
+    __table_args__ = (UniqueConstraint("activity_id", "address", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    role: Mapped[str] = mapped_column(String(10))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    activity: Mapped[Activity] = relationship(back_populates="participants")
+    contact: Mapped[Contact | None] = relationship()
+
+
+class ActivityAttachment(Base):
+    """Attachment metadata only; crmsync never stores attachment content."""
+
+    __tablename__ = "activity_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    content_type: Mapped[str] = mapped_column(String(200), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    activity: Mapped[Activity] = relationship(back_populates="attachments")
+
+
+class ActivityLink(Base):
+    """Why an activity belongs to a record; exactly one target column is set."""
+
+    __tablename__ = "activity_links"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN contact_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN account_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN opportunity_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN case_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="exactly_one_target",
+        ),
+        CheckConstraint("source IN ('auto', 'user')", name="source_kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float] = mapped_column(default=1.0)
+    #: "auto" (crmsync decided) or "user" (a person did; automation never undoes it)
+    source: Mapped[str] = mapped_column(String(4), default="auto")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    activity: Mapped[Activity] = relationship(back_populates="links")
+    contact: Mapped[Contact | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    opportunity: Mapped[Opportunity | None] = relationship()
+    case: Mapped[Case | None] = relationship()
+
+
+class ApiKey(Base):
+    """A per-user API key for scripts and the preview page; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    user: Mapped[User] = relationship()
+
+
+class Setting(Base):
+    """Organization-wide settings an admin changes at run time (internal domains, ...)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class Mailbox(Base):
+    """A connected mailbox. ``secret`` is encrypted (Fernet) and bound to this row."""
+
+    __tablename__ = "mailboxes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(20), default="personal")
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: the worker syncing this mailbox now, and until when its claim holds
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    owner: Mapped[User | None] = relationship()
+
+
+class SyncState(Base):
+    """Where the sync of one resource (folder) of one mailbox stands.
+
+    Invariant: ``cursor`` is written in the same transaction as the records of
+    the page it covers, so it never points past committed rows. A rejected
+    cursor (UIDVALIDITY change, 410 Gone) moves ``phase`` to ``resync``.
+    """
+
+    __tablename__ = "sync_states"
+    __table_args__ = (UniqueConstraint("mailbox_id", "resource"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    resource: Mapped[str] = mapped_column(String(500))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(String(10), default="initial")
+    #: counters: captured, skipped_internal, skipped_unmatched, quarantined, ...
+    counters: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ActivitySource(Base):
+    """One copy of an activity in one folder of one mailbox (the per-item source key)."""
+
+    __tablename__ = "activity_sources"
+    __table_args__ = (UniqueConstraint("origin", "folder", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    #: ``mailbox:<id>`` or ``file:<name>`` (file imports have no mailbox)
+    origin: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    item_id: Mapped[str] = mapped_column(String(500))
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    activity: Mapped[Activity] = relationship(back_populates="sources")
+    mailbox: Mapped[Mailbox | None] = relationship()
+
+
+class QuarantinedItem(Base):
+    """An item that could not be processed, kept raw with its reason for an admin."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("origin", "folder", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    item_id: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+Index("ix_activity_links_activity", ActivityLink.activity_id)
+Index("ix_activity_participants_activity", ActivityParticipant.activity_id)

@@ -1,0 +1,109 @@
+"""Read queries the surfaces need; each runs a fixed number of SQL statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from crmsync.crm.export import iso_utc
+from crmsync.crm.models import (
+    Account,
+    AccountDomain,
+    Activity,
+    ActivityLink,
+    Case,
+    Contact,
+    ContactEmail,
+    Opportunity,
+)
+from crmsync.mapping.addresses import domain_of, normalize_address
+from crmsync.mapping.freemail import is_free_mail_domain
+
+RECENT = 10
+
+
+def _account_for_domain(session: Session, domain: str) -> Account | None:
+    if is_free_mail_domain(domain):
+        return None
+    labels = domain.split(".")
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    rows = session.execute(
+        select(AccountDomain.domain, Account)
+        .join(Account, Account.id == AccountDomain.account_id)
+        .where(AccountDomain.domain.in_(candidates))
+    ).all()
+    by_domain = {d: account for d, account in rows}
+    return next((by_domain[c] for c in candidates if c in by_domain), None)
+
+
+def _contact_shape(contact: Contact) -> dict[str, Any]:
+    return {
+        "external_id": contact.external_id, "name": contact.full_name,
+        "first_name": contact.first_name, "last_name": contact.last_name,
+        "title": contact.title, "phone": contact.phone,
+        "emails": [e.address for e in contact.emails],
+    }
+
+
+def _recent_activities(session: Session, contact: Contact | None, account: Account | None):
+    conditions = []
+    if contact is not None:
+        conditions.append(ActivityLink.contact_id == contact.id)
+    if account is not None:
+        conditions.append(ActivityLink.account_id == account.id)
+    if not conditions:
+        return []
+    ids = select(ActivityLink.activity_id).where(or_(*conditions))
+    rows = session.scalars(
+        select(Activity).where(Activity.id.in_(ids))
+        .order_by(Activity.occurred_at.desc()).limit(RECENT)
+    ).all()
+    return [
+        {"id": str(a.id), "kind": a.kind, "subject": a.subject,
+         "occurred_at": iso_utc(a.occurred_at), "direction": a.direction}
+        for a in rows
+    ]
+
+
+def lookup_sender(session: Session, raw_address: str) -> dict[str, Any]:
+    """Return what the CRM knows about an address: contact, account, deals, cases, history."""
+    address = normalize_address(raw_address)
+    if address is None:
+        return {"address": raw_address, "contact": None, "account": None,
+                "opportunities": [], "cases": [], "recent_activities": []}
+    contact = session.scalars(
+        select(Contact).join(ContactEmail).where(ContactEmail.address == address)
+        .options(selectinload(Contact.emails), selectinload(Contact.account))
+    ).one_or_none()
+    account = contact.account if contact else _account_for_domain(session, domain_of(address))
+    opportunities, cases = [], []
+    if account is not None:
+        opportunities = [
+            {"external_id": o.external_id, "name": o.name, "stage": o.stage,
+             "amount": str(o.amount) if o.amount is not None else None,
+             "close_date": o.close_date.isoformat() if o.close_date else None}
+            for o in session.scalars(
+                select(Opportunity).where(
+                    Opportunity.account_id == account.id, Opportunity.is_closed.is_(False)
+                ).order_by(Opportunity.close_date)
+            )
+        ]
+        cases = [
+            {"number": c.number, "subject": c.subject, "status": c.status,
+             "priority": c.priority}
+            for c in session.scalars(
+                select(Case).where(Case.account_id == account.id, Case.status != "Closed")
+                .order_by(Case.created_at.desc())
+            )
+        ]
+    return {
+        "address": address,
+        "contact": _contact_shape(contact) if contact else None,
+        "account": {"external_id": account.external_id, "name": account.name}
+        if account else None,
+        "opportunities": opportunities,
+        "cases": cases,
+        "recent_activities": _recent_activities(session, contact, account),
+    }

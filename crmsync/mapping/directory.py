@@ -1,0 +1,112 @@
+"""A snapshot of the CRM that matchers read: plain data, built by the CRM layer.
+
+Matching reads many addresses per mail; a snapshot (or a lazily filled mapping the CRM layer
+provides) keeps mapping free of queries and makes matching a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from crmsync.mapping.addresses import domain_of, normalize_address
+from crmsync.mapping.freemail import is_free_mail_domain
+
+__all__ = ["AccountEntry", "ContactEntry", "Directory", "OpportunityEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEntry:
+    """A CRM contact, as matching needs it."""
+
+    id: int
+    external_id: str
+    name: str
+    account_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEntry:
+    """A CRM account (a customer company), as matching needs it."""
+
+    id: int
+    external_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityEntry:
+    """A CRM opportunity; read by opportunity matchers (not part of the default chain yet)."""
+
+    id: int
+    external_id: str
+    name: str
+    account_id: int | None
+    contact_ids: frozenset[int]
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What the CRM knows that decides how a mail is matched.
+
+    Keys must be normalized the way this package normalizes: ``contacts_by_address`` by
+    :func:`~crmsync.mapping.addresses.normalize_address` (one entry per address of a
+    contact), ``accounts_by_domain`` by lower-case domain. ``internal_domains`` is
+    normalized on construction.
+
+    :param internal_domains: our own domains; their subdomains are internal too.
+    :param contacts_by_address: every address of every contact.
+    :param accounts_by_id: accounts, for a contact's ``account_id``.
+    :param accounts_by_domain: the domains each account owns.
+    :param opportunities: open and closed opportunities.
+    """
+
+    internal_domains: frozenset[str]
+    contacts_by_address: Mapping[str, ContactEntry]
+    accounts_by_id: Mapping[int, AccountEntry]
+    accounts_by_domain: Mapping[str, AccountEntry]
+    opportunities: tuple[OpportunityEntry, ...] = ()
+
+    def __post_init__(self) -> None:
+        normalized = frozenset(_clean_domain(domain) for domain in self.internal_domains)
+        object.__setattr__(self, "internal_domains", normalized - {""})
+
+    @classmethod
+    def empty(cls, internal_domains: Iterable[str] = ()) -> Directory:
+        """Return a directory that knows only our own domains (a CRM with no records yet)."""
+        return cls(frozenset(internal_domains), {}, {}, {})
+
+    def is_internal(self, address: str) -> bool:
+        """Return whether ``address`` is at one of our domains or a subdomain of one."""
+        return any(_is_within(domain_of(address), own) for own in self.internal_domains)
+
+    def account_for_domain(self, domain: str) -> AccountEntry | None:
+        """Return the account that owns ``domain`` or the nearest domain above it.
+
+        "eu.acme.com" finds the account of "acme.com". Free-mail domains never identify an
+        account, even when an account lists one (someone typed the contact's gmail.com
+        domain into the account): thousands of unrelated people share them.
+        """
+        candidate = _clean_domain(domain)
+        if is_free_mail_domain(candidate):
+            return None
+        while "." in candidate:
+            account = self.accounts_by_domain.get(candidate)
+            if account is not None:
+                return account
+            candidate = candidate.partition(".")[2]
+        return None
+
+    def contact_for(self, address: str) -> ContactEntry | None:
+        """Return the contact with ``address`` (any form; it is normalized), if any."""
+        key = normalize_address(address)
+        return None if key is None else self.contacts_by_address.get(key)
+
+
+def _clean_domain(domain: str) -> str:
+    return domain.strip().strip(".").lower()
+
+
+def _is_within(domain: str, parent: str) -> bool:
+    return domain == parent or domain.endswith("." + parent)

@@ -1,0 +1,31 @@
+"""The Flask application factory: API, health check, and (later) the add-in and admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+
+from crmsync.sync_service.context import Services, build_services
+
+
+def create_app(
+    test_config: dict[str, Any] | None = None, services: Services | None = None
+) -> Flask:
+    """Build the app; ``test_config`` overrides configuration keys (``DATABASE_URL``, ...)."""
+    app = Flask(__name__, static_folder=None)
+    services = services or build_services(test_config)
+    app.config.update(services.config)
+    app.config["TESTING"] = bool((test_config or {}).get("TESTING"))
+    app.extensions["crmsync"] = services
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    from crmsync.sync_service import admin
+    from crmsync.sync_service.api import blueprint as api
+
+    app.register_blueprint(api)
+    admin.register(app)
+    return app

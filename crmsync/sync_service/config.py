@@ -1,0 +1,77 @@
+"""One configuration schema: every key with its default, type and help.
+
+Values come from (later wins): the defaults here, ``crmsync.toml`` in the working
+directory (keys in lower case), and ``CRMSYNC_<KEY>`` environment variables. Loaded
+only by the CLI and ``create_app``, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmsync.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    type: type
+    help: str
+
+
+SCHEMA: tuple[Option, ...] = (
+    Option("DATABASE_URL", "sqlite:///crmsync.db", str, "SQLAlchemy database URL"),
+    Option("SECRET_KEY", "", str, "key that encrypts stored credentials (else a key file)"),
+    Option("INTERNAL_DOMAINS", "", str, "the organization's own mail domains, ';'-separated"),
+    Option("DEMO", False, bool, "turn on the preview page and its automatic sign-in"),
+    Option("BACKFILL_DAYS", 90, int, "how far back a new mailbox's first sync reaches"),
+    Option("SYNC_BATCH_SIZE", 500, int, "messages fetched and committed per batch"),
+    Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
+    Option("MAX_MESSAGE_BYTES", 50_000_000, int, "larger messages are quarantined, not fetched"),
+)
+
+
+def _coerce(option: Option, raw: Any) -> Any:
+    if option.type is bool and isinstance(raw, str):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        return option.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{option.key}: expected {option.type.__name__}, got {raw!r}") from exc
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    toml_path: Path | None = None,
+) -> dict[str, Any]:
+    """Return the effective configuration as a dict keyed like :data:`SCHEMA`."""
+    environ = os.environ if environ is None else environ
+    toml_path = toml_path or Path("crmsync.toml")
+    from_file: dict[str, Any] = {}
+    if toml_path.is_file():
+        with toml_path.open("rb") as handle:
+            from_file = {k.upper(): v for k, v in tomllib.load(handle).items()}
+    config: dict[str, Any] = {}
+    for option in SCHEMA:
+        value: Any = option.default
+        if option.key in from_file:
+            value = from_file[option.key]
+        if f"CRMSYNC_{option.key}" in environ:
+            value = environ[f"CRMSYNC_{option.key}"]
+        config[option.key] = _coerce(option, value)
+    for key, value in (overrides or {}).items():
+        config[key] = value
+    return config
+
+
+def split_domains(value: str) -> frozenset[str]:
+    """Parse a ``;``- or ``,``-separated domain list into lower-case names."""
+    parts = value.replace(",", ";").split(";")
+    return frozenset(part.strip().lower().lstrip("@") for part in parts if part.strip())

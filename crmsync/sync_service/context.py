@@ -1,0 +1,56 @@
+"""The services one process shares: configuration, database, secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crmsync.crm.db import make_engine, make_sessionmaker
+from crmsync.crm.models import Setting
+from crmsync.sync_service.config import load_config, split_domains
+from crmsync.sync_service.secrets import SecretBox, load_or_create_key
+
+INTERNAL_DOMAINS_SETTING = "internal_domains"
+
+
+@dataclass
+class Services:
+    """Built once per process by the CLI or ``create_app`` from :func:`load_config`."""
+
+    config: dict[str, Any]
+    _box: SecretBox | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.config["DATABASE_URL"])
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_sessionmaker(self.engine)
+
+    def secret_box(self) -> SecretBox:
+        """Return the credential cipher, creating the key file on first use."""
+        if self._box is None:
+            key = load_or_create_key(self.config["SECRET_KEY"], self.config["DATABASE_URL"])
+            self._box = SecretBox(key)
+        return self._box
+
+    def dispose(self) -> None:
+        """Close pooled database connections (at process or test end)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    def internal_domains(self, session: Session) -> frozenset[str]:
+        """The organization's domains: configuration plus what an admin stored."""
+        stored = session.get(Setting, INTERNAL_DOMAINS_SETTING)
+        return split_domains(self.config["INTERNAL_DOMAINS"]) | split_domains(
+            stored.value if stored else ""
+        )
+
+
+def build_services(overrides: dict[str, Any] | None = None) -> Services:
+    return Services(config=load_config(overrides))

@@ -1,0 +1,207 @@
+"""The sync unit of work: one mailbox (or one set of files), connector → mapping → store.
+
+Each page of changes is written in its own transaction together with the
+cursor that follows it, so a crash anywhere resumes with nothing lost and
+nothing doubled (the mbsync rule: the watermark never points past stored rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from crmsync.connectors.base import Connector
+from crmsync.connectors.files import FileConnector
+from crmsync.connectors.registry import load_connector_class
+from crmsync.crm.db import session_scope
+from crmsync.crm.directory import load_directory
+from crmsync.crm.models import Mailbox, SyncState
+from crmsync.errors import AuthError, CrmSyncError, TransientError
+from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
+from crmsync.sync_service.secrets import SecretUnreadableError
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 600
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SyncReport:
+    """What one run did, for the CLI and the admin console."""
+
+    name: str
+    status: str = "ok"
+    error: str | None = None
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+def mailbox_origin(mailbox: Mailbox) -> Origin:
+    return Origin(key=f"mailbox:{mailbox.id}", mailbox_id=mailbox.id)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_is_dead(owner: str | None) -> bool:
+    """Whether a lease holder on this host has exited (kill -9 leaves its lease behind)."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim_lease(services: Services, mailbox_id: int, now: datetime) -> bool:
+    """Claim the mailbox for this process, so two workers never sync it at once.
+
+    A lease is free when unheld, expired, already ours, or held by a process on
+    this host that no longer exists.
+    """
+    me = _worker_id()
+    with session_scope(services.sessions) as session:
+        holder = session.scalar(select(Mailbox.lease_owner).where(Mailbox.id == mailbox_id))
+        free = [
+            Mailbox.lease_owner.is_(None),
+            Mailbox.lease_owner == me,
+            Mailbox.lease_expires_at < now,
+        ]
+        if holder and _holder_is_dead(holder):
+            free.append(Mailbox.lease_owner == holder)
+        result = session.execute(
+            update(Mailbox)
+            .where(Mailbox.id == mailbox_id, or_(*free))
+            .values(lease_owner=me, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        )
+        return bool(result.rowcount)
+
+
+def release_lease(services: Services, mailbox_id: int) -> None:
+    with session_scope(services.sessions) as session:
+        session.execute(
+            update(Mailbox)
+            .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == _worker_id())
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+
+def build_connector(services: Services, mailbox: Mailbox) -> Connector:
+    """Create the mailbox's connector with its decrypted credential."""
+    cls = load_connector_class(mailbox.provider)
+    secret = services.secret_box().open(mailbox.secret, mailbox.name) if mailbox.secret else ""
+    settings = dict(mailbox.settings)
+    settings.setdefault("batch_size", services.config["SYNC_BATCH_SIZE"])
+    settings.setdefault("max_message_bytes", services.config["MAX_MESSAGE_BYTES"])
+    if not settings.get("since"):
+        days = services.config["BACKFILL_DAYS"]
+        settings["since"] = (utcnow() - timedelta(days=days)).date().isoformat()
+    return cls.from_settings(settings, secret)
+
+
+def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncReport:
+    """Sync every resource of the mailbox ``name`` until caught up."""
+    report = SyncReport(name=name)
+    with session_scope(services.sessions) as session:
+        mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
+        mailbox_id = mailbox.id
+    if not claim_lease(services, mailbox_id, clock()):
+        report.status, report.error = "busy", "another worker is syncing this mailbox"
+        return report
+    try:
+        with build_connector(services, mailbox) as connector:
+            for resource in connector.list_resources():
+                _sync_resource(services, connector, mailbox, resource, report, clock)
+    except AuthError as exc:
+        report.status, report.error = "needs_reauth", str(exc)
+    except SecretUnreadableError as exc:
+        report.status, report.error = "error", str(exc)
+    except TransientError as exc:
+        report.status, report.error = "retrying", str(exc)
+    except CrmSyncError as exc:
+        report.status, report.error = "error", str(exc)
+    finally:
+        _record_outcome(services, mailbox_id, report, clock())
+        release_lease(services, mailbox_id)
+    return report
+
+
+def _sync_resource(
+    services: Services, connector: Connector, mailbox: Mailbox, resource: str,
+    report: SyncReport, clock: Clock,
+) -> None:
+    with session_scope(services.sessions) as session:
+        state = _state(session, mailbox.id, resource)
+        cursor = state.cursor
+        directory = load_directory(session, services.internal_domains(session))
+    origin = mailbox_origin(mailbox)
+    for page in connector.fetch_changes(resource, cursor):
+        with session_scope(services.sessions) as session:
+            writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
+            writer.apply(page)
+            state = _state(session, mailbox.id, resource)
+            state.cursor = page.cursor
+            state.phase = "resync" if page.resync else "poll"
+            state.counters = dict(Counter(state.counters or {}) + writer.counters)
+            state.last_success_at = clock()
+            state.last_error = None
+        report.counters.update(writer.counters)
+        if page.resync:
+            log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+
+
+def _state(session: Session, mailbox_id: int, resource: str) -> SyncState:
+    state = session.scalars(
+        select(SyncState).where(SyncState.mailbox_id == mailbox_id, SyncState.resource == resource)
+    ).one_or_none()
+    if state is None:
+        state = SyncState(mailbox_id=mailbox_id, resource=resource, counters={})
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _record_outcome(services: Services, mailbox_id: int, report: SyncReport, now: datetime) -> None:
+    with session_scope(services.sessions) as session:
+        mailbox = session.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        mailbox.status = report.status
+        mailbox.last_error = report.error
+        if report.status == "ok":
+            mailbox.last_sync_at = now
+
+
+def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -> SyncReport:
+    """Import .eml/.mbox files through the same pipeline as a mailbox."""
+    report = SyncReport(name="files")
+    with session_scope(services.sessions) as session:
+        directory = load_directory(session, services.internal_domains(session))
+    connector = FileConnector(paths)
+    for resource in connector.list_resources():
+        origin = Origin(key=f"file:{Path(resource).name}")
+        for page in connector.fetch_changes(resource, None):
+            with session_scope(services.sessions) as session:
+                writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
+                writer.apply(page)
+            report.counters.update(writer.counters)
+    return report

@@ -1,0 +1,267 @@
+"""Write one page of connector changes into the CRM store, inside the caller's transaction.
+
+The caller commits the page's records and its cursor together, so a crash at any
+point leaves either the whole page (and its cursor) or none of it. Everything
+here is idempotent: replaying a page that was already stored changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from crmsync.connectors.base import Deletion, FlagsChanged, MailMessage, Page, Unreadable
+from crmsync.crm.models import (
+    Activity,
+    ActivityAttachment,
+    ActivityLink,
+    ActivityParticipant,
+    ActivitySource,
+    QuarantinedItem,
+)
+from crmsync.mapping import Directory, MailDecision, decide_mail
+
+#: longest dedupe key stored as is; longer ones (hostile Message-IDs) are hashed
+MAX_KEY_LENGTH = 500
+LINK_COLUMNS = {
+    "contact": "contact_id",
+    "account": "account_id",
+    "opportunity": "opportunity_id",
+    "case": "case_id",
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where items come from: a mailbox (``mailbox:<id>``) or an imported file."""
+
+    key: str
+    mailbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Per-run settings of the writer."""
+
+    now: datetime
+    store_body: bool = True
+
+
+def stored_key(dedupe_key: str) -> str:
+    """Return ``dedupe_key``, hashed when it is too long for an index."""
+    if len(dedupe_key) <= MAX_KEY_LENGTH:
+        return dedupe_key
+    return "sha256:" + hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class PageWriter:
+    """Apply pages of changes from one origin; counts what it did in :attr:`counters`."""
+
+    def __init__(
+        self, session: Session, origin: Origin, directory: Directory, options: WriteOptions
+    ) -> None:
+        self.session = session
+        self.origin = origin
+        self.directory = directory
+        self.options = options
+        self.counters: Counter[str] = Counter()
+
+    def apply(self, page: Page) -> None:
+        """Store every change of ``page``; a failing item is quarantined, never lost."""
+        mails: list[MailMessage] = []
+        for change in page.changes:
+            if isinstance(change, Deletion):
+                self._delete_source(change)
+            elif isinstance(change, FlagsChanged):
+                self._update_flags(change)
+            elif isinstance(change, Unreadable):
+                self.quarantine(change.folder, change.item_id, change.raw, change.reason)
+            else:
+                mails.append(change)
+        if mails:
+            self._store_mails(mails)
+
+    # -- deletions and flags ---------------------------------------------------------------
+
+    def _delete_source(self, change: Deletion) -> None:
+        # The activity stays: a mail deleted from a mailbox is still part of the
+        # customer's history, and another mailbox may hold a copy.
+        result = self.session.execute(
+            delete(ActivitySource).where(
+                ActivitySource.origin == self.origin.key,
+                ActivitySource.folder == change.folder,
+                ActivitySource.item_id == change.item_id,
+            )
+        )
+        self.counters["sources_removed"] += result.rowcount or 0
+
+    def _update_flags(self, change: FlagsChanged) -> None:
+        source = self.session.scalars(
+            select(ActivitySource).where(
+                ActivitySource.origin == self.origin.key,
+                ActivitySource.folder == change.folder,
+                ActivitySource.item_id == change.item_id,
+            )
+        ).one_or_none()
+        if source is not None:
+            source.flags = sorted(change.flags)
+            self.counters["flags_updated"] += 1
+
+    # -- quarantine ------------------------------------------------------------------------
+
+    def quarantine(
+        self, folder: str, item_id: str, raw: bytes, reason: str, detail: str = ""
+    ) -> None:
+        """Keep ``raw`` with ``reason`` for an admin; the same item is kept once."""
+        exists = self.session.scalars(
+            select(QuarantinedItem.id).where(
+                QuarantinedItem.origin == self.origin.key,
+                QuarantinedItem.folder == folder,
+                QuarantinedItem.item_id == item_id,
+            )
+        ).first()
+        self.counters["quarantined"] += 1
+        if exists is not None:
+            return
+        self.session.add(
+            QuarantinedItem(
+                mailbox_id=self.origin.mailbox_id, origin=self.origin.key, folder=folder,
+                item_id=item_id, reason=reason, detail=detail, raw=raw,
+                created_at=self.options.now,
+            )
+        )
+
+    # -- mail ------------------------------------------------------------------------------
+
+    def _decide(self, mail: MailMessage) -> MailDecision | None:
+        try:
+            return decide_mail(mail, self.directory, now=self.options.now)
+        except Exception as exc:  # a mapping bug must not lose the mail: keep it raw
+            self.quarantine(
+                mail.folder, mail.item_id, _raw_of(mail), f"could not be mapped: {exc!r}",
+                traceback.format_exc(),
+            )
+            return None
+
+    def _store_mails(self, mails: list[MailMessage]) -> None:
+        captured: list[tuple[MailMessage, MailDecision]] = []
+        for mail in mails:
+            decision = self._decide(mail)
+            if decision is None:
+                continue
+            if decision.action == "quarantine":
+                self.quarantine(mail.folder, mail.item_id, _raw_of(mail), decision.reason)
+            elif decision.action == "skip":
+                self.counters[f"skipped: {decision.reason}"] += 1
+            else:
+                captured.append((mail, decision))
+        if not captured:
+            return
+        keys = {stored_key(d.dedupe_key) for _, d in captured}
+        activities = {
+            a.dedupe_key: a
+            for a in self.session.scalars(
+                select(Activity)
+                .where(Activity.dedupe_key.in_(keys))
+                .options(
+                    selectinload(Activity.participants),
+                    selectinload(Activity.links),
+                    selectinload(Activity.sources),
+                )
+            )
+        }
+        for mail, decision in captured:
+            key = stored_key(decision.dedupe_key)
+            activity = activities.get(key)
+            if activity is None:
+                activity = activities[key] = self._new_activity(mail, decision, key)
+                self.counters["captured"] += 1
+            else:
+                self.counters["merged"] += 1
+            self._merge(activity, mail, decision)
+
+    def _new_activity(self, mail: MailMessage, decision: MailDecision, key: str) -> Activity:
+        activity = Activity(
+            kind="email",
+            dedupe_key=key,
+            internet_message_id=decision.message_id,
+            conversation=decision.conversation[:1000],
+            subject=decision.subject,
+            occurred_at=decision.occurred_at,
+            direction=decision.direction,
+            body_text=mail.body_text if self.options.store_body else None,
+            created_at=self.options.now,
+            participants=[],
+            links=[],
+            sources=[],
+            attachments=[
+                ActivityAttachment(
+                    filename=(a.filename or "")[:500], content_type=a.content_type[:200],
+                    size=a.size,
+                )
+                for a in mail.attachments
+            ],
+        )
+        self.session.add(activity)
+        return activity
+
+    def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision) -> None:
+        """Add this copy's participants, links and source to ``activity`` (idempotent)."""
+        have = {(p.address, p.role) for p in activity.participants}
+        for p in decision.participants:
+            if (p.address, p.role) not in have:
+                have.add((p.address, p.role))
+                activity.participants.append(
+                    ActivityParticipant(
+                        address=p.address[:320], name=p.name[:300], role=p.role,
+                        contact_id=p.contact_id,
+                    )
+                )
+        linked = {(link.source, _target_of(link)) for link in activity.links}
+        for proposed in decision.links:
+            target = (proposed.kind, proposed.target_id)
+            if ("user", target) in linked or ("auto", target) in linked:
+                continue  # a person's link wins; an automatic one is already there
+            linked.add(("auto", target))
+            link = ActivityLink(
+                reason=proposed.reason, confidence=proposed.confidence, source="auto",
+                created_at=self.options.now,
+            )
+            setattr(link, LINK_COLUMNS[proposed.kind], proposed.target_id)
+            activity.links.append(link)
+        self._merge_source(activity, mail)
+
+    def _merge_source(self, activity: Activity, mail: MailMessage) -> None:
+        for source in activity.sources:
+            if source.origin == self.origin.key and source.folder == mail.folder:
+                # Same copy seen again (resume) or under a new id (UIDVALIDITY
+                # change, re-import): keep one source row with the current id.
+                source.item_id = mail.item_id
+                source.flags = sorted(mail.flags)
+                return
+        activity.sources.append(
+            ActivitySource(
+                mailbox_id=self.origin.mailbox_id, origin=self.origin.key, folder=mail.folder,
+                item_id=mail.item_id, flags=sorted(mail.flags),
+            )
+        )
+
+
+def _target_of(link: ActivityLink) -> tuple[str, int | None]:
+    for kind, column in LINK_COLUMNS.items():
+        value = getattr(link, column)
+        if value is not None:
+            return kind, value
+    return "", None
+
+
+def _raw_of(mail: MailMessage) -> bytes:
+    """Return what we hold of a mail as bytes: the header block and the text body."""
+    body = (mail.body_text or "").encode("utf-8", "surrogateescape")
+    return mail.raw_header + b"\r\n" + body

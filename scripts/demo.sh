@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install crmsync, load the sample CRM and mailbox into a SQLite file, and serve it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+mkdir -p demo
+export CRMSYNC_DATABASE_URL="${CRMSYNC_DATABASE_URL:-sqlite:///demo/crmsync.db}"
+crmsync=.venv/bin/crmsync
+
+$crmsync db upgrade
+$crmsync org set-domains northwind.example
+$crmsync crm import --users samples/users.csv --accounts samples/accounts.csv \
+  --contacts samples/contacts.csv --opportunities samples/opportunities.csv
+$crmsync mail import samples/mailbox.mbox
+key=$($crmsync apikey create maria.lopez@northwind.example)
+cat <<MSG
+
+crmsync is running with the sample CRM and mailbox (database: $CRMSYNC_DATABASE_URL).
+  Activities:      http://127.0.0.1:8000/
+  Sender lookup:   curl -H 'Authorization: Bearer $key' 'http://127.0.0.1:8000/api/v1/lookup?address=ana.ruiz@acme.example'
+  Export:          CRMSYNC_DATABASE_URL=$CRMSYNC_DATABASE_URL $crmsync export activities
+MSG
+CRMSYNC_DEMO=1 exec $crmsync serve --host 127.0.0.1 --port 8000

@@ -1,0 +1,123 @@
+"""Shared fixtures: real PostgreSQL, fresh databases on both backends, and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy.orm import Session
+
+from crmsync.crm.db import upgrade_schema
+from crmsync.sync_service.cli import main
+from crmsync.sync_service.context import Services, build_services
+from tests.servers.dovecot import DovecotServer
+from tests.servers.postgres import PostgresServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL cluster; a missing server fails the suite, never skips it."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crmsync.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"t{os.getpid()}_{next(_counter)}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'crmsync.db'}"
+
+
+def make_services(url: str, **config: object) -> Services:
+    services = build_services({"DATABASE_URL": url, "SECRET_KEY": "test-key", **config})
+    upgrade_schema(services.engine)
+    return services
+
+
+@pytest.fixture
+def services(database_url: str) -> Iterator[Services]:
+    services = make_services(database_url)
+    yield services
+    services.dispose()
+
+
+class Cli:
+    """Run ``crmsync`` in-process against one database, as a user would from a shell."""
+
+    def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
+        self.env = {"CRMSYNC_DATABASE_URL": url, "CRMSYNC_SECRET_KEY": "test-key", **(env or {})}
+
+    def __call__(self, *args: str, ok: bool = True, env: dict[str, str] | None = None) -> Result:
+        result = CliRunner().invoke(main, list(args), env={**self.env, **(env or {})})
+        if ok and result.exit_code != 0:
+            raise AssertionError(
+                f"crmsync {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+                + (f"\n{result.exception!r}" if result.exception else "")
+            )
+        return result
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session on this CLI's database, closed (with its pool) afterwards."""
+        services = build_services({"DATABASE_URL": self.env["CRMSYNC_DATABASE_URL"]})
+        try:
+            with services.sessions() as session:
+                yield session
+        finally:
+            services.dispose()
+
+    def export_activities(self) -> list[dict]:
+        out = self("export", "activities").output
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli(database_url: str) -> Cli:
+    runner = Cli(database_url)
+    runner("db", "upgrade")
+    return runner
+
+
+def load_sample_crm(cli: Cli) -> None:
+    """Load the sample organization: northwind.example and its customers."""
+    cli("org", "set-domains", "northwind.example")
+    cli(
+        "crm", "import",
+        "--users", str(SAMPLES / "users.csv"),
+        "--accounts", str(SAMPLES / "accounts.csv"),
+        "--contacts", str(SAMPLES / "contacts.csv"),
+        "--opportunities", str(SAMPLES / "opportunities.csv"),
+    )
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A real Dovecot with CONDSTORE and QRESYNC, as Debian ships it."""
+    with DovecotServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_without_condstore() -> Iterator[DovecotServer]:
+    """A Dovecot that advertises neither CONDSTORE nor QRESYNC, like Microsoft 365's IMAP."""
+    with DovecotServer(capabilities="IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE") as server:
+        yield server

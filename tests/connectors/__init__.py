@@ -1,0 +1,1 @@
+"""Connector tests against real servers (Dovecot) and real mail corpora."""

@@ -1,0 +1,105 @@
+"""Fixtures for connector tests: private Dovecot servers (session-wide), a user per test."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+import trustme
+
+from crmsync.connectors.imap import ImapConnector, ImapSettings
+from tests.servers.dovecot import DovecotServer
+
+#: Dovecot's own list minus CONDSTORE and QRESYNC (and everything we do not need).
+NO_CONDSTORE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT UIDPLUS LITERAL+"
+SENT_SPECIAL = "Outbox Copies"
+
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """One Dovecot with CONDSTORE/QRESYNC and a SPECIAL-USE ``\\Sent`` folder name."""
+    with DovecotServer(special_use={SENT_SPECIAL: "\\Sent"}) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_no_condstore() -> Iterator[DovecotServer]:
+    """A Dovecot that does not advertise CONDSTORE or QRESYNC."""
+    with DovecotServer(capabilities=NO_CONDSTORE) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[DovecotServer]:
+    """A Dovecot with implicit TLS and STARTTLS, certificate from a private CA."""
+    with DovecotServer(tls=True, ca=trustme.CA()) as server:
+        yield server
+
+
+@pytest.fixture
+def new_user() -> Callable[[DovecotServer], str]:
+    """Return a function adding a fresh user (password ``pw``) to a server."""
+
+    def add(server: DovecotServer) -> str:
+        name = f"user{next(_users)}"
+        server.add_user(name, "pw")
+        return name
+
+    return add
+
+
+@pytest.fixture
+def user(dovecot: DovecotServer, new_user: Callable[[DovecotServer], str]) -> str:
+    """A fresh, empty mailbox on :func:`dovecot`."""
+    return new_user(dovecot)
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., ImapConnector]]:
+    """Return ``connect(server, user, **settings)`` → ImapConnector, closed after the test."""
+    opened: list[ImapConnector] = []
+
+    def make(server: DovecotServer, user: str, secret: str = "pw", **options: object):
+        options.setdefault("security", "none")
+        port = options.pop("port", server.port)
+        settings = ImapSettings(server.host, port, username=user, **options)  # type: ignore[arg-type]
+        connector = ImapConnector(settings, secret)
+        opened.append(connector)
+        return connector
+
+    yield make
+    for connector in opened:
+        connector.close()
+
+
+class CommandLog(logging.Handler):
+    """Collect the IMAP commands imapclient sends (its debug log lines ``> TAG CMD``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.commands: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("> "):
+            words = message[2:].strip("b'\"").split()
+            if len(words) > 1:
+                rest = words[1:]
+                self.commands.append(" ".join(rest[:2] if rest[0] == "UID" else rest[:1]))
+
+
+@pytest.fixture
+def imap_commands() -> Iterator[CommandLog]:
+    """Record every IMAP command sent while the test runs."""
+    handler = CommandLog()
+    logger = logging.getLogger("imapclient")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
