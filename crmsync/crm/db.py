@@ -52,8 +52,12 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the schema to ``revision`` with Alembic."""
+def upgrade_schema(engine: Engine, revision: str = "heads") -> None:
+    """Create or migrate the schema to ``revision`` with Alembic.
+
+    ``heads``: features add their tables on their own migration branch off the
+    core schema (see migrations/README.md), so every head is applied.
+    """
     from alembic import command
     from alembic.config import Config
 

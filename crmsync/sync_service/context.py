@@ -25,6 +25,13 @@ class Services:
     _box: SecretBox | None = field(default=None, repr=False)
 
     @cached_property
+    def page_hooks(self) -> list:
+        """Hooks run after each stored page (see :mod:`..engine.hooks`)."""
+        from crmsync.sync_service.engine.hooks import default_page_hooks
+
+        return default_page_hooks()
+
+    @cached_property
     def engine(self) -> Engine:
         return make_engine(self.config["DATABASE_URL"])
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from crmsync.crm.models import Base
+from crmsync.crm.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -159,6 +159,8 @@ def _sync_resource(
         with session_scope(services.sessions) as session:
             writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
             writer.apply(page)
+            for hook in services.page_hooks:
+                hook(session, mailbox, writer)
             state = _state(session, mailbox.id, resource)
             state.cursor = page.cursor
             state.phase = "resync" if page.resync else "poll"
@@ -203,5 +205,7 @@ def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -
             with session_scope(services.sessions) as session:
                 writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
                 writer.apply(page)
+                for hook in services.page_hooks:
+                    hook(session, None, writer)
             report.counters.update(writer.counters)
     return report

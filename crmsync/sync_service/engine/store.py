@@ -46,6 +46,16 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class StoredMail:
+    """A mail this writer stored or merged, for the hooks that run after a page."""
+
+    activity: Activity
+    mail: MailMessage
+    decision: MailDecision
+    created: bool
+
+
+@dataclass(frozen=True)
 class WriteOptions:
     """Per-run settings of the writer."""
 
@@ -71,6 +81,8 @@ class PageWriter:
         self.directory = directory
         self.options = options
         self.counters: Counter[str] = Counter()
+        #: captured mail of the pages applied so far, in order
+        self.stored: list[StoredMail] = []
 
     def apply(self, page: Page) -> None:
         """Store every change of ``page``; a failing item is quarantined, never lost."""
@@ -179,12 +191,14 @@ class PageWriter:
         for mail, decision in captured:
             key = stored_key(decision.dedupe_key)
             activity = activities.get(key)
+            created = activity is None
             if activity is None:
                 activity = activities[key] = self._new_activity(mail, decision, key)
                 self.counters["captured"] += 1
             else:
                 self.counters["merged"] += 1
             self._merge(activity, mail, decision)
+            self.stored.append(StoredMail(activity, mail, decision, created))
 
     def _new_activity(self, mail: MailMessage, decision: MailDecision, key: str) -> Activity:
         activity = Activity(

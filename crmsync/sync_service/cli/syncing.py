@@ -1,0 +1,62 @@
+"""`crmsync sync` and `crmsync mail import`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from crmsync.crm.db import session_scope
+from crmsync.crm.models import Mailbox
+from crmsync.errors import UserError
+from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.engine.run import SyncReport, import_files, sync_mailbox
+
+
+def _print_report(report: SyncReport) -> None:
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counters.items())) or "no changes"
+    line = f"{report.name}: {report.status}: {counts}"
+    if report.error:
+        line += f" ({report.error})"
+    click.echo(line)
+
+
+@main.command()
+@click.option("--mailbox", "names", multiple=True, help="Only this mailbox (repeatable).")
+@click.option("--once", is_flag=True, help="Return when caught up instead of polling.")
+def sync(names: tuple[str, ...], once: bool) -> None:
+    """Sync one or all mailboxes."""
+    svc = services()
+    with session_scope(svc.sessions) as session:
+        known = list(session.scalars(select(Mailbox.name).order_by(Mailbox.name)))
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise UserError(f"no mailbox named {', '.join(unknown)}")
+    targets = list(names) or known
+    failed = False
+    while True:
+        for name in targets:
+            report = sync_mailbox(svc, name)
+            _print_report(report)
+            failed |= report.status not in ("ok", "busy")
+        if once:
+            break
+        time.sleep(svc.config["POLL_SECONDS"])
+    if failed:
+        sys.exit(2)
+
+
+@main.group()
+def mail() -> None:
+    """Mail files."""
+
+
+@mail.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def mail_import(files: tuple[Path, ...]) -> None:
+    """Import .eml / .mbox files through the same pipeline as a mailbox."""
+    _print_report(import_files(services(), list(files)))

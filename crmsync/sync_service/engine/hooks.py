@@ -1,0 +1,24 @@
+"""Work that runs after a page is stored, inside the same transaction.
+
+A hook sees the page's :class:`~crmsync.sync_service.engine.store.PageWriter` (its
+``stored`` mail) and the mailbox it came from (``None`` for file imports). What a
+hook writes commits or rolls back with the page and its cursor, so it happens
+exactly once. Side effects outside the database (sending mail) go to an outbox
+row here and are delivered after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from crmsync.crm.models import Mailbox
+from crmsync.sync_service.engine.store import PageWriter
+
+PageHook = Callable[[Session, Mailbox | None, PageWriter], None]
+
+
+def default_page_hooks() -> list[PageHook]:
+    """Return the hooks every sync runs, in order."""
+    return []
