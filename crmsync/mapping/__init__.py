@@ -23,11 +23,15 @@ from crmsync.mapping.matchers import (
     Matcher,
     match_participants,
 )
+from crmsync.mapping.policy import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy
 from crmsync.mapping.records import Participant, ProposedLink
 from crmsync.mapping.subjects import normalize_subject, subject_key
 from crmsync.mapping.threads import conversation_key, parse_message_ids
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "SUPPORT_POLICY",
+    "CapturePolicy",
     "DEFAULT_MATCHERS",
     "AccountEntry",
     "Address",

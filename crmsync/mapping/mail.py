@@ -16,6 +16,7 @@ from crmsync.mapping.addresses import Address, decode_header_text, parse_address
 from crmsync.mapping.dates import choose_occurred_at
 from crmsync.mapping.directory import Directory
 from crmsync.mapping.matchers import match_participants
+from crmsync.mapping.policy import DEFAULT_POLICY, CapturePolicy
 from crmsync.mapping.records import Participant, ProposedLink
 from crmsync.mapping.threads import conversation_key, parse_message_ids
 
@@ -57,7 +58,13 @@ class MailDecision:
     links: tuple[ProposedLink, ...]
 
 
-def decide_mail(message: MailMessage, directory: Directory, *, now: datetime) -> MailDecision:
+def decide_mail(
+    message: MailMessage,
+    directory: Directory,
+    *,
+    now: datetime,
+    policy: CapturePolicy = DEFAULT_POLICY,
+) -> MailDecision:
     """Decide whether and how ``message`` enters the CRM.
 
     The rules, in order:
@@ -66,19 +73,21 @@ def decide_mail(message: MailMessage, directory: Directory, *, now: datetime) ->
       mail is kept for a person to look at);
     - every participant internal: skip, "internal-only mail" (privacy: colleagues' mail
       never reaches the CRM);
-    - no external participant is a contact or at an account's domain: skip;
+    - no external participant is a contact or at an account's domain: skip, unless the
+      policy captures unmatched external mail (support mailboxes);
     - otherwise capture, with the links that made it relevant.
 
     :param message: the record a connector produced.
     :param directory: the CRM snapshot to match against.
     :param now: the caller's clock, for Date sanity checks and as the last-resort time.
+    :param policy: the mailbox's capture settings.
     """
     headers = message.headers
     message_ids = parse_message_ids(headers.get("message-id"))
     message_id = message_ids[0] if message_ids else None
     participants = _participants(headers, directory)
     senders = [participant for participant in participants if participant.role == "from"]
-    action, reason, links = _judge(senders, participants, directory)
+    action, reason, links = _judge(senders, participants, directory, policy)
     return MailDecision(
         action=action,
         reason=reason,
@@ -94,7 +103,10 @@ def decide_mail(message: MailMessage, directory: Directory, *, now: datetime) ->
 
 
 def _judge(
-    senders: list[Participant], participants: tuple[Participant, ...], directory: Directory
+    senders: list[Participant],
+    participants: tuple[Participant, ...],
+    directory: Directory,
+    policy: CapturePolicy,
 ) -> tuple[str, str, tuple[ProposedLink, ...]]:
     # One comment per rule, as the docstring of decide_mail lists them.
     if not senders:
@@ -104,7 +116,7 @@ def _judge(
         # Privacy: mail among colleagues is never captured.
         return "skip", SKIP_INTERNAL, ()
     links = tuple(match_participants(participants, directory))
-    if not links:
+    if not links and not policy.capture_unmatched_external:
         # Nobody the CRM knows: capturing it would fill the CRM with noise.
         return "skip", SKIP_UNMATCHED, ()
     return "capture", "", links

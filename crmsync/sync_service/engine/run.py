@@ -26,6 +26,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Mailbox, SyncState
 from crmsync.errors import AuthError, CrmSyncError, TransientError
+from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
 from crmsync.sync_service.secrets import SecretUnreadableError
@@ -47,6 +48,11 @@ class SyncReport:
     status: str = "ok"
     error: str | None = None
     counters: Counter[str] = field(default_factory=Counter)
+
+
+def policy_for(mailbox: Mailbox) -> CapturePolicy:
+    """Support mailboxes capture every external mail; others only what the CRM knows."""
+    return SUPPORT_POLICY if mailbox.purpose == "support" else DEFAULT_POLICY
 
 
 def mailbox_origin(mailbox: Mailbox) -> Origin:
@@ -157,7 +163,8 @@ def _sync_resource(
     origin = mailbox_origin(mailbox)
     for page in connector.fetch_changes(resource, cursor):
         with session_scope(services.sessions) as session:
-            writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
+            options = WriteOptions(now=clock(), policy=policy_for(mailbox))
+            writer = PageWriter(session, origin, directory, options)
             writer.apply(page)
             for hook in services.page_hooks:
                 hook(session, mailbox, writer)

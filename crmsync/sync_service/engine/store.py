@@ -25,7 +25,7 @@ from crmsync.crm.models import (
     ActivitySource,
     QuarantinedItem,
 )
-from crmsync.mapping import Directory, MailDecision, decide_mail
+from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
 
 #: longest dedupe key stored as is; longer ones (hostile Message-IDs) are hashed
 MAX_KEY_LENGTH = 500
@@ -61,6 +61,7 @@ class WriteOptions:
 
     now: datetime
     store_body: bool = True
+    policy: CapturePolicy = DEFAULT_POLICY
 
 
 def stored_key(dedupe_key: str) -> str:
@@ -153,7 +154,9 @@ class PageWriter:
 
     def _decide(self, mail: MailMessage) -> MailDecision | None:
         try:
-            return decide_mail(mail, self.directory, now=self.options.now)
+            return decide_mail(
+                mail, self.directory, now=self.options.now, policy=self.options.policy
+            )
         except Exception as exc:  # a mapping bug must not lose the mail: keep it raw
             self.quarantine(
                 mail.folder, mail.item_id, _raw_of(mail), f"could not be mapped: {exc!r}",
