@@ -55,7 +55,7 @@ info_log_path = {dir}/dovecot.log
 ssl = {ssl}
 {ssl_files}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 # Tests expect refusals at once, not after Dovecot's anti-guessing delay.
 auth_failure_delay = 0
 default_internal_user = {internal_user}
@@ -66,7 +66,7 @@ namespace inbox {{
   inbox = yes
 {special_use}
 }}
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {dir}/users/%u
 }}
@@ -98,6 +98,9 @@ class DovecotServer:
         :attr:`imaps_port`, with a certificate for ``127.0.0.1``/``localhost`` issued
         by ``ca`` (a ``trustme.CA``; one is created when omitted and kept in :attr:`ca`).
     :param special_use: folder name → RFC 6154 flag (``{"Sent Things": "\\Sent"}``).
+    :param oauth2_introspection_url: also accept XOAUTH2/OAUTHBEARER logins, checking
+        each access token with this RFC 7662 introspection endpoint (Dovecot's oauth2
+        passdb POSTs ``token=...`` and reads ``active`` and ``username``).
         Dovecot takes SPECIAL-USE from its config only (it ignores ``CREATE ... USE``),
         so the flags are set here for every user; :meth:`create_folder` creates them.
     """
@@ -111,8 +114,10 @@ class DovecotServer:
         tls: bool = False,
         ca: trustme.CA | None = None,
         special_use: Mapping[str, str] | None = None,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self.special_use = dict(special_use or {})
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.capabilities = capabilities
         self.tls = tls
         if tls and ca is None:
@@ -280,8 +285,25 @@ class DovecotServer:
                 for name, flag in self.special_use.items()
             ),
             capability=f"imap_capability = {self.capabilities}" if self.capabilities else "",
+            **self._oauth2_settings(),
         )
         self._path("dovecot.conf").write_text(config)
+
+    def _oauth2_settings(self) -> dict[str, str]:
+        if not self.oauth2_introspection_url:
+            return {"oauth2_mechanisms": "", "oauth2_passdb": ""}
+        self._path("oauth2.conf.ext").write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+        )
+        passdb = (
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {self._path('oauth2.conf.ext')}\n}}\n"
+        )
+        return {"oauth2_mechanisms": " xoauth2 oauthbearer", "oauth2_passdb": passdb}
 
     def _write_certificate(self) -> str:
         if not self.tls:
