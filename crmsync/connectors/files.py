@@ -99,9 +99,13 @@ def _detect(path: Path) -> str:
         raise UserError(f"cannot read mail file {path}: {exc.strerror}", [str(exc)]) from exc
     if not head.strip():
         raise UserError(f"{path} is not a mail file", ["the file is empty"])
+    if head.lstrip(b"\r\n").startswith(b"From "):
+        # An mbox: a damaged message inside it (NUL bytes and all) is quarantined on
+        # its own; it must not cost the thousands of good ones around it.
+        return "mbox"
     if b"\x00" in head:
         raise UserError(f"{path} is not a mail file", ["it holds binary data (NUL bytes)"])
-    return "mbox" if head.lstrip(b"\r\n").startswith(b"From ") else "eml"
+    return "eml"
 
 
 def _messages(path: Path) -> Iterator[bytes]:

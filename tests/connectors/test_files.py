@@ -108,3 +108,15 @@ def test_bad_cursor_is_user_error():
     path = DATA / "thunderbird-03-HTML.eml"
     with pytest.raises(UserError):
         drain(FileConnector([path]), str(path), "abc")
+
+
+def test_nul_bytes_in_the_first_mbox_message_do_not_refuse_the_file(tmp_path):
+    # A damaged first message is quarantined on its own; the good ones after it are read.
+    path = tmp_path / "nul.mbox"
+    path.write_bytes(
+        b"From a@b Mon Nov  2 09:00:00 2026\nFrom: x\x00\x00@y\n\n\x00\x00\n\n"
+        b"From a@b Mon Nov  2 09:00:00 2026\n" + mail.plain(2) + b"\n"
+    )
+    changes = [c for page in drain(FileConnector([path]), str(path)) for c in page.changes]
+    assert len(changes) == 2
+    assert isinstance(changes[0], Unreadable) and isinstance(changes[1], MailMessage)
