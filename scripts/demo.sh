@@ -21,5 +21,6 @@ crmsync is running with the sample CRM and mailbox (database: $CRMSYNC_DATABASE_
   Activities:      http://127.0.0.1:8000/
   Sender lookup:   curl -H 'Authorization: Bearer $key' 'http://127.0.0.1:8000/api/v1/lookup?address=ana.ruiz@acme.example'
   Export:          CRMSYNC_DATABASE_URL=$CRMSYNC_DATABASE_URL $crmsync export activities
+  Task pane:       http://127.0.0.1:8000/addin/preview?message=demo-001@mail.example
 MSG
 CRMSYNC_DEMO=1 exec $crmsync serve --host 127.0.0.1 --port 8000

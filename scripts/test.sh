@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 
 packages=()
 [ -x /usr/sbin/dovecot ] || packages+=(dovecot-imapd)
+# bench smoke tests (tests/bench) run the peers: mbsync and offlineimap
+command -v mbsync >/dev/null || packages+=(isync)
+command -v offlineimap >/dev/null || packages+=(offlineimap)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+# the task pane's browser tests drive Debian's Chromium (never a downloaded browser build)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing ${packages[*]}"

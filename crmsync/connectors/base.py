@@ -100,6 +100,8 @@ class MailMessage:
     raw_header: bytes = b""
     conversation_id: str | None = None
     folder_role: str | None = None
+    #: the decoded ``text/calendar`` parts (iTIP REQUEST/CANCEL/REPLY), at most a few
+    calendar_parts: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,67 @@ class Unreadable:
     reason: str
 
 
-Change = MailMessage | FlagsChanged | Deletion | Unreadable
+@dataclass(frozen=True, slots=True)
+class EventPerson:
+    """An organizer or attendee of a meeting, as the calendar holds them."""
+
+    address: str
+    name: str = ""
+    #: ``required`` / ``optional`` / ``resource`` (attendees), ``organizer``
+    role: str = "required"
+    #: ``accepted`` / ``declined`` / ``tentativelyAccepted`` / ``none`` ...
+    response: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """One meeting, or one occurrence of a recurring series, in one calendar.
+
+    :param item_id: REMOTE_ID of this event (an occurrence has its own).
+    :param ical_uid: the iCalendar UID, shared by every calendar holding the meeting
+        (the dedupe key across mailboxes).
+    :param series_id: the series master's id for ``occurrence``/``exception`` events.
+    :param event_type: ``singleInstance``, ``occurrence``, ``exception``, ``seriesMaster``.
+    :param original_start: for an occurrence or exception, the slot it belongs to in the
+        series (UTC), so a moved occurrence is recognised and not duplicated.
+    :param sensitivity: ``normal``, ``personal``, ``private``, ``confidential``.
+    """
+
+    item_id: str
+    calendar: str
+    ical_uid: str | None
+    subject: str
+    start: datetime
+    end: datetime
+    organizer: EventPerson | None
+    attendees: tuple[EventPerson, ...]
+    event_type: str = "singleInstance"
+    series_id: str | None = None
+    original_start: datetime | None = None
+    is_cancelled: bool = False
+    is_all_day: bool = False
+    sensitivity: str = "normal"
+    location: str = ""
+    body_text: str | None = None
+    online_meeting_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    """One entry of a mailbox's address book."""
+
+    item_id: str
+    folder: str
+    display_name: str
+    emails: tuple[str, ...]
+    given_name: str = ""
+    surname: str = ""
+    company: str = ""
+    job_title: str = ""
+    phones: tuple[str, ...] = ()
+
+
+Change = MailMessage | FlagsChanged | Deletion | Unreadable | CalendarEvent | ContactCard
 
 
 @dataclass(frozen=True, slots=True)

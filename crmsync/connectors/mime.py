@@ -219,6 +219,10 @@ def content_hash(headers: Mapping[str, str], body_text: str | None) -> str:
 # -- whole messages ----------------------------------------------------------------
 
 
+#: text/calendar parts kept per mail (an invitation has one; more is unusual)
+MAX_CALENDAR_PARTS = 4
+
+
 @dataclass(slots=True)
 class _Walk:
     """What a bounded walk over a MIME tree collected."""
@@ -226,6 +230,7 @@ class _Walk:
     plain: str | None = None
     html: str | None = None
     attachments: list[AttachmentInfo] = field(default_factory=list)
+    calendar: list[bytes] = field(default_factory=list)
     parts: int = 0
     limit: str | None = None
 
@@ -279,6 +284,7 @@ def parse_message(
         content_hash=content_hash(headers, text),
         raw_header=block,
         folder_role=folder_role,
+        calendar_parts=tuple(walk.calendar),
     )
 
 
@@ -308,6 +314,8 @@ def _visit(part: Message, depth: int, walk: _Walk) -> None:
             if isinstance(sub, Message):
                 _visit(sub, depth + 1, walk)
         return
+    if ctype == "text/calendar" and len(walk.calendar) < MAX_CALENDAR_PARTS:
+        walk.calendar.append(_payload_bytes(part))  # iTIP: mapping reads the invitation
     if _is_attachment(part, ctype):
         walk.attachments.append(_attachment_info(part, ctype))
         return

@@ -14,6 +14,7 @@ from crmsync.errors import ConfigError
 CONNECTORS: dict[str, str] = {
     "imap": "crmsync.connectors.imap:ImapConnector",
     "files": "crmsync.connectors.files:FileConnector",
+    "graph": "crmsync.connectors.graph:GraphConnector",
 }
 
 

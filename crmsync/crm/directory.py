@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crmsync.crm.models import (
     Account,
     AccountDomain,
+    Case,
     Contact,
     ContactEmail,
     Opportunity,
@@ -71,4 +72,5 @@ def load_directory(session: Session, internal_domains: Iterable[str]) -> Directo
         accounts_by_id=accounts,
         accounts_by_domain=by_domain,
         opportunities=opportunities,
+        cases_by_number=dict(iter(session.execute(select(Case.number, Case.id)))),
     )

@@ -7,7 +7,7 @@ provides) keeps mapping free of queries and makes matching a pure function of it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crmsync.mapping.addresses import domain_of, normalize_address
 from crmsync.mapping.freemail import is_free_mail_domain
@@ -36,7 +36,7 @@ class AccountEntry:
 
 @dataclass(frozen=True, slots=True)
 class OpportunityEntry:
-    """A CRM opportunity; read by opportunity matchers (not part of the default chain yet)."""
+    """A CRM opportunity, as :mod:`crmsync.mapping.opportunities` needs it."""
 
     id: int
     external_id: str
@@ -60,6 +60,7 @@ class Directory:
     :param accounts_by_id: accounts, for a contact's ``account_id``.
     :param accounts_by_domain: the domains each account owns.
     :param opportunities: open and closed opportunities.
+    :param cases_by_number: for case tokens in subjects.
     """
 
     internal_domains: frozenset[str]
@@ -67,6 +68,8 @@ class Directory:
     accounts_by_id: Mapping[int, AccountEntry]
     accounts_by_domain: Mapping[str, AccountEntry]
     opportunities: tuple[OpportunityEntry, ...] = ()
+    #: open and closed case numbers (upper-case, ``CASE-000042``) → case id
+    cases_by_number: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         normalized = frozenset(_clean_domain(domain) for domain in self.internal_domains)

@@ -7,7 +7,7 @@ sync did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,12 +15,22 @@ from crmsync.connectors.base import MailMessage
 from crmsync.mapping.addresses import Address, decode_header_text, parse_address_list
 from crmsync.mapping.dates import choose_occurred_at
 from crmsync.mapping.directory import Directory
-from crmsync.mapping.matchers import match_participants
+from crmsync.mapping.evidence import LinkEvidence, ThreadLink, gather_links
+from crmsync.mapping.opportunities import Suggestion
 from crmsync.mapping.policy import DEFAULT_POLICY, CapturePolicy
+from crmsync.mapping.privacy import privacy_verdict
 from crmsync.mapping.records import Participant, ProposedLink
 from crmsync.mapping.threads import conversation_key, parse_message_ids
 
-__all__ = ["MailDecision", "Participant", "ProposedLink", "decide_mail"]
+__all__ = [
+    "MailDecision",
+    "Participant",
+    "ProposedLink",
+    "ThreadLink",
+    "decide_mail",
+    "thread_lookup_keys",
+    "thread_keys",
+]
 
 SKIP_INTERNAL = "internal-only mail"
 SKIP_UNMATCHED = "no CRM contact or account among participants"
@@ -43,7 +53,9 @@ class MailDecision:
     :param direction: ``"inbound"``, ``"outbound"`` (internal sender, some external
         recipient) or ``"internal"`` (everyone internal).
     :param participants: every (role, address) once, From first, then To, Cc, Bcc.
-    :param links: the merged proposals of the matcher chain; empty unless captured.
+    :param links: the links to make (see :mod:`crmsync.mapping.evidence`); empty unless
+        captured.
+    :param suggestions: ranked opportunities a rep may pick when none was clearly meant.
     """
 
     action: str
@@ -56,6 +68,7 @@ class MailDecision:
     direction: str
     participants: tuple[Participant, ...]
     links: tuple[ProposedLink, ...]
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 def decide_mail(
@@ -64,6 +77,7 @@ def decide_mail(
     *,
     now: datetime,
     policy: CapturePolicy = DEFAULT_POLICY,
+    thread: Sequence[ThreadLink] = (),
 ) -> MailDecision:
     """Decide whether and how ``message`` enters the CRM.
 
@@ -73,53 +87,74 @@ def decide_mail(
       mail is kept for a person to look at);
     - every participant internal: skip, "internal-only mail" (privacy: colleagues' mail
       never reaches the CRM);
-    - no external participant is a contact or at an account's domain: skip, unless the
+    - a privacy rule forbids it (sensitivity, erased or opted-out person, blocked address
+      or domain, the owner's do-not-capture list): skip, with that rule's reason;
+    - no link from the subject, the conversation or the participants: skip, unless the
       policy captures unmatched external mail (support mailboxes);
     - otherwise capture, with the links that made it relevant.
 
     :param message: the record a connector produced.
     :param directory: the CRM snapshot to match against.
     :param now: the caller's clock, for Date sanity checks and as the last-resort time.
-    :param policy: the mailbox's capture settings.
+    :param policy: the mailbox's capture settings and the organization's privacy rules.
+    :param thread: links held by earlier mails of its conversation (the store looks them
+        up by :func:`thread_lookup_keys`).
     """
     headers = message.headers
     message_ids = parse_message_ids(headers.get("message-id"))
     message_id = message_ids[0] if message_ids else None
     participants = _participants(headers, directory)
     senders = [participant for participant in participants if participant.role == "from"]
-    action, reason, links = _judge(senders, participants, directory, policy)
+    subject = decode_header_text(headers.get("subject"))
+    context = _Context(directory, policy, thread, subject, headers)
+    action, reason, evidence = _judge(senders, participants, context)
     return MailDecision(
         action=action,
         reason=reason,
         dedupe_key=f"mid:{message_id}" if message_id else f"hash:{message.content_hash}",
         message_id=message_id,
         conversation=_conversation(message, message_id),
-        subject=decode_header_text(headers.get("subject")),
+        subject=subject,
         occurred_at=choose_occurred_at(headers.get("date"), message.received_at, now),
         direction=_direction(senders, participants),
         participants=participants,
-        links=links,
+        links=evidence.links,
+        suggestions=evidence.suggestions,
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    directory: Directory
+    policy: CapturePolicy
+    thread: Sequence[ThreadLink]
+    subject: str
+    headers: Mapping[str, str]
+
+
+_NOTHING = LinkEvidence((), ())
+
+
 def _judge(
-    senders: list[Participant],
-    participants: tuple[Participant, ...],
-    directory: Directory,
-    policy: CapturePolicy,
-) -> tuple[str, str, tuple[ProposedLink, ...]]:
+    senders: list[Participant], participants: tuple[Participant, ...], context: _Context
+) -> tuple[str, str, LinkEvidence]:
     # One comment per rule, as the docstring of decide_mail lists them.
     if not senders:
         # Malformed: we cannot say who wrote it, so no rule can be trusted.
-        return "quarantine", QUARANTINE_NO_SENDER, ()
+        return "quarantine", QUARANTINE_NO_SENDER, _NOTHING
     if all(participant.is_internal for participant in participants):
         # Privacy: mail among colleagues is never captured.
-        return "skip", SKIP_INTERNAL, ()
-    links = tuple(match_participants(participants, directory))
-    if not links and not policy.capture_unmatched_external:
+        return "skip", SKIP_INTERNAL, _NOTHING
+    addresses = [participant.address for participant in participants]
+    refused = privacy_verdict(addresses, context.headers, context.policy)
+    if refused is not None:
+        # Privacy rules come before any link: a forbidden mail is not even matched.
+        return "skip", refused, _NOTHING
+    evidence = gather_links(participants, context.subject, context.directory, context.thread)
+    if not evidence.links and not context.policy.capture_unmatched_external:
         # Nobody the CRM knows: capturing it would fill the CRM with noise.
-        return "skip", SKIP_UNMATCHED, ()
-    return "capture", "", links
+        return "skip", SKIP_UNMATCHED, _NOTHING
+    return "capture", "", evidence
 
 
 def _participants(headers: Mapping[str, str], directory: Directory) -> tuple[Participant, ...]:
@@ -162,3 +197,27 @@ def _conversation(message: MailMessage, message_id: str | None) -> str:
         message.conversation_id,
     )
     return key or f"hash:{message.content_hash}"
+
+
+def thread_lookup_keys(message: MailMessage) -> tuple[str, ...]:
+    """Return the keys under which earlier mails of ``message``'s conversation are found.
+
+    The ids it replies to or references (their Message-IDs) and ``conv:<id>`` for the
+    provider's conversation id. The subject is never a key.
+    """
+    headers = message.headers
+    ids = parse_message_ids(headers.get("in-reply-to")) + parse_message_ids(
+        headers.get("references")
+    )
+    keys = dict.fromkeys(ids)
+    if message.conversation_id:
+        keys[f"conv:{message.conversation_id}"] = None
+    return tuple(keys)
+
+
+def thread_keys(message: MailMessage) -> tuple[str, ...]:
+    """Return the keys under which later mails will find ``message``: its own ids."""
+    own = parse_message_ids(message.headers.get("message-id"))[:1]
+    if message.conversation_id:
+        own.append(f"conv:{message.conversation_id}")
+    return tuple(own)

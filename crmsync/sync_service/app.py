@@ -23,9 +23,14 @@ def create_app(
     def healthz():
         return jsonify(status="ok")
 
-    from crmsync.sync_service import admin
-    from crmsync.sync_service.api import blueprint as api
+    from crmsync.addin import register as register_addin
+    from crmsync.sync_service import admin, api
 
-    app.register_blueprint(api)
+    api.register(app)
+    register_addin(app)
     admin.register(app)
+    from crmsync.sync_service import webhooks
+    webhooks.register(app)
+    from crmsync.sync_service import feeds
+    feeds.register(app)
     return app

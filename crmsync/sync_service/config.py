@@ -33,7 +33,16 @@ SCHEMA: tuple[Option, ...] = (
     Option("BACKFILL_DAYS", 90, int, "how far back a new mailbox's first sync reaches"),
     Option("SYNC_BATCH_SIZE", 500, int, "messages fetched and committed per batch"),
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
+    Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
+    Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
     Option("MAX_MESSAGE_BYTES", 50_000_000, int, "larger messages are quarantined, not fetched"),
+    Option("OUTLOOK_JWKS_URL", "", str, "JWKS URL of the Outlook SSO/NAA token issuer; empty: off"),
+    Option("OUTLOOK_ISSUERS", "https://login.microsoftonline.com/{tenantid}/v2.0", str,
+           "accepted token issuers, ';'-separated; {tenantid} is the token's tenant"),
+    Option("OUTLOOK_AUDIENCES", "", str, "the API's app id URI and/or client id, ';'-separated"),
+    Option("OUTLOOK_TENANTS", "", str, "Microsoft 365 tenant ids allowed in, ';'-separated"),
+    Option("OUTLOOK_SCOPE", "access_as_user", str, "scope an Outlook token must carry"),
+    Option("OUTLOOK_CLOCK_SKEW", 60, int, "seconds of clock skew tolerated on token times"),
 )
 
 

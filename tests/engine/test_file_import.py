@@ -36,7 +36,8 @@ def test_sample_mailbox_is_captured_once_with_reasons(cli: Cli) -> None:
 
     first = activities["<demo-001@mail.example>"]
     assert first["direction"] == "inbound"
-    assert _links(first) == {("contact", "c-1"), ("account", "acc-acme")}
+    # Ana has a role on Acme's one open opportunity, so the mail is about that deal.
+    assert _links(first) == {("contact", "c-1"), ("account", "acc-acme"), ("opportunity", "opp-1")}
     reasons = {link["reason"] for link in first["links"]}
     assert any("Ana Ruiz" in r for r in reasons)
     assert all(link["source"] == "auto" and 0 < link["confidence"] <= 1 for link in first["links"])
@@ -52,7 +53,7 @@ def test_sample_mailbox_is_captured_once_with_reasons(cli: Cli) -> None:
 
     # An unknown person at a customer's domain links to the account by domain.
     jo = activities["<demo-005@mail.example>"]
-    assert _links(jo) == {("account", "acc-acme")}
+    assert _links(jo) == {("account", "acc-acme"), ("opportunity", "opp-1")}
     assert any("acme.example" in link["reason"] for link in jo["links"])
 
     # GB2312-encoded name and subject are decoded.

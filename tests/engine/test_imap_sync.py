@@ -36,7 +36,7 @@ def test_initial_sync_captures_customer_mail_with_links(cli: Cli, dovecot: Dovec
     assert len(activities) == 10
     first = next(a for a in activities if a["internet_message_id"] == "<demo-001@mail.example>")
     assert {(x["type"], x["external_id"]) for x in first["links"]} == {
-        ("contact", "c-1"), ("account", "acc-acme")
+        ("contact", "c-1"), ("account", "acc-acme"), ("opportunity", "opp-1")
     }
     assert first["sources"][0]["mailbox"] == name
     assert first["sources"][0]["folder"] == "INBOX"

@@ -13,7 +13,10 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from crmsync.connectors.base import AttachmentInfo
-from crmsync.connectors.mime import MAX_DEPTH, MAX_PARTS, decode_words
+from crmsync.connectors.mime import MAX_CALENDAR_PARTS, MAX_DEPTH, MAX_PARTS, decode_words
+
+#: an invitation larger than this is not fetched (a cut iCalendar cannot be read)
+MAX_CALENDAR_BYTES = 512 * 1024
 
 
 class BodyStructureError(ValueError):
@@ -38,10 +41,17 @@ class TextPart:
 
 @dataclass(frozen=True, slots=True)
 class BodyPlan:
-    """The text part to fetch (``None`` when there is none) and the attachments."""
+    """The text part to fetch (``None`` when there is none) and the attachments.
+
+    :param calendar: the ``text/calendar`` parts (iTIP invitations) to fetch whole, at
+        most :data:`MAX_CALENDAR_PARTS` of at most :data:`MAX_CALENDAR_BYTES` each; they
+        stay listed as attachments too, as :func:`crmsync.connectors.mime.parse_message`
+        lists them.
+    """
 
     text: TextPart | None
     attachments: tuple[AttachmentInfo, ...]
+    calendar: tuple[TextPart, ...] = ()
 
 
 def plan_body(structure: Any) -> BodyPlan:
@@ -51,12 +61,13 @@ def plan_body(structure: Any) -> BodyPlan:
     """
     found: dict[str, TextPart] = {}
     attachments: list[AttachmentInfo] = []
+    calendar: list[TextPart] = []
     counter = [0]
     try:
-        _visit(structure, "", 0, found, attachments, counter)
+        _visit(structure, "", 0, found, (attachments, calendar), counter)
     except (IndexError, TypeError, AttributeError, ValueError) as exc:
         raise BodyStructureError(f"unreadable BODYSTRUCTURE: {exc}") from exc
-    return BodyPlan(found.get("plain") or found.get("html"), tuple(attachments))
+    return BodyPlan(found.get("plain") or found.get("html"), tuple(attachments), tuple(calendar))
 
 
 def _visit(
@@ -64,7 +75,7 @@ def _visit(
     section: str,
     depth: int,
     found: dict[str, TextPart],
-    attachments: list[AttachmentInfo],
+    others: tuple[list[AttachmentInfo], list[TextPart]],
     counter: list[int],
 ) -> None:
     counter[0] += 1
@@ -73,7 +84,7 @@ def _visit(
     if isinstance(node[0], list):  # multipart: (parts, subtype, ...)
         prefix = f"{section}." if section else ""
         for number, child in enumerate(node[0], start=1):
-            _visit(child, f"{prefix}{number}", depth + 1, found, attachments, counter)
+            _visit(child, f"{prefix}{number}", depth + 1, found, others, counter)
         return
     maintype, subtype = _text(node[0]).lower(), _text(node[1]).lower()
     params = _params(node[2])
@@ -82,18 +93,17 @@ def _visit(
     ctype = f"{maintype}/{subtype}"
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     kind = "plain" if subtype == "plain" else "html"
+    part = TextPart(section=section or "TEXT", subtype=subtype,
+                    encoding=_text(node[5]).lower(), charset=params.get("charset"),
+                    size=int(node[6] or 0))
+    attachments, calendar = others
+    if ctype == "text/calendar" and len(calendar) < MAX_CALENDAR_PARTS \
+            and part.size <= MAX_CALENDAR_BYTES:
+        calendar.append(part)
     if is_body and kind not in found:
-        found[kind] = TextPart(
-            section=section or "TEXT",
-            subtype=subtype,
-            encoding=_text(node[5]).lower(),
-            charset=params.get("charset"),
-            size=int(node[6] or 0),
-        )
+        found[kind] = part
     elif not is_body:
-        size = int(node[6] or 0)
-        if _text(node[5]).lower() == "base64":
-            size = size * 3 // 4
+        size = part.size * 3 // 4 if part.encoding == "base64" else part.size
         attachments.append(AttachmentInfo(filename=filename, content_type=ctype, size=size))
 
 

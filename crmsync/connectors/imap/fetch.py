@@ -4,9 +4,10 @@ RFC 3501 6.4.5 (https://www.rfc-editor.org/rfc/rfc3501#section-6.4.5). Per batch
 
 1. one ``UID FETCH`` of ``UID RFC822.SIZE INTERNALDATE FLAGS BODYSTRUCTURE
    BODY.PEEK[HEADER.FIELDS (...)]``;
-2. one ``UID FETCH`` per distinct text section (``TEXT``, ``1``, ``1.1`` ...) of
-   ``BODY.PEEK[<section>]<0.N>``, a partial fetch of at most N bytes; attachments are
-   never fetched.
+2. one ``UID FETCH`` per distinct group of sections (the text section ``TEXT``, ``1``,
+   ``1.1`` ... plus any ``text/calendar`` sections, the iTIP invitations) of
+   ``BODY.PEEK[<section>]<0.N>``, a partial fetch of at most N bytes; other
+   attachments are never fetched.
 
 A message whose header block or BODYSTRUCTURE cannot be read is fetched whole
 (``BODY.PEEK[]``, bounded) and yielded as :class:`Unreadable`; the batch goes on.
@@ -25,12 +26,18 @@ from imapclient import IMAPClient
 from imapclient.exceptions import ProtocolError
 
 from crmsync.connectors.base import HEADER_FIELDS, Change, MailMessage, Unreadable
-from crmsync.connectors.imap.bodystructure import BodyStructureError, TextPart, plan_body
+from crmsync.connectors.imap.bodystructure import (
+    MAX_CALENDAR_BYTES,
+    BodyPlan,
+    BodyStructureError,
+    plan_body,
+)
 from crmsync.connectors.mime import (
     TRUNCATED_MARKER,
     cap_text,
     content_hash,
     decode_body,
+    decode_transfer,
     header_problem,
     parse_header_block,
 )
@@ -67,17 +74,17 @@ def fetch_messages(
     """
     meta = _fetch_meta(client, uids)
     records: dict[int, Change] = {}
-    texts: dict[int, TextPart] = {}
+    readable: dict[int, _Readable] = {}
     for uid in uids:
         if uid in meta:
             outcome = _read_meta(client, uid, meta[uid], ctx)
-            if isinstance(outcome, TextPart):
-                texts[uid] = outcome
+            if isinstance(outcome, _Readable):
+                readable[uid] = outcome
             else:
                 records[uid] = outcome
-    bodies = _fetch_texts(client, texts, ctx.max_text_bytes)
-    for uid, part in texts.items():
-        records[uid] = _build(uid, meta[uid], part, bodies.get(uid), ctx)
+    sections = _fetch_sections(client, readable, ctx.max_text_bytes)
+    for uid, parts in readable.items():
+        records[uid] = _build(uid, meta[uid], parts, sections.get(uid, {}), ctx)
     done = [uid for uid in uids if uid in records]
     return [records[uid] for uid in done], done
 
@@ -105,10 +112,18 @@ def _header_block(data: Mapping[bytes, Any]) -> bytes:
     return b""
 
 
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """A message whose header block and BODYSTRUCTURE were read (each parsed once)."""
+
+    headers: dict[str, str]
+    plan: BodyPlan
+
+
 def _read_meta(
     client: IMAPClient, uid: int, data: Mapping[bytes, Any], ctx: FolderContext
-) -> TextPart | Change:
-    """Decide what to do with one message: fetch its text part, or settle it now."""
+) -> _Readable | Change:
+    """Read one message's metadata, or settle it now as :class:`Unreadable`."""
     block = _header_block(data)
     if b"ERROR" in data:
         return _unreadable(client, uid, ctx, f"unparsable FETCH answer: {data[b'ERROR']!r}")
@@ -116,16 +131,15 @@ def _read_meta(
     if size > ctx.max_message_bytes:
         reason = f"message of {size} bytes exceeds the limit of {ctx.max_message_bytes}"
         return Unreadable(ctx.item_id(uid), ctx.folder, block, reason)
-    problem = header_problem(block, parse_header_block(block))
+    headers = parse_header_block(block)
+    problem = header_problem(block, headers)
     if problem:
         return _unreadable(client, uid, ctx, problem)
     try:
         plan = plan_body(data.get(b"BODYSTRUCTURE"))
     except BodyStructureError as exc:
         return _unreadable(client, uid, ctx, str(exc))
-    if plan.text is None:
-        return _build(uid, data, None, None, ctx)
-    return plan.text
+    return _Readable(headers, plan)
 
 
 def _unreadable(client: IMAPClient, uid: int, ctx: FolderContext, reason: str) -> Unreadable:
@@ -136,39 +150,49 @@ def _unreadable(client: IMAPClient, uid: int, ctx: FolderContext, reason: str) -
     return Unreadable(ctx.item_id(uid), ctx.folder, body or b"", reason)
 
 
-def _fetch_texts(client: IMAPClient, texts: Mapping[int, TextPart], limit: int) -> dict[int, bytes]:
-    """Run step 2: one partial ``UID FETCH`` per distinct section."""
-    by_section: dict[str, list[int]] = defaultdict(list)
-    for uid, part in texts.items():
-        by_section[part.section].append(uid)
-    bodies: dict[int, bytes] = {}
-    for section, uids in by_section.items():
-        answer = client.fetch(uids, [f"BODY.PEEK[{section}]<0.{limit}>"])
-        prefix = f"BODY[{section}]".encode()
-        for uid, data in answer.items():
-            value = next((v for k, v in data.items() if k.startswith(prefix)), None)
-            if isinstance(value, bytes):
-                bodies[uid] = value
-    return bodies
+def _fetch_sections(
+    client: IMAPClient, readable: Mapping[int, _Readable], limit: int
+) -> dict[int, dict[str, bytes]]:
+    """Run step 2: one partial ``UID FETCH`` per distinct group of sections.
+
+    Most messages want only their text section, so a batch costs one FETCH per text
+    section as before; an invitation adds its calendar sections to its group.
+    """
+    by_group: dict[tuple[tuple[str, int], ...], list[int]] = defaultdict(list)
+    for uid, parts in readable.items():
+        text = parts.plan.text
+        wanted = ((text.section, limit),) if text is not None else ()
+        wanted += tuple((p.section, MAX_CALENDAR_BYTES) for p in parts.plan.calendar)
+        if wanted:
+            by_group[wanted].append(uid)
+    found: dict[int, dict[str, bytes]] = defaultdict(dict)
+    for group, uids in by_group.items():
+        items = [f"BODY.PEEK[{section}]<0.{size}>" for section, size in group]
+        for uid, data in client.fetch(uids, items).items():
+            for section, _size in group:
+                prefix = f"BODY[{section}]".encode()
+                value = next((v for k, v in data.items() if k.startswith(prefix)), None)
+                if isinstance(value, bytes):
+                    found[uid][section] = value
+    return found
 
 
 def _build(
     uid: int,
     data: Mapping[bytes, Any],
-    part: TextPart | None,
-    body: bytes | None,
+    parts: _Readable,
+    sections: Mapping[str, bytes],
     ctx: FolderContext,
 ) -> MailMessage:
     """Assemble the record from the fetched pieces (same rules as mime.parse_message)."""
-    block = _header_block(data)
-    headers = parse_header_block(block)
+    headers, plan, part = parts.headers, parts.plan, parts.plan.text
     text = None
     if part is not None:
-        text = decode_body(body or b"", part.encoding, part.charset, part.subtype)
+        body = sections.get(part.section, b"")
+        text = decode_body(body, part.encoding, part.charset, part.subtype)
         if part.size > ctx.max_text_bytes:
             text += TRUNCATED_MARKER
         text = cap_text(text)
-    plan = plan_body(data.get(b"BODYSTRUCTURE"))
     return MailMessage(
         item_id=ctx.item_id(uid),
         folder=ctx.folder,
@@ -179,8 +203,10 @@ def _build(
         received_at=_utc(data.get(b"INTERNALDATE")),
         flags=flags_of(data),
         content_hash=content_hash(headers, text),
-        raw_header=block,
+        raw_header=_header_block(data),
         folder_role=ctx.role,
+        calendar_parts=tuple(decode_transfer(sections[p.section], p.encoding)
+                             for p in plan.calendar if p.section in sections),
     )
 
 

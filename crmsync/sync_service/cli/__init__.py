@@ -52,10 +52,18 @@ def _register_commands() -> None:
     """Import the command modules; each adds its group to :func:`main`."""
     from crmsync.sync_service.cli import (  # noqa: F401
         apikeys,
+        calendar,
+        cases,
+        contacts,
         crmdata,
         database,
         exports,
+        graph,
         mailboxes,
+        manifest,
+        privacy,
+        relink,
+        rules,
         syncing,
     )
 

@@ -36,6 +36,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     app = create_app(services=svc)
     scheduler = None if no_scheduler else Scheduler(svc)
     if scheduler:
+        app.extensions["crmsync.scheduler"] = scheduler  # push: webhooks request syncs
         scheduler.start()
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)

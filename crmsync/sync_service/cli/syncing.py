@@ -14,6 +14,7 @@ from crmsync.crm.models import Mailbox
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.engine.run import SyncReport, import_files, sync_mailbox
+from crmsync.sync_service.support import deliver_outbox
 
 
 def _print_report(report: SyncReport) -> None:
@@ -42,6 +43,7 @@ def sync(names: tuple[str, ...], once: bool) -> None:
             report = sync_mailbox(svc, name)
             _print_report(report)
             failed |= report.status not in ("ok", "busy")
+        deliver_outbox(svc)  # acknowledgements go out after the commits that queued them
         if once:
             break
         time.sleep(svc.config["POLL_SECONDS"])

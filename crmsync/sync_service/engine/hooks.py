@@ -21,4 +21,9 @@ PageHook = Callable[[Session, Mailbox | None, PageWriter], None]
 
 def default_page_hooks() -> list[PageHook]:
     """Return the hooks every sync runs, in order."""
-    return []
+    from crmsync.crm.tracking import tracking_page_hook
+    from crmsync.sync_service.engine.linking import record_linking_hook
+    from crmsync.sync_service.engine.meetings import itip_hook
+    from crmsync.sync_service.support import support_page_hook
+
+    return [record_linking_hook, itip_hook, support_page_hook, tracking_page_hook]

@@ -25,6 +25,7 @@ from crmsync.connectors.registry import load_connector_class
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Mailbox, SyncState
+from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy
 from crmsync.sync_service.context import Services
@@ -48,6 +49,8 @@ class SyncReport:
     status: str = "ok"
     error: str | None = None
     counters: Counter[str] = field(default_factory=Counter)
+    #: seconds the service asked us to stay away (throttling), when it said so
+    retry_after: float | None = None
 
 
 def policy_for(mailbox: Mailbox) -> CapturePolicy:
@@ -125,6 +128,19 @@ def build_connector(services: Services, mailbox: Mailbox) -> Connector:
     return cls.from_settings(settings, secret)
 
 
+def reseal_secret(services: Services, mailbox_id: int, name: str, connector: Connector) -> None:
+    """Store a credential the connector renewed during the run (hook: ``updated_secret()``).
+
+    A connector that refreshes tokens itself (Graph delegated: the msal token cache)
+    returns the new credential from ``updated_secret()``; it is sealed to the row again.
+    """
+    updated = getattr(connector, "updated_secret", lambda: None)()
+    if updated:
+        with session_scope(services.sessions) as session:
+            session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(
+                secret=services.secret_box().seal(updated, name)))
+
+
 def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncReport:
     """Sync every resource of the mailbox ``name`` until caught up."""
     report = SyncReport(name=name)
@@ -136,14 +152,18 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         return report
     try:
         with build_connector(services, mailbox) as connector:
-            for resource in connector.list_resources():
-                _sync_resource(services, connector, mailbox, resource, report, clock)
+            try:
+                for resource in connector.list_resources():
+                    _sync_resource(services, connector, mailbox, resource, report, clock)
+            finally:
+                reseal_secret(services, mailbox_id, mailbox.name, connector)
     except AuthError as exc:
         report.status, report.error = "needs_reauth", str(exc)
     except SecretUnreadableError as exc:
         report.status, report.error = "error", str(exc)
     except TransientError as exc:
         report.status, report.error = "retrying", str(exc)
+        report.retry_after = exc.retry_after
     except CrmSyncError as exc:
         report.status, report.error = "error", str(exc)
     finally:
@@ -160,10 +180,11 @@ def _sync_resource(
         state = _state(session, mailbox.id, resource)
         cursor = state.cursor
         directory = load_directory(session, services.internal_domains(session))
+        policy = policy_for(mailbox).with_rules(load_capture_rules(session, mailbox.owner_id))
     origin = mailbox_origin(mailbox)
     for page in connector.fetch_changes(resource, cursor):
         with session_scope(services.sessions) as session:
-            options = WriteOptions(now=clock(), policy=policy_for(mailbox))
+            options = WriteOptions(now=clock(), policy=policy)
             writer = PageWriter(session, origin, directory, options)
             writer.apply(page)
             for hook in services.page_hooks:
@@ -205,12 +226,14 @@ def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -
     report = SyncReport(name="files")
     with session_scope(services.sessions) as session:
         directory = load_directory(session, services.internal_domains(session))
+        policy = load_capture_rules(session)
     connector = FileConnector(paths)
     for resource in connector.list_resources():
         origin = Origin(key=f"file:{Path(resource).name}")
         for page in connector.fetch_changes(resource, None):
             with session_scope(services.sessions) as session:
-                writer = PageWriter(session, origin, directory, WriteOptions(now=clock()))
+                options = WriteOptions(now=clock(), policy=policy)
+                writer = PageWriter(session, origin, directory, options)
                 writer.apply(page)
                 for hook in services.page_hooks:
                     hook(session, None, writer)

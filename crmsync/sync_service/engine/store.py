@@ -10,13 +10,22 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from crmsync.connectors.base import Deletion, FlagsChanged, MailMessage, Page, Unreadable
+from crmsync.connectors.base import (
+    CalendarEvent,
+    ContactCard,
+    Deletion,
+    FlagsChanged,
+    MailMessage,
+    Page,
+    Unreadable,
+)
 from crmsync.crm.models import (
     Activity,
     ActivityAttachment,
@@ -26,6 +35,9 @@ from crmsync.crm.models import (
     QuarantinedItem,
 )
 from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
+from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
+from crmsync.sync_service.engine.linking import ThreadIndex
+from crmsync.sync_service.engine.store_events import store_calendar_change, store_cards
 
 #: longest dedupe key stored as is; longer ones (hostile Message-IDs) are hashed
 MAX_KEY_LENGTH = 500
@@ -88,6 +100,7 @@ class PageWriter:
     def apply(self, page: Page) -> None:
         """Store every change of ``page``; a failing item is quarantined, never lost."""
         mails: list[MailMessage] = []
+        cards: list[ContactCard] = []
         for change in page.changes:
             if isinstance(change, Deletion):
                 self._delete_source(change)
@@ -95,8 +108,14 @@ class PageWriter:
                 self._update_flags(change)
             elif isinstance(change, Unreadable):
                 self.quarantine(change.folder, change.item_id, change.raw, change.reason)
+            elif isinstance(change, ContactCard):
+                cards.append(change)
+            elif isinstance(change, CalendarEvent):
+                store_calendar_change(self, change)
             else:
                 mails.append(change)
+        if cards:
+            store_cards(self, cards)
         if mails:
             self._store_mails(mails)
 
@@ -152,10 +171,11 @@ class PageWriter:
 
     # -- mail ------------------------------------------------------------------------------
 
-    def _decide(self, mail: MailMessage) -> MailDecision | None:
+    def _decide(self, mail: MailMessage, threads: ThreadIndex) -> MailDecision | None:
         try:
             return decide_mail(
-                mail, self.directory, now=self.options.now, policy=self.options.policy
+                mail, self.directory, now=self.options.now, policy=self.options.policy,
+                thread=threads.links_for(mail),
             )
         except Exception as exc:  # a mapping bug must not lose the mail: keep it raw
             self.quarantine(
@@ -166,8 +186,11 @@ class PageWriter:
 
     def _store_mails(self, mails: list[MailMessage]) -> None:
         captured: list[tuple[MailMessage, MailDecision]] = []
-        for mail in mails:
-            decision = self._decide(mail)
+        threads = ThreadIndex.load(self.session, mails)  # one lookup per page, not per mail
+        if self.options.policy.auto_create_contacts and create_participant_contacts(
+                self, mails, threads):
+            threads = ThreadIndex.load(self.session, mails)  # decide again, new contacts known
+        for mail, decision in threads.decide_all(mails, lambda m: self._decide(m, threads)):
             if decision is None:
                 continue
             if decision.action == "quarantine":
@@ -191,42 +214,96 @@ class PageWriter:
                 )
             )
         }
+        pending: dict[str, _NewRows] = {}
+        order: list[tuple[Activity | str, MailMessage, MailDecision, bool]] = []
         for mail, decision in captured:
             key = stored_key(decision.dedupe_key)
             activity = activities.get(key)
-            created = activity is None
-            if activity is None:
-                activity = activities[key] = self._new_activity(mail, decision, key)
+            if activity is not None:
+                self.counters["merged"] += 1
+                self._merge(activity, mail, decision)
+                order.append((activity, mail, decision, False))
+                continue
+            rows = pending.get(key)
+            created = rows is None
+            if rows is None:
+                rows = pending[key] = _NewRows(
+                    self._new_activity(mail, decision, key), _attachment_rows(mail)
+                )
                 self.counters["captured"] += 1
             else:
                 self.counters["merged"] += 1
-            self._merge(activity, mail, decision)
-            self.stored.append(StoredMail(activity, mail, decision, created))
+            self._merge_rows(rows, mail, decision)
+            order.append((key, mail, decision, created))
+        activities.update(self._insert_new(pending))
+        self.stored += [
+            StoredMail(activities[a] if isinstance(a, str) else a, mail, decision, created)
+            for a, mail, decision, created in order
+        ]
 
-    def _new_activity(self, mail: MailMessage, decision: MailDecision, key: str) -> Activity:
-        activity = Activity(
-            kind="email",
-            dedupe_key=key,
-            internet_message_id=decision.message_id,
-            conversation=decision.conversation[:1000],
-            subject=decision.subject,
-            occurred_at=decision.occurred_at,
-            direction=decision.direction,
-            body_text=mail.body_text if self.options.store_body else None,
-            created_at=self.options.now,
-            participants=[],
-            links=[],
-            sources=[],
-            attachments=[
-                ActivityAttachment(
-                    filename=(a.filename or "")[:500], content_type=a.content_type[:200],
-                    size=a.size,
-                )
-                for a in mail.attachments
-            ],
-        )
-        self.session.add(activity)
-        return activity
+    def _merge_rows(self, rows: _NewRows, mail: MailMessage, decision: MailDecision) -> None:
+        """Like :meth:`_merge`, for an activity created in this page (rows not yet inserted)."""
+        for p in decision.participants:
+            rows.participants.setdefault((p.address, p.role), {
+                "address": p.address[:320], "name": p.name[:300], "role": p.role,
+                "contact_id": p.contact_id,
+            })
+        for proposed in decision.links:
+            link = dict.fromkeys(LINK_COLUMNS.values())
+            link[LINK_COLUMNS[proposed.kind]] = proposed.target_id
+            rows.links.setdefault((proposed.kind, proposed.target_id), {
+                **link, "reason": proposed.reason, "confidence": proposed.confidence,
+                "source": "auto", "created_at": self.options.now,
+            })
+        # One source row per folder, holding the latest id (see _merge_source).
+        rows.sources[mail.folder] = {
+            "mailbox_id": self.origin.mailbox_id, "origin": self.origin.key,
+            "folder": mail.folder, "item_id": mail.item_id, "flags": sorted(mail.flags),
+        }
+
+    def _insert_new(self, pending: dict[str, _NewRows]) -> dict[str, Activity]:
+        """Insert the page's new activities and their child rows, one executemany per table.
+
+        Flushing thousands of ORM objects costs more than parsing the mail
+        (PERFORMANCE.md), and SQLite cannot batch an ORM INSERT that returns keys, so
+        rows go in with Core; the activities are then loaded in one SELECT (their
+        collections load from what was stored when a hook reads them).
+
+        :returns: dedupe key → the new, persistent :class:`Activity`.
+        """
+        if not pending:
+            return {}
+        self.session.execute(Activity.__table__.insert(), [r.values for r in pending.values()])
+        created = {
+            a.dedupe_key: a
+            for a in self.session.scalars(
+                select(Activity).where(Activity.dedupe_key.in_(list(pending)))
+            )
+        }
+        for model, attr in _CHILDREN:
+            values = [
+                {**row, "activity_id": created[key].id}
+                for key, rows in pending.items() for row in rows.of(attr)
+            ]
+            if values:
+                self.session.execute(model.__table__.insert(), values)
+        return created
+
+    def _new_activity(self, mail: MailMessage, decision: MailDecision, key: str
+                      ) -> dict[str, Any]:
+        """Return the column values of a new activity."""
+        return {
+            "kind": "email",
+            "dedupe_key": key,
+            "internet_message_id": decision.message_id,
+            "conversation": decision.conversation[:1000],
+            "subject": decision.subject,
+            "occurred_at": decision.occurred_at,
+            "direction": decision.direction,
+            "body_text": mail.body_text
+            if self.options.store_body and self.options.policy.store_body else None,
+            "created_at": self.options.now,
+        }
 
     def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision) -> None:
         """Add this copy's participants, links and source to ``activity`` (idempotent)."""
@@ -241,10 +318,13 @@ class PageWriter:
                     )
                 )
         linked = {(link.source, _target_of(link)) for link in activity.links}
+        by_person = {kind for source, (kind, _) in linked if source == "user"}
         for proposed in decision.links:
             target = (proposed.kind, proposed.target_id)
             if ("user", target) in linked or ("auto", target) in linked:
                 continue  # a person's link wins; an automatic one is already there
+            if proposed.kind in ("opportunity", "case") and proposed.kind in by_person:
+                continue  # a person chose the deal or case: automation adds no other
             linked.add(("auto", target))
             link = ActivityLink(
                 reason=proposed.reason, confidence=proposed.confidence, source="auto",
@@ -268,6 +348,38 @@ class PageWriter:
                 item_id=mail.item_id, flags=sorted(mail.flags),
             )
         )
+
+
+@dataclass
+class _NewRows:
+    """An activity created in this page and its child rows, inserted after it in bulk."""
+
+    values: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    participants: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    links: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def of(self, attr: str) -> list[dict[str, Any]]:
+        """Return the rows of one child collection, in insertion order."""
+        rows = getattr(self, attr)
+        return list(rows.values()) if isinstance(rows, dict) else rows
+
+
+_CHILDREN = (
+    (ActivityParticipant, "participants"),
+    (ActivityLink, "links"),
+    (ActivitySource, "sources"),
+    (ActivityAttachment, "attachments"),
+)
+
+
+def _attachment_rows(mail: MailMessage) -> list[dict[str, Any]]:
+    return [
+        {"filename": (a.filename or "")[:500], "content_type": a.content_type[:200],
+         "size": a.size}
+        for a in mail.attachments
+    ]
 
 
 def _target_of(link: ActivityLink) -> tuple[str, int | None]:

@@ -1,0 +1,57 @@
+// The task pane: waits for Office, signs in, and shows the mode's view with clear states.
+import { ApiError, getToken } from "./api.js";
+import { renderAppointment, renderCompose } from "./compose.js";
+import { loadStrings, t } from "./i18n.js";
+import { detectMode, summarize } from "./item.js";
+import { renderRead } from "./read.js";
+
+const $ = (id) => document.getElementById(id);
+const VIEWS = { read: renderRead, compose: renderCompose, appointment: renderAppointment };
+
+function setState(state, text, canRetry = false) {
+  const box = $("state");
+  box.dataset.state = state;
+  box.hidden = state === "ready";
+  $("state-text").textContent = text;
+  $("retry").hidden = !canRetry;
+  $("pane").hidden = state !== "ready";
+}
+
+function describe(error) {
+  if (error instanceof ApiError && error.kind === "offline") return ["offline", t("offline")];
+  if (error instanceof ApiError && error.kind === "auth") return ["signed-out", t("signedOut")];
+  return ["error", t("error", { reason: error.message || String(error) })];
+}
+
+async function show() {
+  const mailbox = Office.context.mailbox;
+  const item = mailbox && mailbox.item;
+  const requested = new URLSearchParams(location.search).get("mode");
+  delete document.body.dataset.ready;
+  if (!item) return setState("empty", t("noItem"));
+  setState("loading", t("loading"));
+  try {
+    await getToken();
+    const mode = detectMode(item, requested);
+    const summary = await summarize(item, mode);
+    const ctx = await VIEWS[mode]($("pane"), item, summary, show);
+    $("who").textContent = ctx.user.name;
+    setState("ready", "");
+    document.body.dataset.ready = "1";
+  } catch (error) {
+    const [state, text] = describe(error);
+    setState(state, text, true);
+  }
+}
+
+window.addEventListener("online", () => { if ($("state").dataset.state === "offline") show(); });
+
+if (typeof Office === "undefined") {
+  // Office.js did not load: no network, or the page was opened outside Outlook.
+  setState("offline", "Office.js could not be loaded: open crmsync from Outlook, or check the connection.");
+} else Office.onReady(async () => {
+  await loadStrings(Office.context.displayLanguage);
+  $("retry").textContent = t("retry");
+  $("retry").addEventListener("click", show);
+  show();
+});

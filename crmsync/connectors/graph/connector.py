@@ -1,0 +1,116 @@
+"""The Microsoft 365 connector: mail, calendar and contacts of one mailbox through Graph."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import requests
+
+from crmsync.connectors.base import CalendarEvent, Connector, Page
+from crmsync.connectors.graph import calendar_view_delta, contacts_delta, events
+from crmsync.connectors.graph.auth import (
+    DelegatedTokenSource,
+    TokenSource,
+    certificate_credential,
+)
+from crmsync.connectors.graph.client import GraphClient
+from crmsync.connectors.graph.messages_delta import fetch_messages
+from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail
+from crmsync.connectors.graph.settings import GraphSettings
+from crmsync.errors import ConfigError
+
+
+def ca_bundle() -> str | bool:
+    """TLS trust: ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, else certifi's."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
+
+
+class GraphConnector(Connector):
+    """One Microsoft 365 mailbox, app-only or delegated, through Graph delta queries.
+
+    Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
+    :mod:`~crmsync.connectors.graph.settings`); each cursor is Graph's next or delta
+    link, so an unchanged resource costs one request per poll.
+    """
+
+    name = "graph"
+    supports_delta = True
+    read_only = False
+
+    def __init__(self, settings: GraphSettings, secret: str,
+                 sleep: Callable[[float], None] = time.sleep,
+                 today: Callable[[], date] = calendar_view_delta.utc_today) -> None:
+        self.settings = settings
+        self.session = requests.Session()
+        self.session.verify = ca_bundle()
+        self._today = today
+        credential: Any = secret
+        if settings.credential == "certificate":
+            credential = certificate_credential(secret)
+        elif not secret:
+            raise ConfigError(f"no client secret or sign-in stored for {settings.address}")
+        self._credential = credential
+        self._client: GraphClient | None = None
+        self._delegated: DelegatedTokenSource | None = None
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], secret: str) -> GraphConnector:
+        """See `Connector.from_settings`."""
+        return cls(GraphSettings.from_mapping(settings), secret)
+
+    @property
+    def client(self) -> GraphClient:
+        """The Graph client; msal reads the authority's metadata on first use."""
+        if self._client is None:
+            tokens: TokenSource | DelegatedTokenSource
+            if self.settings.delegated:  # the stored secret is the user's msal token cache
+                tokens = self._delegated = DelegatedTokenSource(
+                    self.settings.authority, self.settings.client_id, self._credential,
+                    self.session)
+            else:
+                tokens = TokenSource(self.settings.authority, self.settings.client_id,
+                                     self._credential, self.session)
+            self._client = GraphClient(self.settings, tokens, self.session, self._sleep)
+        return self._client
+
+    def list_resources(self) -> list[str]:
+        """See `Connector.list_resources` (no request: the names are settings)."""
+        return self.settings.resources()
+
+    def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
+        """See `Connector.fetch_changes`."""
+        if resource.startswith("mail:"):
+            return fetch_messages(self.client, resource.removeprefix("mail:"), cursor)
+        if resource == calendar_view_delta.RESOURCE:
+            return calendar_view_delta.fetch_events(self.client, cursor, self._today())
+        if resource == contacts_delta.RESOURCE:
+            return contacts_delta.fetch_contacts(self.client, cursor)
+        raise ConfigError(f"unknown Graph resource {resource!r}")
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def send_mail(self, mail: OutgoingMail) -> None:
+        """Send a mail from this mailbox (see :mod:`.send_mail`)."""
+        send_mail(self.client, mail)
+
+    def create_event(self, payload: Mapping[str, Any]) -> CalendarEvent:
+        return events.create_event(self.client, payload)
+
+    def update_event(self, item_id: str, changes: Mapping[str, Any]) -> CalendarEvent:
+        return events.update_event(self.client, item_id, changes)
+
+    def updated_secret(self) -> str | None:
+        """The credential to store again after a run, or None if unchanged.
+
+        The engine hook (``sync_mailbox``) re-seals it: a delegated connection's msal
+        cache changes when the access token is refreshed (and the refresh token rotated).
+        """
+        return self._delegated.updated_cache() if self._delegated is not None else None
+
+    def close(self) -> None:
+        self.session.close()

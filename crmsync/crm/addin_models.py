@@ -1,0 +1,91 @@
+"""Tables of the Outlook task pane: track-on-send intents, removed links, case numbering.
+
+A person's decisions outlive the sync that follows them: "link this draft when it
+is sent" (:class:`TrackIntent`) waits for the mail to reach Sent Items, and "this
+mail does not belong to that record" (:class:`LinkRemoval`) keeps automation from
+linking it again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crmsync.crm.models import Base, UtcDateTime
+
+#: exactly one of the four typed target columns is set (no generic foreign key)
+EXACTLY_ONE_TARGET = (
+    "(CASE WHEN contact_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN account_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN opportunity_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN case_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
+class TrackIntent(Base):
+    """"Link this mail to that record once it is sent", from the compose pane.
+
+    Keyed by what Outlook knows about a draft: its conversation id and, when known,
+    its internet message id (or, for a meeting, its item id). A page hook fulfils
+    it when a matching outbound mail is stored, inside the page's transaction.
+    """
+
+    __tablename__ = "track_intents"
+    __table_args__ = (
+        CheckConstraint(EXACTLY_ONE_TARGET, name="exactly_one_target"),
+        CheckConstraint(
+            "conversation_id IS NOT NULL OR internet_message_id IS NOT NULL"
+            " OR item_id IS NOT NULL",
+            name="has_key",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    internet_message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    item_id: Mapped[str | None] = mapped_column(String(1000))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE")
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: set when a sent mail was linked; the activity it was linked to
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="SET NULL")
+    )
+
+
+class LinkRemoval(Base):
+    """A person removed the link of an activity to a record: automation never re-adds it.
+
+    Invariant: while this row exists, no ``ActivityLink(source="auto")`` joins the
+    activity to the target; a person tracking it again deletes this row.
+    """
+
+    __tablename__ = "link_removals"
+    __table_args__ = (CheckConstraint(EXACTLY_ONE_TARGET, name="exactly_one_target"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE")
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    removed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CaseSequence(Base):
+    """The last case number handed out; it only grows, so a number is never reused."""
+
+    __tablename__ = "case_sequences"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,25 @@
+"""``GET /lookup``: sender lookup by address (the first API; scripts use it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.crm.db import session_scope
+from crmsync.crm.queries import lookup_sender
+from crmsync.sync_service.api import APIError, blueprint, services, viewer
+from crmsync.sync_service.api.access import filter_opportunities
+from crmsync.sync_service.api.schemas import AddressQuery, LookupOut
+
+
+@blueprint.get("/lookup")
+@blueprint.arguments(AddressQuery, location="query")
+@blueprint.response(200, LookupOut)
+def lookup(args: dict[str, Any]) -> dict[str, Any]:
+    """Sender lookup: contact, account, open opportunities, open cases, recent activities."""
+    address = (args.get("address") or "").strip()
+    if not address:
+        raise APIError("the query parameter 'address' is required")
+    with session_scope(services().sessions) as session:
+        data = lookup_sender(session, address)
+        data["opportunities"] = filter_opportunities(session, viewer(), data["opportunities"])
+        return data

@@ -1,0 +1,249 @@
+"""Request and response shapes of the API (marshmallow; they generate the OpenAPI document).
+
+Text fields are bounded so a hostile client cannot make the server hold megabytes
+per request; responses carry mail text as plain strings (the pane renders text).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+KINDS = ("contact", "account", "opportunity", "case")
+Short = fields.String
+_text = validate.Length(max=1000)
+_line = validate.Length(max=320)
+_id = validate.Length(max=200)
+
+
+class Strict(Schema):
+    """Inputs: unknown fields are an error (422), so typos do not pass silently."""
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+class AddressQuery(Strict):
+    address = Short(validate=_line, metadata={"description": "an email address"})
+
+
+class Person(Strict):
+    address = Short(required=True, validate=_line)
+    name = Short(load_default="", validate=_line)
+
+
+class ItemIn(Strict):
+    """The Outlook item the pane is showing (``Office.context.mailbox.item``)."""
+
+    mode = Short(load_default="read", validate=validate.OneOf(["read", "compose", "appointment"]))
+    internet_message_id = Short(load_default=None, allow_none=True, validate=_text)
+    conversation_id = Short(load_default=None, allow_none=True, validate=_text)
+    item_id = Short(load_default=None, allow_none=True, validate=_text)
+    subject = Short(load_default="", validate=validate.Length(max=2000))
+    sender = fields.Nested(Person, load_default=None, allow_none=True, data_key="from")
+    to = fields.List(fields.Nested(Person), load_default=list, validate=validate.Length(max=200))
+    cc = fields.List(fields.Nested(Person), load_default=list, validate=validate.Length(max=200))
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    body_excerpt = Short(load_default="", validate=validate.Length(max=20000))
+
+
+class TargetIn(Strict):
+    type = Short(required=True, validate=validate.OneOf(KINDS))
+    external_id = Short(required=True, validate=validate.Length(min=1, max=200),
+                        metadata={"description": "external id, or the number of a case"})
+
+
+class TrackIn(Strict):
+    internet_message_id = Short(required=True, validate=validate.Length(min=3, max=1000))
+    target = fields.Nested(TargetIn, required=True)
+    item = fields.Nested(ItemIn, load_default=None, allow_none=True)
+
+
+class UntrackIn(Strict):
+    internet_message_id = Short(required=True, validate=validate.Length(min=3, max=1000))
+    target = fields.Nested(TargetIn, required=True)
+
+
+class IntentIn(Strict):
+    conversation_id = Short(load_default=None, allow_none=True, validate=_text)
+    internet_message_id = Short(load_default=None, allow_none=True, validate=_text)
+    item_id = Short(load_default=None, allow_none=True, validate=_text)
+    target = fields.Nested(TargetIn, required=True)
+
+
+class ContactIn(Strict):
+    email = fields.Email(required=True, validate=_line)
+    first_name = Short(load_default="", validate=validate.Length(max=200))
+    last_name = Short(load_default="", validate=validate.Length(max=200))
+    title = Short(load_default="", validate=validate.Length(max=200))
+    phone = Short(load_default="", validate=validate.Length(max=100))
+    account_external_id = Short(load_default=None, allow_none=True, validate=_id)
+
+
+class CaseIn(Strict):
+    subject = Short(required=True, validate=validate.Length(min=1, max=2000))
+    description = Short(load_default="", validate=validate.Length(max=20000))
+    priority = Short(load_default="Normal", validate=validate.OneOf(["Low", "Normal", "High"]))
+    contact_external_id = Short(load_default=None, allow_none=True, validate=_id)
+    account_external_id = Short(load_default=None, allow_none=True, validate=_id)
+    internet_message_id = Short(load_default=None, allow_none=True, validate=_text)
+    item = fields.Nested(ItemIn, load_default=None, allow_none=True)
+
+
+class SearchQuery(Strict):
+    q = Short(required=True, validate=validate.Length(min=1, max=200))
+    type = Short(load_default=None, validate=validate.OneOf(KINDS))
+
+
+class TimelineQuery(Strict):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class TemplatesQuery(Strict):
+    subject = Short(load_default="", validate=validate.Length(max=2000))
+    internet_message_id = Short(load_default=None, validate=_text)
+    conversation_id = Short(load_default=None, validate=_text)
+    address = Short(load_default=None, validate=_line)
+    case_number = Short(load_default=None, validate=validate.Length(max=20))
+    language = Short(load_default=None, validate=validate.Length(max=20))
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+class ContactOut(Schema):
+    external_id = Short()
+    name = Short()
+    first_name = Short()
+    last_name = Short()
+    title = Short()
+    phone = Short()
+    emails = fields.List(Short())
+
+
+class AccountOut(Schema):
+    external_id = Short()
+    name = Short()
+
+
+class OpportunityOut(Schema):
+    external_id = Short()
+    name = Short()
+    stage = Short()
+    amount = Short(allow_none=True, metadata={"description": "null when the role may not see it"})
+    close_date = Short(allow_none=True)
+
+
+class CaseOut(Schema):
+    number = Short()
+    subject = Short()
+    status = Short()
+    priority = Short()
+
+
+class ActivityOut(Schema):
+    id = Short()
+    kind = Short()
+    subject = Short()
+    occurred_at = Short()
+    direction = Short()
+
+
+class LookupOut(Schema):
+    address = Short()
+    contact = fields.Nested(ContactOut, allow_none=True)
+    account = fields.Nested(AccountOut, allow_none=True)
+    opportunities = fields.List(fields.Nested(OpportunityOut))
+    cases = fields.List(fields.Nested(CaseOut))
+    recent_activities = fields.List(fields.Nested(ActivityOut))
+
+
+class PrefillOut(Schema):
+    email = Short()
+    first_name = Short()
+    last_name = Short()
+    account = fields.Nested(AccountOut, allow_none=True)
+
+
+class CardOut(LookupOut):
+    name = Short()
+    role = Short()
+    prefill = fields.Nested(PrefillOut, allow_none=True)
+
+
+class RecordRef(Schema):
+    type = Short()
+    external_id = Short()
+    name = Short()
+
+
+class LinkOut(RecordRef):
+    reason = Short()
+    source = Short()
+    confidence = fields.Float()
+    created_by = Short(allow_none=True)
+
+
+class SuggestionOut(RecordRef):
+    reason = Short()
+    score = fields.Float()
+
+
+class TrackingOut(Schema):
+    internet_message_id = Short(allow_none=True)
+    stored = fields.Boolean()
+    links = fields.List(fields.Nested(LinkOut))
+
+
+class UserOut(Schema):
+    email = Short()
+    name = Short()
+    role = Short()
+
+
+class ContextOut(Schema):
+    user = fields.Nested(UserOut)
+    participants = fields.List(fields.Nested(CardOut))
+    tracking = fields.Nested(TrackingOut)
+    suggestions = fields.List(fields.Nested(SuggestionOut))
+
+
+class TrackOut(TrackingOut):
+    created = fields.Boolean()
+
+
+class IntentOut(Schema):
+    id = fields.Integer()
+    target = fields.Nested(RecordRef)
+    conversation_id = Short(allow_none=True)
+    internet_message_id = Short(allow_none=True)
+
+
+class SearchOut(Schema):
+    results = fields.List(fields.Nested(RecordRef))
+
+
+class CaseCreatedOut(CaseOut):
+    description = Short()
+    contact_external_id = Short(allow_none=True)
+    account_external_id = Short(allow_none=True)
+    linked_message = fields.Boolean()
+
+
+class TimelineOut(Schema):
+    record = fields.Nested(RecordRef)
+    activities = fields.List(fields.Nested(ActivityOut))
+
+
+class TemplateOut(Schema):
+    id = fields.Integer()
+    name = Short()
+    subject = Short()
+    body = Short()
+    language = Short()
+    category = Short()
+    matched = fields.List(Short())
+    score = fields.Float()
+
+
+class TemplatesOut(Schema):
+    templates = fields.List(fields.Nested(TemplateOut))

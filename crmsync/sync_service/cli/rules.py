@@ -1,0 +1,89 @@
+"""`crmsync rules`: privacy rules (block, do-not-capture), applied to old mail too; preview."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import delete, select
+
+from crmsync.crm.db import session_scope
+from crmsync.crm.erase import purge_forbidden
+from crmsync.crm.linking_models import PrivacyRule
+from crmsync.crm.models import User
+from crmsync.crm.rules import RULE_KINDS, add_rule, load_capture_rules, normalize_rule_value
+from crmsync.errors import UserError
+from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.engine.preview import preview_mailbox
+
+
+@main.group()
+def rules() -> None:
+    """Privacy rules: what is never captured."""
+
+
+def _user_id(session, email: str | None) -> int | None:
+    if email is None:
+        return None
+    user_id = session.scalar(select(User.id).where(User.email == email.lower()))
+    if user_id is None:
+        raise UserError(f"no CRM user {email}")
+    return user_id
+
+
+@rules.command("add")
+@click.argument("kind", type=click.Choice(RULE_KINDS))
+@click.argument("value")
+@click.option("--user", "email", help="The user whose do-not-capture list this is.")
+def rules_add(kind: str, value: str, email: str | None) -> None:
+    """Add a rule and purge the mail already captured that it forbids."""
+    now = datetime.now(UTC)
+    with session_scope(services().sessions) as session:
+        user_id = _user_id(session, email)
+        add_rule(session, kind, value, now, user_id)
+        policy = load_capture_rules(session, user_id)
+        purged = purge_forbidden(session, policy, user_id)
+    click.echo(f"rule added: {kind} {normalize_rule_value(kind, value)}; "
+               f"{len(purged)} captured activities purged")
+
+
+@rules.command("list")
+def rules_list() -> None:
+    """Every rule, one a line."""
+    with session_scope(services().sessions) as session:
+        rows = session.execute(
+            select(PrivacyRule.kind, PrivacyRule.value, User.email)
+            .outerjoin(User, User.id == PrivacyRule.user_id).order_by(PrivacyRule.id)
+        )
+        for kind, value, email in rows:
+            click.echo(f"{kind}\t{value}" + (f"\t{email}" if email else ""))
+
+
+@rules.command("remove")
+@click.argument("kind", type=click.Choice(RULE_KINDS))
+@click.argument("value")
+@click.option("--user", "email", help="The user whose list holds the rule.")
+def rules_remove(kind: str, value: str, email: str | None) -> None:
+    """Remove a rule (mail purged earlier stays purged)."""
+    with session_scope(services().sessions) as session:
+        user_id = _user_id(session, email)
+        stored = normalize_rule_value(kind, value)
+        where = [PrivacyRule.kind == kind, PrivacyRule.value == stored]
+        where.append(PrivacyRule.user_id.is_(None) if user_id is None
+                     else PrivacyRule.user_id == user_id)
+        result = session.execute(delete(PrivacyRule).where(*where))
+    click.echo(f"{result.rowcount or 0} rule removed")
+
+
+@rules.command("preview")
+@click.option("--mailbox", "name", required=True, help="The mailbox to preview.")
+@click.option("--limit", default=1000, show_default=True, help="Mails to read at most.")
+def rules_preview(name: str, limit: int) -> None:
+    """Show what the current rules would capture, link and purge; writes nothing."""
+    preview = preview_mailbox(services(), name, limit)
+    for line in preview.lines:
+        click.echo(line)
+    for activity_id, subject, reason in preview.purge:
+        click.echo(f"purge      activity {activity_id} {subject[:60]!r}: {reason}")
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(preview.counts.items())) or "no mail"
+    click.echo(f"{name}: would {counts}; would purge {len(preview.purge)} stored activities")

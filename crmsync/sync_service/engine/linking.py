@@ -1,0 +1,169 @@
+"""What the page writer needs for links beyond participants: conversations and suggestions.
+
+Query budget: :meth:`ThreadIndex.load` runs at most three queries per page (keys, legacy
+Message-IDs, links), and :func:`record_linking` two bulk INSERTs: never one per mail.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from crmsync.connectors.base import MailMessage
+from crmsync.crm.linking_models import ActivityThreadKey, LinkSuggestion
+from crmsync.crm.models import Activity, ActivityLink
+from crmsync.mapping.evidence import ThreadLink
+from crmsync.mapping.mail import (
+    SKIP_UNMATCHED,
+    MailDecision,
+    thread_keys,
+    thread_lookup_keys,
+)
+
+_KINDS = (
+    ("contact", ActivityLink.contact_id),
+    ("account", ActivityLink.account_id),
+    ("opportunity", ActivityLink.opportunity_id),
+    ("case", ActivityLink.case_id),
+)
+
+
+class ThreadIndex:
+    """The links of the conversations a page's mails reply to, found by their keys."""
+
+    def __init__(self, by_key: dict[str, list[ThreadLink]]) -> None:
+        self.by_key = by_key
+
+    @classmethod
+    def load(cls, session: Session, mails: Iterable[MailMessage]) -> ThreadIndex:
+        """Return the index for ``mails``: no query when none of them replies to anything."""
+        keys = {key for mail in mails for key in thread_lookup_keys(mail)}
+        if not keys:
+            return cls({})
+        activities: dict[int, set[str]] = defaultdict(set)
+        for key, activity_id in session.execute(
+            select(ActivityThreadKey.key, ActivityThreadKey.activity_id).where(
+                ActivityThreadKey.key.in_(keys)
+            )
+        ):
+            activities[activity_id].add(key)
+        message_ids = {key for key in keys if not key.startswith("conv:")}
+        if message_ids:
+            # Activities stored before thread keys existed, or by other paths (meetings).
+            for mid, activity_id in session.execute(
+                select(Activity.internet_message_id, Activity.id).where(
+                    Activity.internet_message_id.in_(message_ids)
+                )
+            ):
+                activities[activity_id].add(mid)
+        return cls(_links_by_key(session, activities))
+
+    def links_for(self, mail: MailMessage) -> list[ThreadLink]:
+        """Return the links of earlier mails of ``mail``'s conversation, each once."""
+        found: dict[tuple[str, int], ThreadLink] = {}
+        for key in thread_lookup_keys(mail):
+            for link in self.by_key.get(key, ()):
+                current = found.get((link.kind, link.target_id))
+                if current is None or (link.by_person and not current.by_person):
+                    found[(link.kind, link.target_id)] = link
+                elif link.via_headers and not current.via_headers:
+                    found[(link.kind, link.target_id)] = link
+        return list(found.values())
+
+    def decide_all(
+        self, mails: Sequence[MailMessage],
+        decide: Callable[[MailMessage], MailDecision | None],
+    ) -> list[tuple[MailMessage, MailDecision | None]]:
+        """Decide ``mails`` in order, then again those a later mail of the page would thread.
+
+        A first sync lists newest first, so a reply often comes before its parent in a
+        page: a reply skipped for lack of links is decided again once the page's captured
+        mails are known (in memory, no query), until nothing changes.
+        """
+        results = []
+        for mail in mails:
+            decision = decide(mail)
+            if decision is not None and decision.action == "capture":
+                self.remember(mail, decision)  # later mails of the page thread onto it
+            results.append((mail, decision))
+        waiting = [i for i, (mail, d) in enumerate(results)
+                   if d is not None and d.reason == SKIP_UNMATCHED and thread_lookup_keys(mail)]
+        progress = True
+        while waiting and progress:
+            progress = False
+            for index in list(waiting):
+                mail = results[index][0]
+                decision = decide(mail) if self.links_for(mail) else None
+                if decision is not None and decision.action == "capture":
+                    results[index] = (mail, decision)
+                    self.remember(mail, decision)
+                    waiting.remove(index)
+                    progress = True
+        return results
+
+    def remember(self, mail: MailMessage, decision: MailDecision) -> None:
+        """Make ``mail``'s links visible to later mails of the same page."""
+        for key in thread_keys(mail):
+            via_headers = not key.startswith("conv:")
+            self.by_key.setdefault(key, []).extend(
+                ThreadLink(link.kind, link.target_id, False, via_headers)
+                for link in decision.links
+            )
+
+
+def _links_by_key(
+    session: Session, activities: dict[int, set[str]]
+) -> dict[str, list[ThreadLink]]:
+    if not activities:
+        return {}
+    by_key: dict[str, list[ThreadLink]] = defaultdict(list)
+    rows = session.execute(
+        select(ActivityLink.activity_id, ActivityLink.source, *(c for _, c in _KINDS)).where(
+            ActivityLink.activity_id.in_(activities)
+        )
+    )
+    for activity_id, source, *targets in rows:
+        kind, target = next((k, t) for (k, _), t in zip(_KINDS, targets, strict=True) if t)
+        for key in activities[activity_id]:
+            by_key[key].append(
+                ThreadLink(kind, target, source == "user", not key.startswith("conv:"))
+            )
+    return by_key
+
+
+def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> None:
+    """Insert the thread keys and suggestions of activities created in this page.
+
+    :param stored: the page's :class:`~.store.StoredMail` entries, after the new
+        activities were flushed (they have ids); merged copies are passed over.
+    """
+    keys: dict[tuple[int, str], dict] = {}
+    suggestions: dict[tuple[int, int], dict] = {}
+    for item in stored:
+        if not item.created:
+            continue
+        activity, mail, decision = item.activity, item.mail, item.decision
+        for key in thread_keys(mail):
+            keys.setdefault(
+                (activity.id, key[:1000]), {"activity_id": activity.id, "key": key[:1000]}
+            )
+        for suggestion in decision.suggestions:
+            suggestions.setdefault((activity.id, suggestion.target_id), {
+                "activity_id": activity.id, "opportunity_id": suggestion.target_id,
+                "rank": suggestion.rank, "reason": suggestion.reason,
+                "score": suggestion.score, "created_at": now,
+            })
+    if keys:
+        session.execute(insert(ActivityThreadKey), list(keys.values()))
+    if suggestions:
+        session.execute(insert(LinkSuggestion), list(suggestions.values()))
+
+
+def record_linking_hook(session: Session, mailbox: object, writer: Any) -> None:
+    """Page hook: :func:`record_linking` for the page ``writer`` just stored."""
+    record_linking(session, writer.stored, writer.options.now)

@@ -1,0 +1,142 @@
+"""Deliver the outbox after commit: mail through the mailbox's own transport, webhooks by POST.
+
+Mail leaves by SMTP submission (IMAP mailboxes) or Graph ``sendMail`` (Microsoft 365
+mailboxes), chosen per mailbox by :func:`.transports.transport_for`. Exactly once, as
+far as a client can make it:
+
+1. ``pending`` → ``claimed``: one deliverer takes the row with a conditional UPDATE
+   and commits. A claim whose holder died (same host) or expired is taken again:
+   nothing had reached the server yet.
+2. Everything that sends nothing is done first: the SMTP connection, login and envelope
+   (MAIL FROM, RCPT TO), or the Graph sign-in. A refusal puts the row back to
+   ``pending`` (retried up to :data:`MAX_ATTEMPTS`): nothing was delivered.
+3. ``claimed`` → ``sending`` is committed *before* the message goes out (SMTP DATA, the
+   Graph POST). From here the server may hold the mail, so the row is never retried
+   automatically, with one exception: a Graph answer that proves it was not taken (a
+   4xx, or 429 "throttled, not processed") puts it back to ``pending``.
+4. On the server's answer (SMTP 250, Graph 202), ``sending`` → ``sent``.
+
+Webhooks are at-least-once instead: a failed POST is retried and the receiver
+deduplicates on the ``Idempotency-Key`` header (the row's key).
+
+The residual window is step 4, the same for both transports: a crash after the server
+accepted the mail but before ``sent`` commits leaves the row ``sending``; it is shown by
+``crmsync cases outbox`` and not resent, so the customer gets at most one copy. A crash
+or network failure (or a Graph 5xx/timeout) while the mail was going out leaves the
+same state, and that acknowledgement is then not delivered (at-most-once wins over a
+duplicate); an admin can requeue it, and because every row keeps one Message-ID (Graph
+is sent the MIME form, so it keeps it too) a duplicate is collapsed by clients that
+deduplicate on it (Gmail does, Outlook does not).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from crmsync.crm.db import session_scope
+from crmsync.crm.models import Mailbox
+from crmsync.crm.support import OutboxMessage
+from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.run import _holder_is_dead, _worker_id
+from crmsync.sync_service.support.transports import (
+    DeliveryError,
+    DeliveryUnknownError,
+    build_message,
+    transport_for,
+)
+
+__all__ = ["DeliveryError", "build_message", "deliver_outbox"]
+
+log = logging.getLogger(__name__)
+CLAIM_SECONDS = 300
+MAX_ATTEMPTS = 5
+TIMEOUT = 30
+
+
+def deliver_outbox(services: Services, now: datetime | None = None) -> Counter[str]:
+    """Deliver every pending outbox row; return counts by outcome."""
+    now = now or datetime.now(UTC)
+    counts: Counter[str] = Counter()
+    with session_scope(services.sessions) as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.claimed_by)
+            .where(OutboxMessage.status.in_(("pending", "claimed")))
+            .order_by(OutboxMessage.id)
+        ).all()
+    for row_id, holder in rows:
+        if _claim(services, row_id, holder, now):
+            counts[_deliver_one(services, row_id)] += 1
+    return counts
+
+
+def _claim(services: Services, row_id: int, holder: str | None, now: datetime) -> bool:
+    free = [OutboxMessage.status == "pending", OutboxMessage.claim_expires_at < now]
+    if holder and _holder_is_dead(holder):
+        free.append(OutboxMessage.claimed_by == holder)
+    with session_scope(services.sessions) as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(("pending", "claimed")),
+                   or_(*free))
+            .values(status="claimed", claimed_by=_worker_id(),
+                    claim_expires_at=now + timedelta(seconds=CLAIM_SECONDS),
+                    attempts=OutboxMessage.attempts + 1)
+        )
+        return bool(result.rowcount)
+
+
+def _set(services: Services, row_id: int, **values: object) -> None:
+    with session_scope(services.sessions) as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
+def _deliver_one(services: Services, row_id: int) -> str:
+    with session_scope(services.sessions) as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None
+        mailbox = session.get(Mailbox, row.mailbox_id) if row.mailbox_id else None
+        session.expunge_all()
+    try:
+        if row.kind == "webhook":
+            _post_webhook(services, row)
+        else:
+            _send_mail(services, row, mailbox)
+    except DeliveryError as exc:
+        status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+        _set(services, row_id, status=status, last_error=str(exc)[:2000], claimed_by=None)
+        log.warning("outbox %s (%s): %s", row.id, row.kind, exc)
+        return status
+    except DeliveryUnknownError as exc:
+        # Failed while the body was going out: it may have arrived. Never resend.
+        _set(services, row_id, last_error=f"delivery unknown: {exc}"[:2000])
+        log.error("outbox %s (%s): delivery unknown: %s", row.id, row.kind, exc)
+        return "unknown"
+    _set(services, row_id, status="sent", sent_at=datetime.now(UTC), last_error=None)
+    return "sent"
+
+
+def _send_mail(services: Services, row: OutboxMessage, mailbox: Mailbox | None) -> None:
+    """Send through the mailbox's own transport; ``sending`` commits at its point of no return."""
+    if mailbox is None:
+        raise DeliveryError("the mailbox to send from no longer exists")
+    transport_for(services, mailbox).send(row, lambda: _set(services, row.id, status="sending"))
+
+
+def _post_webhook(services: Services, row: OutboxMessage) -> None:
+    """POST the alert; webhooks are at-least-once, receivers dedupe on ``Idempotency-Key``."""
+    if not row.to_address.startswith(("http://", "https://")):
+        raise DeliveryError(f"webhook URL must be http(s): {row.to_address!r}")
+    request = urllib.request.Request(
+        row.to_address, data=row.body.encode(), method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": row.key},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            response.read()
+    except (OSError, ValueError) as exc:
+        raise DeliveryError(f"webhook: {exc}") from exc
