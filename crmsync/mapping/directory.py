@@ -70,10 +70,30 @@ class Directory:
     opportunities: tuple[OpportunityEntry, ...] = ()
     #: open and closed case numbers (upper-case, ``CASE-000042``) → case id
     cases_by_number: Mapping[str, int] = field(default_factory=dict)
+    # Indexes built once per snapshot: matching asks them for every mail, and scanning
+    # every opportunity per mail made matching the slowest stage of a large backfill.
+    _opportunities_by_external_id: dict[str, OpportunityEntry] = field(
+        init=False, repr=False, compare=False
+    )
+    _open_opportunities_by_account: dict[int, tuple[OpportunityEntry, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         normalized = frozenset(_clean_domain(domain) for domain in self.internal_domains)
         object.__setattr__(self, "internal_domains", normalized - {""})
+        by_external: dict[str, OpportunityEntry] = {}
+        open_by_account: dict[int, list[OpportunityEntry]] = {}
+        for opportunity in self.opportunities:
+            by_external.setdefault(opportunity.external_id.lower(), opportunity)
+            if opportunity.is_open and opportunity.account_id is not None:
+                open_by_account.setdefault(opportunity.account_id, []).append(opportunity)
+        object.__setattr__(self, "_opportunities_by_external_id", by_external)
+        object.__setattr__(
+            self,
+            "_open_opportunities_by_account",
+            {account: tuple(found) for account, found in open_by_account.items()},
+        )
 
     @classmethod
     def empty(cls, internal_domains: Iterable[str] = ()) -> Directory:
@@ -100,6 +120,14 @@ class Directory:
                 return account
             candidate = candidate.partition(".")[2]
         return None
+
+    def opportunity_by_external_id(self, external_id: str) -> OpportunityEntry | None:
+        """Return the opportunity whose external id is ``external_id`` (any case), if any."""
+        return self._opportunities_by_external_id.get(external_id.strip().lower())
+
+    def open_opportunities_of(self, account_id: int) -> tuple[OpportunityEntry, ...]:
+        """Return the open opportunities of one account, in directory order."""
+        return self._open_opportunities_by_account.get(account_id, ())
 
     def contact_for(self, address: str) -> ContactEntry | None:
         """Return the contact with ``address`` (any form; it is normalized), if any."""

@@ -57,10 +57,9 @@ def subject_tokens(subject: str, directory: Directory) -> list[ProposedLink]:
     crmsync's "insert tracking token" adds it); a case by its number (``CASE-000042``)
     anywhere. Tokens that name nothing in the CRM are ignored.
     """
-    by_external = {o.external_id.lower(): o for o in directory.opportunities}
     links: dict[tuple[str, int], ProposedLink] = {}
     for token in _BRACKETED.findall(subject):
-        opportunity = by_external.get(token.strip().lower())
+        opportunity = directory.opportunity_by_external_id(token)
         if opportunity is not None:
             reason = f"subject names opportunity {opportunity.name} ({opportunity.external_id})"
             links.setdefault(
@@ -80,9 +79,9 @@ def subject_tokens(subject: str, directory: Directory) -> list[ProposedLink]:
 def open_opportunities(
     account_ids: Iterable[int], directory: Directory
 ) -> list[OpportunityEntry]:
-    """Return the open opportunities of ``account_ids``, in directory order."""
-    accounts = set(account_ids)
-    return [o for o in directory.opportunities if o.is_open and o.account_id in accounts]
+    """Return the open opportunities of ``account_ids``, ordered by id (stable across runs)."""
+    found = [o for account in set(account_ids) for o in directory.open_opportunities_of(account)]
+    return sorted(found, key=lambda o: o.id)
 
 
 def choose_opportunity(

@@ -12,7 +12,8 @@ from alembic import op
 revision: str = "0050"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = ("support",)
-depends_on: str | Sequence[str] | None = None
+# case numbers come from the case_sequences table the add-in branch creates
+depends_on: str | Sequence[str] | None = "0040"
 
 TZ = sa.DateTime(timezone=True)
 
