@@ -13,11 +13,23 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.progress import progress_for_terminal
+from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import SyncReport, import_files, sync_mailbox
 from crmsync.sync_service.support import deliver_outbox
 
 
-def _print_report(report: SyncReport) -> None:
+def _with_progress(svc: Services):
+    """Add a progress line to ``svc``'s page hooks when stderr is a terminal."""
+    progress = progress_for_terminal()
+    if progress is not None:
+        svc.page_hooks.append(progress)
+    return progress
+
+
+def _print_report(report: SyncReport, progress=None) -> None:
+    if progress is not None:
+        progress.finish()
     counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counters.items())) or "no changes"
     line = f"{report.name}: {report.status}: {counts}"
     if report.error:
@@ -37,11 +49,12 @@ def sync(names: tuple[str, ...], once: bool) -> None:
     if unknown:
         raise UserError(f"no mailbox named {', '.join(unknown)}")
     targets = list(names) or known
+    progress = _with_progress(svc)
     failed = False
     while True:
         for name in targets:
             report = sync_mailbox(svc, name)
-            _print_report(report)
+            _print_report(report, progress)
             failed |= report.status not in ("ok", "busy")
         deliver_outbox(svc)  # acknowledgements go out after the commits that queued them
         if once:
@@ -61,4 +74,6 @@ def mail() -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def mail_import(files: tuple[Path, ...]) -> None:
     """Import .eml / .mbox files through the same pipeline as a mailbox."""
-    _print_report(import_files(services(), list(files)))
+    svc = services()
+    progress = _with_progress(svc)
+    _print_report(import_files(svc, list(files)), progress)
