@@ -5,7 +5,10 @@ One run, one private Dovecot, one generated mailbox (see :mod:`bench.mailgen`):
 1. initial sync, tools alternating round by round: crmsync into a fresh SQLite CRM
    (parse, match, store), mbsync (isync) into a fresh Maildir, offlineimap likewise;
 2. each tool's no-change re-sync;
-3. 100 new messages APPENDed, then each tool's sync.
+3. 100 new messages APPENDed, then each tool's sync;
+4. another 100 APPENDed, then crmsync inside one long-running process
+   (:mod:`bench.poll`, what ``crmsync serve`` pays per poll, without the Python start
+   and imports a CLI run pays): that +100 sync, then no-change polls.
 
 Every step is a separate process measured with ``wait4`` (wall, CPU user/sys, peak
 RSS) while the Dovecot process tree's CPU is read from ``/proc``. The last line is
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -57,6 +61,7 @@ class Bench:
         self.results: dict[tuple[str, str], list[Run]] = {}
         self.commands: dict[str, list[str]] = {}
         self.env: dict[str, str] = {}
+        self.poll_line = ""
 
     # -- setup -----------------------------------------------------------------------
 
@@ -128,6 +133,16 @@ class Bench:
               + (f"  [{_summary(run.output)}]" if tool == "crmsync" else ""), flush=True)
         return run
 
+    def poll_in_process(self, repeat: int = 20) -> str:
+        """Time crmsync's +N sync and no-change polls inside one process (bench.poll)."""
+        run_ = measure([sys.executable, "-m", "bench.poll", "--mailbox", "bench",
+                        "--repeat", str(repeat)], self.server, env=self.env, cwd=harness.ROOT)
+        if run_.returncode:
+            raise RuntimeError(f"bench.poll exited {run_.returncode}:\n{run_.output[-3000:]}")
+        self.poll_line = run_.output.strip().splitlines()[-1]
+        print(f"#   crmsync      {self.poll_line}", flush=True)
+        return self.poll_line
+
     def add_new(self, count: int) -> None:
         """APPEND ``count`` new messages, as mail arriving does."""
         when = self.factory.start + timedelta(days=59, hours=1)
@@ -171,6 +186,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         bench.add_new(args.new)
         for tool in bench.tools:
             bench.sync(tool, f"+{args.new}")
+        if "crmsync" in bench.tools:
+            bench.add_new(args.new)
+            bench.poll_in_process()
     finally:
         bench.stop()
     return report(bench, args)
@@ -198,6 +216,9 @@ def report(bench: Bench, args: argparse.Namespace) -> dict[str, float]:
     harness.print_table(
         ["tool", "initial msgs/s", "wall s", "client user s", "client sys s", "server cpu s",
          "peak RSS MB", "no-change re-sync", f"+{args.new} new", "× mbsync"], rows)
+    if bench.poll_line:
+        print(f"crmsync {bench.poll_line} (the CLI runs above include the Python "
+              f"start and imports)")
     ratio = rates["crmsync"] / rates["mbsync"] if {"crmsync", "mbsync"} <= rates.keys() else 0.0
     print(f"ratio crmsync/mbsync initial msgs/s: {ratio:.2f}")
     return {"ratio": ratio, **{f"{t}_msgs_per_s": r for t, r in rates.items()}}

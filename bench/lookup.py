@@ -1,39 +1,47 @@
 """The CRM at scale: sender lookup and timeline through the HTTP API, and matching alone.
 
-Generates (on SQLite) a CRM of ``--contacts`` contacts (default 1,000,000),
-``--accounts`` accounts (100,000), ``--opportunities`` (200,000) and ``--activities``
-(5,000,000, each with a participant and links to its contact and account; one busy
-account holds 1% of them), loading rows straight into the schema ``crmsync db
-upgrade`` made. Then:
+Generates a CRM of ``--contacts`` contacts (default 1,000,000), ``--accounts`` accounts
+(100,000), ``--opportunities`` (200,000) and ``--activities`` (5,000,000, each with a
+participant and links to its contact and account; one busy account holds 1% of them;
+see ``bench/lookup_data.py``) on SQLite or, with ``--database postgresql``, on a private
+PostgreSQL (tests/servers/postgres.py). Then:
 
 * ``crmsync serve`` answers ``GET /api/v1/lookup?address=`` for random contacts
   (p50/p99 over keep-alive HTTP) and the busy account's timeline;
 * the SQL statements per request are counted in-process on this database and on
-  one 100 times smaller: they must be equal (no N+1 as data grows);
+  one 100 times smaller: they must be equal (no N+1 as data grows); ``--explain``
+  prints the plan of each statement that reads ``activity_links``;
 * the matching stage alone (``decide_mail`` against the loaded directory) in
   messages/s.
 
-The last line is ``lookup p99: X.X ms``. Run: ``python -m bench.lookup [--scale 0.1]``.
+SQLite databases are kept in ``--workdir`` (default ``$TMPDIR/crmsync-lookup-<scale>``)
+and reused by the next run of the same size after ``crmsync db upgrade``; PostgreSQL is
+generated afresh each run. The last line is ``lookup p99: X.X ms``.
+Run: ``python -m bench.lookup [--scale 0.1] [--database postgresql]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import random
-import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from bench import harness, mailgen
 from bench.latency import Served
+from bench.lookup_data import BUSY_SHARE, address_of, load_postgresql, load_sqlite
 
-BUSY_SHARE = 0.01
+if TYPE_CHECKING:
+    from tests.servers.postgres import PostgresServer
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,82 +54,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--activities", type=int, default=5_000_000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--match-messages", type=int, default=5000)
-    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--workdir", type=Path,
+                        help="where the generated databases are kept between runs "
+                             "(default: $TMPDIR/crmsync-lookup-<scale>)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the plan of each statement reading activity_links")
+    parser.add_argument("--fresh", action="store_true",
+                        help="generate into a temporary directory removed afterwards")
     args = parser.parse_args(argv)
     for name in ("contacts", "accounts", "opportunities", "activities"):
         setattr(args, name, max(10, int(getattr(args, name) * args.scale)))
     return args
-
-
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def address_of(i: int, accounts: int) -> str:
-    return f"c{i}@a{i % accounts}.example"
-
-
-def generate(path: Path, args: argparse.Namespace) -> None:
-    """Fill the empty schema at ``path`` with the generated CRM (indexes rebuilt after)."""
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    tables = ("accounts", "account_domains", "contacts", "contact_emails", "opportunities",
-              "activities", "activity_links", "activity_participants")
-    indexes = db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({','.join('?' * len(tables))})", tables).fetchall()
-    for name, _sql in indexes:
-        db.execute(f"DROP INDEX {name}")
-    now = datetime.now(UTC).replace(tzinfo=None)
-    n_acc, n_con = args.accounts, args.contacts
-    db.execute("INSERT INTO users (id, email, name, role) VALUES (1, ?, 'Rita Owner', 'rep')",
-               (mailgen.OWNER,))
-    db.executemany("INSERT INTO accounts (id, external_id, name, owner_id) VALUES (?,?,?,1)",
-                   ((i + 1, f"acc-{i}", f"Account {i}") for i in range(n_acc)))
-    db.executemany("INSERT INTO account_domains (account_id, domain) VALUES (?,?)",
-                   ((i + 1, f"a{i}.example") for i in range(n_acc)))
-    db.executemany(
-        "INSERT INTO contacts (id, external_id, first_name, last_name, phone, title, account_id)"
-        " VALUES (?,?,?,?,'','Buyer',?)",
-        ((i + 1, f"c-{i}", "Ana", f"Ruiz{i}", i % n_acc + 1) for i in range(n_con)))
-    db.executemany("INSERT INTO contact_emails (contact_id, address) VALUES (?,?)",
-                   ((i + 1, address_of(i, n_acc)) for i in range(n_con)))
-    db.executemany(
-        "INSERT INTO opportunities (external_id, name, account_id, stage, amount, is_closed,"
-        " owner_id) VALUES (?,?,?,?,?,?,1)",
-        ((f"opp-{i}", f"Deal {i}", i % n_acc + 1, "Proposal", 1000, i % 4 == 0)
-         for i in range(args.opportunities)))
-    _activities(db, args, now)
-    db.commit()
-    for _name, sql in indexes:
-        db.execute(sql)
-    db.execute("ANALYZE")
-    db.commit()
-    db.close()
-
-
-def _activities(db: sqlite3.Connection, args: argparse.Namespace, now: datetime) -> None:
-    rng = random.Random(5)
-    n_acc, n_con, busy = args.accounts, args.contacts, int(args.activities * BUSY_SHARE)
-    for start in range(0, args.activities, 100_000):
-        ids = range(start + 1, min(args.activities, start + 100_000) + 1)
-        # The first BUSY_SHARE of activities belong to contact 0 / account 1 (the busy one).
-        contact = [0 if i <= busy else rng.randrange(n_con) for i in ids]
-        db.executemany(
-            "INSERT INTO activities (id, kind, dedupe_key, internet_message_id, conversation,"
-            " subject, occurred_at, direction, created_at) VALUES (?,'email',?,?,?,?,?,?,?)",
-            ((i, f"<a{i}@bench>", f"<a{i}@bench>", f"conv{i // 3}", f"Subject {i}",
-              _stamp(now - timedelta(minutes=i)), "inbound", _stamp(now)) for i in ids))
-        db.executemany(
-            "INSERT INTO activity_participants (activity_id, address, name, role, contact_id)"
-            " VALUES (?,?,'Ana','from',?)",
-            ((i, address_of(c, n_acc), c + 1) for i, c in zip(ids, contact, strict=True)))
-        db.executemany(
-            "INSERT INTO activity_links (activity_id, contact_id, account_id, reason, confidence,"
-            " source, created_at) VALUES (?,?,?,'bench',1.0,'auto',?)",
-            [row for i, c in zip(ids, contact, strict=True)
-             for row in ((i, c + 1, None, _stamp(now)), (i, None, c % n_acc + 1, _stamp(now)))])
 
 
 def http_latencies(served: Served, paths: list[str]) -> list[float]:
@@ -143,27 +87,46 @@ def http_latencies(served: Served, paths: list[str]) -> list[float]:
     return out
 
 
-def query_counts(url: str, key: str, paths: list[str]) -> list[int]:
-    """Return the SQL statements each path runs, served in-process by the Flask app."""
+def query_counts(url: str, key: str, paths: list[str], explain: bool = False) -> list[int]:
+    """Return the SQL statements each path runs, served in-process by the Flask app.
+
+    With ``explain``, print the plan of each statement that reads ``activity_links``.
+    """
     from crmsync.sync_service.app import create_app
     from crmsync.sync_service.context import build_services
 
     services = build_services({"DATABASE_URL": url, "SECRET_KEY": "bench-key"})
-    counter = [0]
-    event.listen(services.engine, "before_cursor_execute", lambda *a: counter.__setitem__(
-        0, counter[0] + 1))
+    seen: list[tuple[str, object]] = []
+    event.listen(services.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, params, *_: seen.append((statement, params)))
     app = create_app(services=services)
     counts = []
     try:
         with app.test_client() as client:
             for path in paths:
-                counter[0] = 0
+                seen.clear()
                 response = client.get(path, headers={"Authorization": f"Bearer {key}"})
                 assert response.status_code == 200, response.data[:300]
-                counts.append(counter[0])
+                counts.append(len(seen))
+                if explain:
+                    _explain(services.engine, path, list(seen))
     finally:
         services.dispose()
     return counts
+
+
+def _explain(engine: Engine, path: str, statements: list[tuple[str, object]]) -> None:
+    """Print the plans of ``statements`` that read ``activity_links``, as the driver ran them."""
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        for statement, params in statements:
+            if "activity_links" not in statement:
+                continue
+            cursor.execute(prefix + statement, params)
+            print(f"\n# plan of a statement of GET {path} ({engine.dialect.name}):")
+            # the last column is the plan line on both (SQLite: id, parent, notused, detail)
+            print("\n".join(f"#   {row[-1]}" for row in cursor.fetchall()))
 
 
 def matching_rate(url: str, messages: int = 20_000) -> tuple[float, float]:
@@ -198,53 +161,122 @@ def matching_rate(url: str, messages: int = 20_000) -> tuple[float, float]:
     return loaded, messages / (time.perf_counter() - start)
 
 
-def _build(workdir: Path, args: argparse.Namespace, tag: str) -> tuple[str, dict[str, str]]:
-    path = workdir / f"crm-{tag}.db"
-    env = {"CRMSYNC_DATABASE_URL": f"sqlite:///{path}", "CRMSYNC_SECRET_KEY": "bench-key"}
+def _upgrade(env: dict[str, str], workdir: Path) -> None:
+    run = harness.measure(harness.crmsync_command("db", "upgrade"), env=env, cwd=workdir)
+    if run.returncode:
+        raise RuntimeError(run.output)
+
+
+def _counts_tag(args: argparse.Namespace) -> str:
+    return "-".join(str(getattr(args, k)) for k in (
+        "contacts", "accounts", "opportunities", "activities"))
+
+
+def _env(url: str) -> dict[str, str]:
+    return {"CRMSYNC_DATABASE_URL": url, "CRMSYNC_SECRET_KEY": "bench-key"}
+
+
+def _with_key(env: dict[str, str]) -> dict[str, str]:
+    key = harness.measure(harness.crmsync_command("apikey", "create", mailgen.OWNER), env=env)
+    return {**env, "API_KEY": key.output.strip().splitlines()[-1]}
+
+
+def _build_sqlite(workdir: Path, args: argparse.Namespace, tag: str) -> dict[str, str]:
+    """Return the env of a generated SQLite CRM of ``args``' size in ``workdir``.
+
+    The file is named by its counts and kept: generating 5M activities takes minutes, so a
+    rerun with the same ``--workdir`` reuses it and only runs ``db upgrade`` (new
+    migrations, e.g. indexes, apply to the cached data). A half-written file never gets
+    the final name.
+    """
+    path = workdir / f"crm-{_counts_tag(args)}.db"
+    env = _env(f"sqlite:///{path}")
+    started = time.perf_counter()
     if not path.exists():
-        for cmd in (["db", "upgrade"],):
-            run = harness.measure(harness.crmsync_command(*cmd), env=env, cwd=workdir)
-            if run.returncode:
-                raise RuntimeError(run.output)
-        started = time.perf_counter()
-        generate(path, args)
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        _upgrade(_env(f"sqlite:///{partial}"), workdir)
+        load_sqlite(partial, args)
+        partial.rename(path)
         print(f"# {tag}: generated in {time.perf_counter() - started:.0f} s, "
               f"{path.stat().st_size / 1e9:.2f} GB", flush=True)
-    key = harness.measure(harness.crmsync_command("apikey", "create", mailgen.OWNER), env=env)
-    env["API_KEY"] = key.output.strip().splitlines()[-1]
-    return env["CRMSYNC_DATABASE_URL"], env
+    else:
+        _upgrade(env, workdir)
+        print(f"# {tag}: reused {path.name} (db upgrade {time.perf_counter() - started:.1f} s)",
+              flush=True)
+    return _with_key(env)
 
 
-def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    small = argparse.Namespace(**{**vars(args), **{k: max(10, getattr(args, k) // 100) for k in (
-        "contacts", "accounts", "opportunities", "activities")}})
-    url, env = _build(workdir, args, "full")
-    small_url, small_env = _build(workdir, small, "small")
+def _build_postgresql(server: PostgresServer, workdir: Path, args: argparse.Namespace, tag: str
+                      ) -> dict[str, str]:
+    """Return the env of a CRM of ``args``' size generated into a new PostgreSQL database."""
+    started = time.perf_counter()
+    env = _env(server.create_database(f"crm_{tag}"))
+    _upgrade(env, workdir)
+    load_postgresql(server.dsn(f"crm_{tag}"), args)
+    print(f"# {tag}: generated in {time.perf_counter() - started:.0f} s (PostgreSQL)",
+          flush=True)
+    return _with_key(env)
+
+
+@contextlib.contextmanager
+def databases(args: argparse.Namespace, small: argparse.Namespace,
+              workdir: Path) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """Yield the env of the CRM at ``args``' size and of the one at ``small``'s."""
+    if args.database == "sqlite":
+        yield _build_sqlite(workdir, args, "full"), _build_sqlite(workdir, small, "small")
+        return
+    from tests.servers.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        yield (_build_postgresql(server, workdir, args, "full"),
+               _build_postgresql(server, workdir, small, "small"))
+    finally:
+        server.stop()
+
+
+def _paths(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     rng = random.Random(9)
     lookups = [f"/api/v1/lookup?address={address_of(rng.randrange(args.contacts), args.accounts)}"
                for _ in range(args.requests)]
-    timelines = ["/api/v1/timeline/account/acc-0"] * max(20, args.requests // 10)
+    return lookups, ["/api/v1/timeline/account/acc-0"] * max(20, args.requests // 10)
+
+
+def served_latencies(env: dict[str, str], workdir: Path, lookups: list[str],
+                     timelines: list[str]) -> tuple[list[float], list[float]]:
+    """Return seconds per lookup and per timeline from a ``crmsync serve`` on ``env``."""
     served = Served(workdir, {**env, "CRMSYNC_POLL_SECONDS": "3600"})
     served.key = env["API_KEY"]
     try:
         served.wait_ready()
         http_latencies(served, lookups[:50])  # warm the page cache and the pool
-        look = http_latencies(served, lookups)
-        line = http_latencies(served, timelines)
+        return http_latencies(served, lookups), http_latencies(served, timelines)
     finally:
         served.stop()
-    probe = [f"/api/v1/lookup?address={address_of(1, args.accounts)}", timelines[0]]
-    counts = query_counts(url, env["API_KEY"], probe)
-    small_probe = [f"/api/v1/lookup?address={address_of(1, small.accounts)}", timelines[0]]
-    small_counts = query_counts(small_url, small_env["API_KEY"], small_probe)
-    loaded, rate = matching_rate(url, args.match_messages)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    small = argparse.Namespace(**{**vars(args), **{k: max(10, getattr(args, k) // 100) for k in (
+        "contacts", "accounts", "opportunities", "activities")}})
+    lookups, timelines = _paths(args)
+    with databases(args, small, workdir) as (env, small_env):
+        look, line = served_latencies(env, workdir, lookups, timelines)
+        url, small_url = env["CRMSYNC_DATABASE_URL"], small_env["CRMSYNC_DATABASE_URL"]
+        probe = [f"/api/v1/lookup?address={address_of(1, args.accounts)}", timelines[0]]
+        counts = query_counts(url, env["API_KEY"], probe, explain=args.explain)
+        small_probe = [f"/api/v1/lookup?address={address_of(1, small.accounts)}", timelines[0]]
+        small_counts = query_counts(small_url, small_env["API_KEY"], small_probe)
+        loaded, rate = matching_rate(url, args.match_messages)
     return report(args, look, line, (counts, small_counts), (loaded, rate))
 
 
 def report(args, look, line, counts, matching) -> dict[str, float]:
     ms = 1000
     print(f"\nscale: {args.contacts:,} contacts, {args.accounts:,} accounts, "
-          f"{args.opportunities:,} opportunities, {args.activities:,} activities (SQLite)")
+          f"{args.opportunities:,} opportunities, {args.activities:,} activities "
+          f"({args.database})")
     harness.print_table(
         ["request", "n", "p50 ms", "p99 ms", "SQL statements (this / 1/100 data)"],
         [["GET /lookup?address=", len(look), harness.percentile(look, 0.5) * ms,
@@ -263,11 +295,12 @@ def report(args, look, line, counts, matching) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        return run(args, args.workdir)
-    with tempfile.TemporaryDirectory(prefix="crmsync-lookup-") as tmp:
-        return run(args, Path(tmp))
+    if args.fresh:
+        with tempfile.TemporaryDirectory(prefix="crmsync-lookup-") as tmp:
+            return run(args, Path(tmp))
+    workdir = args.workdir or Path(tempfile.gettempdir()) / f"crmsync-lookup-{args.scale:g}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    return run(args, workdir)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,15 @@ instead of Office.js: the stand-in the preview page and the browser tests use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 
 OFFICE_JS = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
+#: MSAL for nested app authentication, vendored (see static/vendor/README.md); the pane
+#: loads it only when Outlook supports NAA and the server names the add-in's client id
+MSAL_SCRIPT = "/addin/static/vendor/msal-browser-5.30.0.min.js"
 #: hosts allowed to frame the pane: Outlook on the web, new Outlook, Office, Microsoft 365
 FRAME_ANCESTORS = (
     "'self' https://outlook.office.com https://outlook.office365.com https://outlook.live.com"
@@ -24,7 +28,9 @@ FRAME_ANCESTORS = (
 )
 PANE_CSP = (
     "default-src 'none'; script-src 'self' https://appsforoffice.microsoft.com; "
-    "style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; "
+    # MSAL (nested app authentication) may reach Microsoft's sign-in service itself
+    "connect-src 'self' https://login.microsoftonline.com; font-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors " + FRAME_ANCESTORS
 )
 PREVIEW_CSP = (
@@ -57,11 +63,34 @@ def _office_js() -> str:
     return OFFICE_JS
 
 
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(";") if part.strip()]
+
+
+def pane_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the pane needs before it has a token: how to sign in with NAA (or ``None``).
+
+    Scopes default to the API's app id URI (the first audience) with its scope, the
+    form an Outlook token for this API carries.
+    """
+    client_id = (config.get("ADDIN_CLIENT_ID") or "").strip()
+    if not client_id:
+        return {"naa": None}
+    scopes = _split(config.get("ADDIN_SCOPES") or "")
+    audiences = _split(config.get("OUTLOOK_AUDIENCES") or "")
+    if not scopes and audiences:
+        scopes = [f"{audiences[0].rstrip('/')}/{config.get('OUTLOOK_SCOPE') or 'access_as_user'}"]
+    return {"naa": {"client_id": client_id, "scopes": scopes, "script": MSAL_SCRIPT,
+                    "authority": config.get("ADDIN_AUTHORITY")
+                    or "https://login.microsoftonline.com/common"}}
+
+
 @blueprint.get("/taskpane.html")
 def taskpane() -> Any:
     office = _office_js()
     src = office if office.startswith("https:") else f"/addin/static/{office}"
-    return render_template("addin/taskpane.html", office_js=src)
+    return render_template("addin/taskpane.html", office_js=src,
+                           config=pane_config(current_app.config))
 
 
 @blueprint.get("/preview")
@@ -78,7 +107,8 @@ def preview() -> Any:
     key, email, name = signed_in
     data = {"token": key, "user": {"email": email, "name": name}, "message": message,
             "lang": request.args.get("lang") or "en-US",
-            "mode": request.args.get("mode") or "read"}
+            "mode": request.args.get("mode") or "read",
+            "outlook": request.args.get("outlook") or "current"}
     return render_template("addin/preview.html", data=data)
 
 

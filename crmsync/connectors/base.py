@@ -55,6 +55,8 @@ HEADER_FIELDS: tuple[str, ...] = (
     "thread-index",
     "thread-topic",
     "content-type",
+    # set by the compose pane for track on send (crmsync.crm.tracking.TRACK_HEADER)
+    "x-crmsync-track",
 )
 
 

@@ -23,29 +23,41 @@ EXACTLY_ONE_TARGET = (
     " + CASE WHEN case_id IS NULL THEN 0 ELSE 1 END) = 1"
 )
 
+#: an intent names its draft or meeting somehow
+HAS_KEY = (
+    "conversation_id IS NOT NULL OR internet_message_id IS NOT NULL OR item_id IS NOT NULL"
+    " OR rest_item_id IS NOT NULL OR ical_uid IS NOT NULL OR send_token IS NOT NULL"
+)
+
 
 class TrackIntent(Base):
     """"Link this mail to that record once it is sent", from the compose pane.
 
     Keyed by what Outlook knows about a draft: its conversation id and, when known,
-    its internet message id (or, for a meeting, its item id). A page hook fulfils
-    it when a matching outbound mail is stored, inside the page's transaction.
+    its internet message id; or by the opaque ``send_token`` the pane writes into the
+    draft's ``X-CRMSync-Track`` header, which survives into the Sent copy on any mail
+    system (IMAP has no conversation id). A page hook fulfils it when a matching
+    outbound mail is stored, inside the page's transaction.
+
+    For a meeting the key is Outlook's item id (as Office.js gives it, and converted to
+    the REST/Graph form) or its iCalendar UID; the meeting is linked when it is stored.
     """
 
     __tablename__ = "track_intents"
     __table_args__ = (
         CheckConstraint(EXACTLY_ONE_TARGET, name="exactly_one_target"),
-        CheckConstraint(
-            "conversation_id IS NOT NULL OR internet_message_id IS NOT NULL"
-            " OR item_id IS NOT NULL",
-            name="has_key",
-        ),
+        CheckConstraint(HAS_KEY, name="has_key"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     conversation_id: Mapped[str | None] = mapped_column(String(1000), index=True)
     internet_message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
-    item_id: Mapped[str | None] = mapped_column(String(1000))
+    item_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    #: the meeting's item id in REST/Graph form (``convertToRestId``), when it differs
+    rest_item_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    ical_uid: Mapped[str | None] = mapped_column(String(1000), index=True)
+    #: the value the pane put in the draft's ``X-CRMSync-Track`` header (random, opaque)
+    send_token: Mapped[str | None] = mapped_column(String(64), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     opportunity_id: Mapped[int | None] = mapped_column(

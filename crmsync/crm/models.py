@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -106,7 +107,10 @@ class Contact(Base):
 class ContactEmail(Base):
     __tablename__ = "contact_emails"
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # indexed: the sender lookup loads a contact's addresses by contact
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     #: lower-cased; one address belongs to one contact
     address: Mapped[str] = mapped_column(String(320), unique=True)
     contact: Mapped[Contact] = relationship(back_populates="emails")
@@ -149,7 +153,8 @@ class Case(Base):
     priority: Mapped[str] = mapped_column(String(30), default="Normal")
     category: Mapped[str] = mapped_column(String(100), default="")
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # indexed: the sender lookup lists an account's open cases
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -228,12 +233,21 @@ class ActivityLink(Base):
         ),
         CheckConstraint("source IN ('auto', 'user')", name="source_kind"),
     )
+    # Not fetched with INSERT ... RETURNING: SQLite returns occurred_at as it was before
+    # the AFTER INSERT trigger filled it; expired instead, it loads when first read.
+    __mapper_args__ = {"eager_defaults": False}
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
-    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: Copy of ``activity.occurred_at`` kept by database triggers (migration 0070), so a
+    #: record's newest activities are an index range scan on ``(target, occurred_at)``
+    #: however many activities the record has. Writers never set it.
+    occurred_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
     reason: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(default=1.0)
     #: "auto" (crmsync decided) or "user" (a person did; automation never undoes it)
@@ -344,4 +358,11 @@ class QuarantinedItem(Base):
 
 
 Index("ix_activity_links_activity", ActivityLink.activity_id)
+# One (target, occurred_at) index per target column: "newest N activities of a record"
+# reads N index entries (crm/queries.py); the prefix also serves plain target lookups.
+Index("ix_activity_links_contact_recent", ActivityLink.contact_id, ActivityLink.occurred_at)
+Index("ix_activity_links_account_recent", ActivityLink.account_id, ActivityLink.occurred_at)
+Index("ix_activity_links_opportunity_recent", ActivityLink.opportunity_id,
+      ActivityLink.occurred_at)
+Index("ix_activity_links_case_recent", ActivityLink.case_id, ActivityLink.occurred_at)
 Index("ix_activity_participants_activity", ActivityParticipant.activity_id)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session, joinedload
 
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import (
     Account,
     AccountDomain,
     Activity,
-    ActivityLink,
     Case,
     Contact,
     ContactEmail,
     Opportunity,
 )
+from crmsync.crm.recent import ActivitySummary, newest_activities
 from crmsync.mapping.addresses import domain_of, normalize_address
 from crmsync.mapping.freemail import is_free_mail_domain
 
@@ -47,36 +47,34 @@ def _contact_shape(contact: Contact) -> dict[str, Any]:
     }
 
 
+def activity_shape(activity: ActivitySummary | Activity) -> dict[str, Any]:
+    """An activity as lists show it (the lookup's history, timelines)."""
+    return {"id": str(activity.id), "kind": activity.kind, "subject": activity.subject,
+            "occurred_at": iso_utc(activity.occurred_at), "direction": activity.direction}
+
+
 def _recent_activities(session: Session, contact: Contact | None, account: Account | None):
-    conditions = []
-    if contact is not None:
-        conditions.append(ActivityLink.contact_id == contact.id)
-    if account is not None:
-        conditions.append(ActivityLink.account_id == account.id)
-    if not conditions:
-        return []
-    ids = select(ActivityLink.activity_id).where(or_(*conditions))
-    rows = session.scalars(
-        select(Activity).where(Activity.id.in_(ids))
-        .order_by(Activity.occurred_at.desc()).limit(RECENT)
-    ).all()
-    return [
-        {"id": str(a.id), "kind": a.kind, "subject": a.subject,
-         "occurred_at": iso_utc(a.occurred_at), "direction": a.direction}
-        for a in rows
-    ]
+    ids = {kind: record.id for kind, record in (("contact", contact), ("account", account))
+           if record is not None}
+    return [activity_shape(a) for a in newest_activities(session, list(ids), ids, RECENT)]
 
 
-def lookup_sender(session: Session, raw_address: str) -> dict[str, Any]:
-    """Return what the CRM knows about an address: contact, account, deals, cases, history."""
+def lookup_sender(
+    session: Session, raw_address: str, visible: ColumnElement[bool] | None = None
+) -> dict[str, Any]:
+    """Return what the CRM knows about an address: contact, account, deals, cases, history.
+
+    Five statements or fewer whatever the CRM's size. ``visible``: a WHERE clause on
+    :class:`Opportunity` the listed opportunities must meet (the viewer's access).
+    """
     address = normalize_address(raw_address)
     if address is None:
         return {"address": raw_address, "contact": None, "account": None,
                 "opportunities": [], "cases": [], "recent_activities": []}
     contact = session.scalars(
         select(Contact).join(ContactEmail).where(ContactEmail.address == address)
-        .options(selectinload(Contact.emails), selectinload(Contact.account))
-    ).one_or_none()
+        .options(joinedload(Contact.emails), joinedload(Contact.account))
+    ).unique().one_or_none()
     account = contact.account if contact else _account_for_domain(session, domain_of(address))
     opportunities, cases = [], []
     if account is not None:
@@ -86,7 +84,8 @@ def lookup_sender(session: Session, raw_address: str) -> dict[str, Any]:
              "close_date": o.close_date.isoformat() if o.close_date else None}
             for o in session.scalars(
                 select(Opportunity).where(
-                    Opportunity.account_id == account.id, Opportunity.is_closed.is_(False)
+                    Opportunity.account_id == account.id, Opportunity.is_closed.is_(False),
+                    true() if visible is None else visible,
                 ).order_by(Opportunity.close_date)
             )
         ]

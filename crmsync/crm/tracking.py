@@ -5,15 +5,22 @@ Rules (DESIGN.md "explainable links"):
 - Tracking by internet message id is idempotent: tracking the same mail to the same
   record twice leaves one ``ActivityLink(source="user")``. Tracking a record that
   automation had already linked turns that link into the person's.
-- Untracking removes the link to that one record and writes a :class:`LinkRemoval`,
-  so automation never links the mail to that record again (see
-  :func:`honour_removals`, run as a page hook after every stored page).
+- Untracking removes the link to that one record and writes a :class:`LinkRemoval`;
+  the page writer consults :func:`removed_targets` whenever it merges automatic links
+  into a stored activity, so automation never links the mail to that record again.
 - Track on send keeps a :class:`TrackIntent` until the sent mail is stored;
-  :func:`fulfil_intents` links it inside the page's transaction.
+  :func:`fulfil_intents` links it inside the page's transaction. The intent is found
+  by conversation or message id (Graph, EWS) or by the token the pane put in the
+  draft's :data:`TRACK_HEADER` (any mail system, IMAP included).
+- Linking a meeting from the appointment pane links it now when crmsync holds it
+  (:func:`find_meeting`), else when it is synced or imported
+  (:func:`fulfil_meeting_intents`, called by the engine as it stores the meeting).
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +35,7 @@ from crmsync.crm.models import (
     Activity,
     ActivityLink,
     ActivityParticipant,
+    ActivitySource,
     Case,
     Contact,
     Opportunity,
@@ -41,6 +49,12 @@ TARGET_COLUMNS = {
     "opportunity": "opportunity_id",
     "case": "case_id",
 }
+#: the header the compose pane sets on the draft (Office.js ``item.internetHeaders``,
+#: Mailbox 1.8); its value is one or more opaque send tokens, never a record's name
+TRACK_HEADER = "X-CRMSync-Track"
+_SEND_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+#: at most this many tokens are read from one header (a hostile mail may hold many)
+MAX_SEND_TOKENS = 8
 #: a sent mail's Date may be this much earlier than the intent (client clock skew)
 SEND_SKEW = timedelta(minutes=10)
 TARGET_MODELS: dict[str, type] = {
@@ -197,29 +211,25 @@ def removed_targets(session: Session, activity_ids: Iterable[int]) -> set[tuple[
     return {(row.activity_id, target) for row in rows if (target := target_of(row))}
 
 
-def honour_removals(session: Session, activities: Iterable[Activity]) -> int:
-    """Drop automatic links that re-create a link a person removed; return how many."""
-    activities = list(activities)
-    removed = removed_targets(session, (a.id for a in activities))
-    dropped = 0
-    for activity in activities:
-        for link in list(activity.links):
-            target = target_of(link)
-            if link.source == "auto" and target and (activity.id, target) in removed:
-                activity.links.remove(link)
-                session.delete(link)
-                dropped += 1
-    return dropped
+#: the columns naming what an intent waits for
+INTENT_KEYS = ("conversation_id", "internet_message_id", "item_id", "rest_item_id", "ical_uid",
+               "send_token")
+
+
+def new_send_token() -> str:
+    """Return a fresh opaque token for a draft's :data:`TRACK_HEADER` (unguessable)."""
+    return secrets.token_urlsafe(24)
+
+
+def send_tokens(header: str | None) -> tuple[str, ...]:
+    """Return the send tokens in a :data:`TRACK_HEADER` value (untrusted text)."""
+    return tuple(_SEND_TOKEN.findall(header or "")[:MAX_SEND_TOKENS])
 
 
 def create_intent(session: Session, intent: TrackIntent) -> TrackIntent:
     """Store a track-on-send intent, once per (user, key, target)."""
     target = target_of(intent)
-    keys = [
-        (TrackIntent.conversation_id, intent.conversation_id),
-        (TrackIntent.internet_message_id, intent.internet_message_id),
-        (TrackIntent.item_id, intent.item_id),
-    ]
+    keys = [(getattr(TrackIntent, name), getattr(intent, name)) for name in INTENT_KEYS]
     query = select(TrackIntent).where(
         TrackIntent.user_id == intent.user_id, TrackIntent.fulfilled_at.is_(None),
         *[column.is_(None) if value is None else column == value for column, value in keys],
@@ -238,10 +248,26 @@ def _sender_of(activity: Activity) -> str | None:
     return next((p.address for p in activity.participants if p.role == "from"), None)
 
 
-def _matching_intents(session: Session, activity: Activity, conversation_id: str | None):
-    keys = [TrackIntent.internet_message_id == activity.internet_message_id]
-    for conversation in {conversation_id, activity.conversation} - {None, ""}:
+@dataclass(frozen=True)
+class SentMail:
+    """A stored outbound mail and what names its draft: conversation id, header tokens."""
+
+    activity: Activity
+    conversation_id: str | None = None
+    send_tokens: tuple[str, ...] = ()
+
+
+def _matching_intents(session: Session, sent: SentMail):
+    activity = sent.activity
+    keys = []
+    if activity.internet_message_id:
+        keys.append(TrackIntent.internet_message_id == activity.internet_message_id)
+    for conversation in {sent.conversation_id, activity.conversation} - {None, ""}:
         keys.append(TrackIntent.conversation_id == conversation)
+    if sent.send_tokens:
+        keys.append(TrackIntent.send_token.in_(sent.send_tokens))
+    if not keys:
+        return []
     return session.execute(
         select(TrackIntent, User.email).join(User, User.id == TrackIntent.user_id)
         .where(TrackIntent.fulfilled_at.is_(None), or_(*keys))
@@ -259,20 +285,20 @@ def _sent_after(activity: Activity, intent: TrackIntent) -> bool:
     return _utc(activity.occurred_at) >= _utc(intent.created_at) - SEND_SKEW
 
 
-def fulfil_intents(
-    session: Session, sent: Iterable[tuple[Activity, str | None]], now: datetime
-) -> int:
+def fulfil_intents(session: Session, sent: Iterable[SentMail], now: datetime) -> int:
     """Link each sent mail to what its sender asked for in the compose pane.
 
-    :param sent: stored outbound activities with the provider's conversation id.
+    Only the intent's own user sending the mail fulfils it: a token copied into
+    someone else's mail, or another person's reply in the conversation, links nothing.
+
+    :param sent: stored outbound activities with what names their draft.
     :returns: the number of intents fulfilled.
     """
     fulfilled = 0
-    for activity, conversation_id in sent:
-        if activity.internet_message_id is None and not conversation_id:
-            continue
+    for mail in sent:
+        activity = mail.activity
         sender = _sender_of(activity)
-        for intent, email in _matching_intents(session, activity, conversation_id):
+        for intent, email in _matching_intents(session, mail):
             if sender is not None and email.lower() != sender:
                 continue  # someone else's reply in the same conversation
             if not _sent_after(activity, intent):
@@ -283,18 +309,71 @@ def fulfil_intents(
     return fulfilled
 
 
+@dataclass(frozen=True)
+class MeetingKeys:
+    """What Office.js (and Graph) tell about a meeting: its item ids and iCalendar UID."""
+
+    item_id: str | None = None
+    rest_item_id: str | None = None
+    ical_uid: str | None = None
+
+    def item_ids(self) -> list[str]:
+        """The item ids given, in either form."""
+        return [i for i in (self.item_id, self.rest_item_id) if i]
+
+
+def find_meeting(session: Session, keys: MeetingKeys) -> Activity | None:
+    """Return the stored meeting with that iCalendar UID or a copy with that item id."""
+    wanted = []
+    if keys.ical_uid:
+        wanted.append(Activity.ical_uid == keys.ical_uid)
+    if keys.item_ids():
+        wanted.append(Activity.id.in_(select(ActivitySource.activity_id).where(
+            ActivitySource.item_id.in_(keys.item_ids()))))
+    if not wanted:
+        return None
+    return session.scalars(
+        select(Activity).where(Activity.kind == "meeting", or_(*wanted)).order_by(Activity.id)
+    ).first()
+
+
+def fulfil_meeting_intents(
+    session: Session, activity: Activity, item_id: str | None, now: datetime
+) -> int:
+    """Link a meeting just stored to what reps chose for it in the appointment pane.
+
+    :param item_id: this calendar's id for the event (EWS or Graph form; for an
+        imported .ics, its UID).
+    :returns: the number of intents fulfilled.
+    """
+    keys = [TrackIntent.ical_uid == activity.ical_uid] if activity.ical_uid else []
+    if item_id:
+        keys += [TrackIntent.item_id == item_id, TrackIntent.rest_item_id == item_id]
+    if not keys:
+        return 0
+    intents = session.scalars(
+        select(TrackIntent).where(TrackIntent.fulfilled_at.is_(None), or_(*keys))
+        .order_by(TrackIntent.id)
+    ).all()
+    if intents:
+        session.flush()  # a meeting stored in this page needs its id
+    for intent in intents:
+        track(session, activity, target_of(intent), intent.user_id, now)
+        intent.fulfilled_at, intent.activity_id = now, activity.id
+    return len(intents)
+
+
 def tracking_page_hook(session: Session, _mailbox: Any, writer: Any) -> None:
-    """Page hook: honour removed links and fulfil track-on-send intents for a stored page.
+    """Page hook: fulfil track-on-send intents for the outbound mail of a stored page.
 
     Runs inside the page's transaction (see ``sync_service.engine.hooks``), so what it
     changes commits with the page and its cursor.
     """
-    stored = list(writer.stored)
-    if not stored:
-        return
-    session.flush()
-    now = writer.options.now
-    honour_removals(session, {id(s.activity): s.activity for s in stored}.values())
-    sent = [(s.activity, s.mail.conversation_id) for s in stored
-            if s.activity.direction == "outbound"]
-    fulfil_intents(session, sent, now)
+    sent = [
+        SentMail(s.activity, s.mail.conversation_id,
+                 send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
+        for s in writer.stored if s.activity.direction == "outbound"
+    ]
+    if sent:
+        session.flush()
+        fulfil_intents(session, sent, writer.options.now)

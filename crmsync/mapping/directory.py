@@ -78,6 +78,9 @@ class Directory:
     _open_opportunities_by_account: dict[int, tuple[OpportunityEntry, ...]] = field(
         init=False, repr=False, compare=False
     )
+    _opportunities_by_id: dict[int, OpportunityEntry] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         normalized = frozenset(_clean_domain(domain) for domain in self.internal_domains)
@@ -89,6 +92,7 @@ class Directory:
             if opportunity.is_open and opportunity.account_id is not None:
                 open_by_account.setdefault(opportunity.account_id, []).append(opportunity)
         object.__setattr__(self, "_opportunities_by_external_id", by_external)
+        object.__setattr__(self, "_opportunities_by_id", {o.id: o for o in self.opportunities})
         object.__setattr__(
             self,
             "_open_opportunities_by_account",
@@ -124,6 +128,10 @@ class Directory:
     def opportunity_by_external_id(self, external_id: str) -> OpportunityEntry | None:
         """Return the opportunity whose external id is ``external_id`` (any case), if any."""
         return self._opportunities_by_external_id.get(external_id.strip().lower())
+
+    def opportunity_by_id(self, opportunity_id: int) -> OpportunityEntry | None:
+        """Return the opportunity with this CRM id, if any."""
+        return self._opportunities_by_id.get(opportunity_id)
 
     def open_opportunities_of(self, account_id: int) -> tuple[OpportunityEntry, ...]:
         """Return the open opportunities of one account, in directory order."""

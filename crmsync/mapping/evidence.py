@@ -110,12 +110,11 @@ def _inherit(
 
 def _accounts_of(thread: Sequence[ThreadLink], directory: Directory) -> set[int]:
     accounts = {t.target_id for t in thread if t.kind == "account"}
-    opportunity_accounts = {o.id: o.account_id for o in directory.opportunities}
     for item in thread:
         if item.kind == "opportunity":
-            account_id = opportunity_accounts.get(item.target_id)
-            if account_id is not None:
-                accounts.add(account_id)
+            opportunity = directory.opportunity_by_id(item.target_id)
+            if opportunity is not None and opportunity.account_id is not None:
+                accounts.add(opportunity.account_id)
     return accounts
 
 
@@ -123,9 +122,9 @@ def _label(kind: str, target_id: int, directory: Directory) -> str:
     if kind == "account" and target_id in directory.accounts_by_id:
         return directory.accounts_by_id[target_id].name
     if kind == "opportunity":
-        for opportunity in directory.opportunities:
-            if opportunity.id == target_id:
-                return f"opportunity {opportunity.name}"
+        opportunity = directory.opportunity_by_id(target_id)
+        if opportunity is not None:
+            return f"opportunity {opportunity.name}"
     if kind == "case":
         for number, case_id in directory.cases_by_number.items():
             if case_id == target_id:

@@ -40,8 +40,11 @@ def user_for_key(session: Session, key: str) -> User | None:
     """Return the user a presented key belongs to, or ``None``."""
     if not key.startswith(PREFIX):
         return None
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).one_or_none()
-    return row.user if row else None
+    # One statement per API request, not two: the user comes with the key.
+    return session.scalars(
+        select(User).join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_key(key))
+    ).one_or_none()
 
 
 def looks_like_jwt(token: str) -> bool:

@@ -43,6 +43,12 @@ SCHEMA: tuple[Option, ...] = (
     Option("OUTLOOK_TENANTS", "", str, "Microsoft 365 tenant ids allowed in, ';'-separated"),
     Option("OUTLOOK_SCOPE", "access_as_user", str, "scope an Outlook token must carry"),
     Option("OUTLOOK_CLOCK_SKEW", 60, int, "seconds of clock skew tolerated on token times"),
+    Option("ADDIN_CLIENT_ID", "", str,
+           "the add-in's Entra app (client) id, for nested app authentication; empty: off"),
+    Option("ADDIN_AUTHORITY", "https://login.microsoftonline.com/common", str,
+           "the authority the pane signs in with (NAA)"),
+    Option("ADDIN_SCOPES", "", str, "scopes the pane asks for (NAA), ';'-separated; empty: "
+           "the first OUTLOOK_AUDIENCES entry + '/' + OUTLOOK_SCOPE"),
 )
 
 

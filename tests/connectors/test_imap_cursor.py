@@ -29,6 +29,15 @@ def test_cursor_round_trip():
     assert ImapCursor.loads(cursor.dumps()) == cursor
 
 
+def test_cursor_head_without_uids():
+    # A poll's first look reads everything but the UID set (what SELECT is compared with).
+    cursor = ImapCursor(7, 100, 98, 55, frozenset(range(1, 99)), None, date(2024, 1, 31))
+    head = ImapCursor.loads(cursor.dumps(), with_uids=False)
+    assert head.uids == frozenset()
+    assert (head.uidvalidity, head.uidnext, head.exists, head.modseq, head.since) == (
+        7, 100, 98, 55, date(2024, 1, 31))
+
+
 @pytest.mark.parametrize("text", ["", "{", "[]", '{"v": 2}', '{"v": 1, "uidvalidity": 1}'])
 def test_bad_cursor_is_expired(text):
     # Unreadable or foreign cursors make the engine resync.

@@ -1,4 +1,6 @@
 // The pane's only way to the CRM: /api/v1 with the user's bearer token.
+import { signIn } from "./auth.js";
+
 export class ApiError extends Error {
   constructor(kind, status, message) {
     super(message);
@@ -11,7 +13,11 @@ let tokenPromise = null;
 
 export function getToken() {
   if (!tokenPromise) {
-    tokenPromise = Office.auth.getAccessToken({ allowSignInPrompt: true, allowConsentPrompt: true })
+    tokenPromise = signIn()
+      .then(({ token, method }) => {
+        document.body.dataset.auth = method;
+        return token;
+      })
       .catch((error) => {
         tokenPromise = null;
         throw new ApiError("auth", 401, (error && error.message) || "sign-in failed");

@@ -3,6 +3,11 @@
 const data = JSON.parse(document.getElementById("preview-data").textContent);
 const $ = (id) => document.getElementById(id);
 let messages = [];
+// What each "Outlook" of the picker supports (Office.context.requirements.isSetSupported).
+const OUTLOOKS = {
+  current: { Mailbox: 1.8 },
+  older: { Mailbox: 1.7 },
+};
 
 function person(p) {
   return p ? (p.name ? `${p.name} <${p.address}>` : p.address) : "";
@@ -38,21 +43,33 @@ function insertIntoBody(text) {
   area.selectionStart = area.selectionEnd = start + text.length;
 }
 
+function showHeaders(headers) {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  $("compose-headers").textContent = lines.join("\n") || "(none)";
+}
+
 function loadPane() {
   const mode = $("mode-picker").value;
   $("reading").hidden = mode === "compose";
   $("composing").hidden = mode !== "compose";
+  showHeaders({});
+  // The pane signs in with this user's API key (no SSO outside Outlook), from the
+  // same-origin sessionStorage the pane reads (auth.js).
+  sessionStorage.setItem("crmsync.apiKey", data.token);
   window.crmsyncHost = {
-    token: data.token,
     user: data.user,
     mode,
     displayLanguage: $("lang-picker").value,
+    requirements: OUTLOOKS[$("outlook-picker").value] || OUTLOOKS.current,
     item: current(),
     compose: {
       to: () => parseRecipients($("compose-to").value),
       subject: () => $("compose-subject").value,
       body: () => $("compose-body").value,
       insert: insertIntoBody,
+      // the draft's internet headers (item.internetHeaders), shown as Outlook would send them
+      headers: {},
+      onHeaders: showHeaders,
     },
   };
   const modeParam = mode === "appointment" ? "appointment" : mode;
@@ -63,6 +80,7 @@ async function start() {
   $("signed-in").textContent = `${data.user.name} <${data.user.email}>`;
   $("lang-picker").value = data.lang === "zh-CN" ? "zh-CN" : "en-US";
   $("mode-picker").value = ["read", "compose", "appointment"].includes(data.mode) ? data.mode : "read";
+  $("outlook-picker").value = data.outlook in OUTLOOKS ? data.outlook : "current";
   const query = new URLSearchParams({ limit: "50" });
   if (data.message) query.set("internet_message_id", data.message);
   const response = await fetch(`/api/v1/messages?${query}`, {
@@ -76,7 +94,7 @@ async function start() {
     option.textContent = `${m.occurred_at.slice(0, 10)} · ${m.subject}`.slice(0, 90);
     picker.append(option);
   });
-  for (const id of ["message-picker", "mode-picker", "lang-picker"]) {
+  for (const id of ["message-picker", "mode-picker", "lang-picker", "outlook-picker"]) {
     $(id).addEventListener("change", () => { showMessage(current()); loadPane(); });
   }
   showMessage(current());

@@ -1,5 +1,6 @@
 // The task pane: waits for Office, signs in, and shows the mode's view with clear states.
 import { ApiError, getToken } from "./api.js";
+import { storeKey } from "./auth.js";
 import { renderAppointment, renderCompose } from "./compose.js";
 import { loadStrings, t } from "./i18n.js";
 import { detectMode, summarize } from "./item.js";
@@ -14,6 +15,7 @@ function setState(state, text, canRetry = false) {
   box.hidden = state === "ready";
   $("state-text").textContent = text;
   $("retry").hidden = !canRetry;
+  $("key-form").hidden = state !== "signed-out"; // without SSO: a per-user API key
   $("pane").hidden = state !== "ready";
 }
 
@@ -53,5 +55,14 @@ if (typeof Office === "undefined") {
   await loadStrings(Office.context.displayLanguage);
   $("retry").textContent = t("retry");
   $("retry").addEventListener("click", show);
+  $("key-label").textContent = t("apiKey");
+  $("key-save").textContent = t("useKey");
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    $("key-input").value = "";
+    if (key) storeKey(key);
+    show();
+  });
   show();
 });

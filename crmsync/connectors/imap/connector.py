@@ -52,6 +52,8 @@ class ImapConnector(Connector):
     name = "imap"
     supports_delta = True
     read_only = True
+    #: fetch_changes may run in the engine's prefetch thread (the session is used only there)
+    prefetch_pages = True
 
     def __init__(self, settings: ImapSettings, secret: str) -> None:
         self.settings = settings
@@ -110,11 +112,18 @@ class ImapConnector(Connector):
 
     def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
         """See `Connector.fetch_changes`; the cursor format is in :mod:`.cursor`."""
-        old = ImapCursor.loads(cursor) if cursor else None
+        head = ImapCursor.loads(cursor, with_uids=False) if cursor else None
         with self._call(f"sync {resource!r}"):
             client = self._session()
             ctx_role = self._folder_roles().get(resource)
             state = examine(client, resource)
+        if cursor and head is not None and head.uidvalidity == state.uidvalidity \
+                and head.backfill_below is None and _is_unchanged(head, state):
+            # Nothing new, expunged or re-flagged: answered by SELECT alone (and the
+            # cursor's set of known UIDs is not even parsed).
+            yield Page(resource, [], cursor)
+            return
+        old = ImapCursor.loads(cursor) if cursor else None
         ctx = FolderContext(
             folder=resource,
             uidvalidity=state.uidvalidity,
@@ -128,10 +137,6 @@ class ImapConnector(Connector):
             pages = self._resync(ctx, old, state)
         elif old.backfill_below is not None:
             pages = self._backfill(ctx, old, [])
-        elif _is_unchanged(old, state):
-            # Nothing new, expunged or re-flagged: answered by SELECT alone.
-            yield Page(resource, [], cursor or old.dumps())
-            return
         else:
             yield from self._poll(ctx, old, state)
             return

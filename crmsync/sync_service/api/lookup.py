@@ -7,7 +7,7 @@ from typing import Any
 from crmsync.crm.db import session_scope
 from crmsync.crm.queries import lookup_sender
 from crmsync.sync_service.api import APIError, blueprint, services, viewer
-from crmsync.sync_service.api.access import filter_opportunities
+from crmsync.sync_service.api.access import redact, visible_opportunities
 from crmsync.sync_service.api.schemas import AddressQuery, LookupOut
 
 
@@ -20,6 +20,6 @@ def lookup(args: dict[str, Any]) -> dict[str, Any]:
     if not address:
         raise APIError("the query parameter 'address' is required")
     with session_scope(services().sessions) as session:
-        data = lookup_sender(session, address)
-        data["opportunities"] = filter_opportunities(session, viewer(), data["opportunities"])
+        data = lookup_sender(session, address, visible_opportunities(viewer()))
+        data["opportunities"] = [redact(viewer(), "opportunity", o) for o in data["opportunities"]]
         return data

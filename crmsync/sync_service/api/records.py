@@ -10,17 +10,16 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.case_numbers import allocate_case_number
 from crmsync.crm.db import session_scope
-from crmsync.crm.export import iso_utc
 from crmsync.crm.models import (
     Account,
     AccountDomain,
-    Activity,
-    ActivityLink,
     Case,
     Contact,
     ContactEmail,
     Opportunity,
 )
+from crmsync.crm.queries import activity_shape
+from crmsync.crm.recent import timeline_activities
 from crmsync.crm.tracking import (
     Target,
     ensure_activity,
@@ -172,16 +171,6 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     return {"results": results[:SEARCH_LIMIT]}
 
 
-def _timeline_condition(kind: str, record: Any):
-    if kind == "account":
-        # An account's history includes its contacts' mail.
-        contacts = select(Contact.id).where(Contact.account_id == record.id)
-        return or_(ActivityLink.account_id == record.id, ActivityLink.contact_id.in_(contacts))
-    column = {"contact": ActivityLink.contact_id, "opportunity": ActivityLink.opportunity_id,
-              "case": ActivityLink.case_id}[kind]
-    return column == record.id
-
-
 @blueprint.get("/timeline/<any(contact,account,opportunity,case):kind>/<external_id>")
 @blueprint.arguments(TimelineQuery, location="query")
 @blueprint.response(200, TimelineOut)
@@ -189,12 +178,6 @@ def timeline(args: dict[str, Any], kind: str, external_id: str) -> dict[str, Any
     """A record's mails and meetings, newest first; 404 when absent or not visible."""
     with session_scope(services().sessions) as session:
         record = find_record(session, viewer(), kind, external_id)
-        ids = select(ActivityLink.activity_id).where(_timeline_condition(kind, record))
-        rows = session.scalars(
-            select(Activity).where(Activity.id.in_(ids))
-            .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(args["limit"])
-        ).all()
-        return {"record": record_ref(kind, record), "activities": [
-            {"id": str(a.id), "kind": a.kind, "subject": a.subject,
-             "occurred_at": iso_utc(a.occurred_at), "direction": a.direction} for a in rows
-        ]}
+        rows = timeline_activities(session, kind, record.id, args["limit"])
+        return {"record": record_ref(kind, record),
+                "activities": [activity_shape(a) for a in rows]}

@@ -38,6 +38,8 @@ class ItemIn(Strict):
     internet_message_id = Short(load_default=None, allow_none=True, validate=_text)
     conversation_id = Short(load_default=None, allow_none=True, validate=_text)
     item_id = Short(load_default=None, allow_none=True, validate=_text)
+    rest_item_id = Short(load_default=None, allow_none=True, validate=_text,
+                         metadata={"description": "a meeting's item id in REST/Graph form"})
     subject = Short(load_default="", validate=validate.Length(max=2000))
     sender = fields.Nested(Person, load_default=None, allow_none=True, data_key="from")
     to = fields.List(fields.Nested(Person), load_default=list, validate=validate.Length(max=200))
@@ -67,6 +69,20 @@ class IntentIn(Strict):
     conversation_id = Short(load_default=None, allow_none=True, validate=_text)
     internet_message_id = Short(load_default=None, allow_none=True, validate=_text)
     item_id = Short(load_default=None, allow_none=True, validate=_text)
+    send_token = Short(load_default=None, allow_none=True, validate=validate.Length(max=64),
+                       metadata={"description": "the token this draft's X-CRMSync-Track "
+                                 "header already holds, to add another record to it"})
+    target = fields.Nested(TargetIn, required=True)
+
+
+class MeetingLinkIn(Strict):
+    """A meeting as Office.js names it; at least one key is needed."""
+
+    item_id = Short(load_default=None, allow_none=True, validate=_text,
+                    metadata={"description": "Office.js item id (EWS form)"})
+    rest_item_id = Short(load_default=None, allow_none=True, validate=_text,
+                         metadata={"description": "the item id in REST/Graph form"})
+    ical_uid = Short(load_default=None, allow_none=True, validate=_text)
     target = fields.Nested(TargetIn, required=True)
 
 
@@ -216,6 +232,18 @@ class IntentOut(Schema):
     target = fields.Nested(RecordRef)
     conversation_id = Short(allow_none=True)
     internet_message_id = Short(allow_none=True)
+    send_token = Short(allow_none=True, metadata={
+        "description": "set it as the draft's header (see `header`) so the sent copy is "
+                       "tracked on any mail system, IMAP included"})
+    header = Short(allow_none=True, metadata={"description": "the header's name"})
+
+
+class MeetingLinkOut(Schema):
+    target = fields.Nested(RecordRef)
+    linked = fields.Boolean(metadata={"description": "crmsync held the meeting: linked now"})
+    pending = fields.Boolean(metadata={
+        "description": "crmsync does not hold it yet: linked when it is synced or imported"})
+    links = fields.List(fields.Nested(LinkOut))
 
 
 class SearchOut(Schema):

@@ -11,7 +11,8 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import Connector
+from crmsync.connectors.base import Connector, Page
 from crmsync.connectors.files import FileConnector
 from crmsync.connectors.registry import load_connector_class
 from crmsync.crm.db import session_scope
@@ -27,8 +28,9 @@ from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Mailbox, SyncState
 from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
-from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy
+from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.prefetch import Prefetch
 from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
 from crmsync.sync_service.secrets import SecretUnreadableError
 
@@ -177,27 +179,56 @@ def _sync_resource(
     report: SyncReport, clock: Clock,
 ) -> None:
     with session_scope(services.sessions) as session:
-        state = _state(session, mailbox.id, resource)
-        cursor = state.cursor
-        directory = load_directory(session, services.internal_domains(session))
-        policy = policy_for(mailbox).with_rules(load_capture_rules(session, mailbox.owner_id))
+        cursor = _state(session, mailbox.id, resource).cursor
     origin = mailbox_origin(mailbox)
-    for page in connector.fetch_changes(resource, cursor):
-        with session_scope(services.sessions) as session:
-            options = WriteOptions(now=clock(), policy=policy)
-            writer = PageWriter(session, origin, directory, options)
-            writer.apply(page)
-            for hook in services.page_hooks:
-                hook(session, mailbox, writer)
-            state = _state(session, mailbox.id, resource)
-            state.cursor = page.cursor
-            state.phase = "resync" if page.resync else "poll"
-            state.counters = dict(Counter(state.counters or {}) + writer.counters)
-            state.last_success_at = clock()
-            state.last_error = None
-        report.counters.update(writer.counters)
-        if page.resync:
-            log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+    # Loaded on the first page that carries changes: a poll that finds nothing new
+    # (one SELECT on the wire for IMAP) never pays for the CRM snapshot.
+    matching: tuple[Directory, CapturePolicy] | None = None
+    pages = connector.fetch_changes(resource, cursor)
+    with _ahead(connector, pages) as pages:
+        for page in pages:
+            with session_scope(services.sessions) as session:
+                if page.changes and matching is None:
+                    matching = _matching(services, session, mailbox)
+                directory, policy = matching or (_NOTHING_TO_MATCH, policy_for(mailbox))
+                options = WriteOptions(now=clock(), policy=policy)
+                writer = PageWriter(session, origin, directory, options)
+                writer.apply(page)
+                for hook in services.page_hooks:
+                    hook(session, mailbox, writer)
+                state = _state(session, mailbox.id, resource)
+                state.cursor = page.cursor
+                state.phase = "resync" if page.resync else "poll"
+                state.counters = dict(Counter(state.counters or {}) + writer.counters)
+                state.last_success_at = clock()
+                state.last_error = None
+            report.counters.update(writer.counters)
+            if page.resync:
+                log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+
+
+#: what a page without changes is "matched" against: nothing is looked up in it
+_NOTHING_TO_MATCH = Directory(frozenset(), {}, {}, {})
+
+
+def _matching(
+    services: Services, session: Session, mailbox: Mailbox
+) -> tuple[Directory, CapturePolicy]:
+    """Return the CRM snapshot and the capture policy the mailbox's mail is matched with."""
+    directory = load_directory(session, services.internal_domains(session))
+    policy = policy_for(mailbox).with_rules(load_capture_rules(session, mailbox.owner_id))
+    return directory, policy
+
+
+def _ahead(connector: Connector, pages: Iterator[Page]) -> AbstractContextManager[Iterator[Page]]:
+    """Fetch the next page while this one is stored, when the connector allows it.
+
+    A connector sets ``prefetch_pages = True`` when its ``fetch_changes`` may run in
+    another thread than the caller's (it then only runs there until exhausted).
+    """
+    if getattr(connector, "prefetch_pages", False):
+        return Prefetch(pages)
+    return nullcontext(pages)
 
 
 def _state(session: Session, mailbox_id: int, resource: str) -> SyncState:

@@ -34,6 +34,7 @@ from crmsync.crm.models import (
     ActivitySource,
     QuarantinedItem,
 )
+from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
 from crmsync.sync_service.engine.linking import ThreadIndex
@@ -214,6 +215,8 @@ class PageWriter:
                 )
             )
         }
+        # Links a person removed, for the page's known activities in one query.
+        removed = removed_targets(self.session, (a.id for a in activities.values()))
         pending: dict[str, _NewRows] = {}
         order: list[tuple[Activity | str, MailMessage, MailDecision, bool]] = []
         for mail, decision in captured:
@@ -221,7 +224,7 @@ class PageWriter:
             activity = activities.get(key)
             if activity is not None:
                 self.counters["merged"] += 1
-                self._merge(activity, mail, decision)
+                self._merge(activity, mail, decision, removed)
                 order.append((activity, mail, decision, False))
                 continue
             rows = pending.get(key)
@@ -254,6 +257,8 @@ class PageWriter:
             rows.links.setdefault((proposed.kind, proposed.target_id), {
                 **link, "reason": proposed.reason, "confidence": proposed.confidence,
                 "source": "auto", "created_at": self.options.now,
+                # given here, the database's copy trigger (migration 0070) has nothing to do
+                "occurred_at": rows.values["occurred_at"],
             })
         # One source row per folder, holding the latest id (see _merge_source).
         rows.sources[mail.folder] = {
@@ -305,8 +310,13 @@ class PageWriter:
             "created_at": self.options.now,
         }
 
-    def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision) -> None:
-        """Add this copy's participants, links and source to ``activity`` (idempotent)."""
+    def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision,
+               removed: set[tuple[int, Target]] | frozenset = frozenset()) -> None:
+        """Add this copy's participants, links and source to ``activity`` (idempotent).
+
+        :param removed: (activity id, target) pairs a person unlinked (``link_removals``):
+            automation never links them again.
+        """
         have = {(p.address, p.role) for p in activity.participants}
         for p in decision.participants:
             if (p.address, p.role) not in have:
@@ -323,6 +333,8 @@ class PageWriter:
             target = (proposed.kind, proposed.target_id)
             if ("user", target) in linked or ("auto", target) in linked:
                 continue  # a person's link wins; an automatic one is already there
+            if (activity.id, Target(*target)) in removed:
+                continue  # a person removed this link: their removal wins
             if proposed.kind in ("opportunity", "case") and proposed.kind in by_person:
                 continue  # a person chose the deal or case: automation adds no other
             linked.add(("auto", target))

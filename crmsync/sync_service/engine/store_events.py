@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from crmsync.connectors.base import CalendarEvent, ContactCard, EventPerson
 from crmsync.crm.cards import import_cards
 from crmsync.crm.models import Activity, ActivityLink, ActivityParticipant, ActivitySource
+from crmsync.crm.tracking import Target, fulfil_meeting_intents, removed_targets
 from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
 from crmsync.mapping.privacy import privacy_verdict
@@ -84,6 +85,8 @@ def store_calendar_change(writer: PageWriter, change: CalendarEvent) -> None:
         return
     activity = _activity_for(writer, change)
     _merge_meeting(writer, activity, change, participants, links)
+    # A rep linked this meeting from the appointment pane before crmsync held it.
+    fulfil_meeting_intents(writer.session, activity, change.item_id, writer.options.now)
 
 
 def meeting_key(event: CalendarEvent, origin: str) -> str:
@@ -154,11 +157,15 @@ def _merge_meeting(writer: PageWriter, activity: Activity, event: CalendarEvent,
                 contact_id=p.contact_id))
     linked = {(link.contact_id, link.account_id, link.opportunity_id, link.case_id)
               for link in activity.links}
+    # A link a person removed is never re-added (their removal wins).
+    removed = removed_targets(writer.session, [activity.id])
     for proposed in links:
         link = ActivityLink(reason=proposed.reason, confidence=proposed.confidence,
                             source="auto", created_at=writer.options.now)
         setattr(link, LINK_COLUMNS[proposed.kind], proposed.target_id)
         target = (link.contact_id, link.account_id, link.opportunity_id, link.case_id)
+        if (activity.id, Target(proposed.kind, proposed.target_id)) in removed:
+            continue
         if target not in linked:
             linked.add(target)
             activity.links.append(link)
