@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from crmsync.crm.addin_models import LinkRemoval
 from crmsync.crm.linking_models import LinkSuggestion
 from crmsync.crm.models import Activity, ActivityLink
+from crmsync.crm.rethread import settle_activities
 from crmsync.mapping.directory import Directory
 from crmsync.mapping.evidence import ThreadLink, gather_links
 from crmsync.mapping.records import Participant, ProposedLink
@@ -46,6 +47,7 @@ def relink_since(
     """
     counts: Counter[str] = Counter()
     threads: dict[str, list[ThreadLink]] = defaultdict(list)
+    seen: list[int] = []
     last = 0
     while True:
         batch = session.scalars(
@@ -54,7 +56,12 @@ def relink_since(
             .options(selectinload(Activity.participants), selectinload(Activity.links))
         ).all()
         if not batch:
+            # Rows are stored newest first by a first sync: decide every conversation
+            # again in its own order, as a sync in date order would have.
+            session.flush()
+            counts["rethreaded"] = settle_activities(session, seen, directory, now)
             return counts
+        seen += [a.id for a in batch if a.kind == "email"]
         _load_older_threads(session, batch, since, threads)
         removals = _removals(session, [a.id for a in batch])
         for activity in batch:

@@ -257,22 +257,55 @@ class SentMail:
     send_tokens: tuple[str, ...] = ()
 
 
-def _matching_intents(session: Session, sent: SentMail):
-    activity = sent.activity
-    keys = []
-    if activity.internet_message_id:
-        keys.append(TrackIntent.internet_message_id == activity.internet_message_id)
-    for conversation in {sent.conversation_id, activity.conversation} - {None, ""}:
-        keys.append(TrackIntent.conversation_id == conversation)
-    if sent.send_tokens:
-        keys.append(TrackIntent.send_token.in_(sent.send_tokens))
-    if not keys:
+#: outbound mails whose open intents are read in one query (bounded IN lists)
+INTENT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class _MailKeys:
+    """The values by which an intent names a sent mail."""
+
+    message_id: str | None
+    conversations: frozenset[str]
+    tokens: frozenset[str]
+
+    @classmethod
+    def of(cls, sent: SentMail) -> _MailKeys:
+        activity = sent.activity
+        conversations = frozenset({sent.conversation_id, activity.conversation} - {None, ""})
+        return cls(activity.internet_message_id or None, conversations,
+                   frozenset(sent.send_tokens))
+
+    def names(self, intent: TrackIntent) -> bool:
+        """Whether ``intent`` waits for this mail (the SQL the batch query ran, per mail)."""
+        return (
+            (self.message_id is not None and intent.internet_message_id == self.message_id)
+            or intent.conversation_id in self.conversations
+            or intent.send_token in self.tokens
+        )
+
+
+def _open_intents(session: Session, sent: Sequence[SentMail]) -> list[tuple[TrackIntent, str]]:
+    """Return the unfulfilled intents naming any of ``sent``, with their user's email."""
+    keys = [_MailKeys.of(mail) for mail in sent]
+    message_ids = {k.message_id for k in keys} - {None}
+    conversations = set().union(*(k.conversations for k in keys))
+    tokens = set().union(*(k.tokens for k in keys))
+    wanted = []
+    if message_ids:
+        wanted.append(TrackIntent.internet_message_id.in_(sorted(message_ids)))
+    if conversations:
+        wanted.append(TrackIntent.conversation_id.in_(sorted(conversations)))
+    if tokens:
+        wanted.append(TrackIntent.send_token.in_(sorted(tokens)))
+    if not wanted:
         return []
-    return session.execute(
+    rows = session.execute(
         select(TrackIntent, User.email).join(User, User.id == TrackIntent.user_id)
-        .where(TrackIntent.fulfilled_at.is_(None), or_(*keys))
+        .where(TrackIntent.fulfilled_at.is_(None), or_(*wanted))
         .order_by(TrackIntent.id)
     ).all()
+    return [(intent, email) for intent, email in rows]
 
 
 def _utc(value: datetime) -> datetime:
@@ -290,22 +323,42 @@ def fulfil_intents(session: Session, sent: Iterable[SentMail], now: datetime) ->
 
     Only the intent's own user sending the mail fulfils it: a token copied into
     someone else's mail, or another person's reply in the conversation, links nothing.
+    The open intents for a whole batch of mail are read in one query (a page of
+    backfill is hundreds of outbound mails and almost never names one), and a mail's
+    sender is only looked at when an intent names it.
 
     :param sent: stored outbound activities with what names their draft.
     :returns: the number of intents fulfilled.
     """
+    mails = list(sent)
     fulfilled = 0
-    for mail in sent:
-        activity = mail.activity
-        sender = _sender_of(activity)
-        for intent, email in _matching_intents(session, mail):
-            if sender is not None and email.lower() != sender:
-                continue  # someone else's reply in the same conversation
-            if not _sent_after(activity, intent):
-                continue  # an earlier mail of the conversation, stored again
-            track(session, activity, target_of(intent), intent.user_id, now)
-            intent.fulfilled_at, intent.activity_id = now, activity.id
-            fulfilled += 1
+    for start in range(0, len(mails), INTENT_BATCH):
+        batch = mails[start:start + INTENT_BATCH]
+        candidates = _open_intents(session, batch)
+        for mail in batch if candidates else ():
+            fulfilled += _fulfil_for(session, mail, candidates, now)
+    return fulfilled
+
+
+def _fulfil_for(session: Session, mail: SentMail,
+                candidates: Sequence[tuple[TrackIntent, str]], now: datetime) -> int:
+    """Fulfil the still-open ``candidates`` that name ``mail``; return how many."""
+    keys = _MailKeys.of(mail)
+    # Decided before any is fulfilled, in intent order, as one query per mail did.
+    matching = [(i, e) for i, e in candidates if i.fulfilled_at is None and keys.names(i)]
+    if not matching:
+        return 0
+    activity = mail.activity
+    sender = _sender_of(activity)
+    fulfilled = 0
+    for intent, email in matching:
+        if sender is not None and email.lower() != sender:
+            continue  # someone else's reply in the same conversation
+        if not _sent_after(activity, intent):
+            continue  # an earlier mail of the conversation, stored again
+        track(session, activity, target_of(intent), intent.user_id, now)
+        intent.fulfilled_at, intent.activity_id = now, activity.id
+        fulfilled += 1
     return fulfilled
 
 
@@ -375,5 +428,5 @@ def tracking_page_hook(session: Session, _mailbox: Any, writer: Any) -> None:
         for s in writer.stored if s.activity.direction == "outbound"
     ]
     if sent:
-        session.flush()
+        session.flush()  # the page's activities need their ids before they are linked
         fulfil_intents(session, sent, writer.options.now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.utils import getaddresses
+from functools import lru_cache
 
 from crmsync.mapping.encoded_words import decode_header_text
 
@@ -34,6 +35,13 @@ _NAME_QUOTES = "\"' "
 #: The standard-library parser recurses on nested comments and group syntax; hostile headers
 #: ("((((...") exhaust the stack. These are what it raises on input it cannot parse.
 _PARSER_ERRORS = (RecursionError, ValueError, IndexError, TypeError)
+#: Header values and addresses repeat all through a mailbox (the same people write to the
+#: same people), and parsing them was half the cost of deciding a mail: the pure functions
+#: below keep their recent answers. Bounded in count and in the length of what is kept,
+#: so memory stays flat with N and a hostile header is simply parsed again.
+_HEADER_CACHE_SIZE = 8192
+_ADDRESS_CACHE_SIZE = 32768
+_CACHED_TEXT_MAX = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,12 @@ def normalize_address(raw: str) -> str | None:
 
     :param raw: an address as found in a header or typed into the CRM.
     """
+    if len(raw) > _CACHED_TEXT_MAX:
+        return _normalize_address(raw)
+    return _normalize_address_cached(raw)
+
+
+def _normalize_address(raw: str) -> str | None:
     text = raw.strip().strip("<>'\"").strip()
     if text[:7].lower() == "mailto:":
         text = text[7:]
@@ -69,6 +83,9 @@ def normalize_address(raw: str) -> str | None:
     if not local or domain is None:
         return None
     return f"{local}@{domain}"
+
+
+_normalize_address_cached = lru_cache(maxsize=_ADDRESS_CACHE_SIZE)(_normalize_address)
 
 
 def domain_of(address: str) -> str:
@@ -89,12 +106,21 @@ def parse_address_list(raw: str | None) -> list[Address]:
     """
     if not raw:
         return []
+    if len(raw) > _CACHED_TEXT_MAX:
+        return list(_parse_address_list(raw))
+    return list(_parse_address_list_cached(raw))
+
+
+def _parse_address_list(raw: str) -> tuple[Address, ...]:
     merged: dict[str, str] = {}
     for name, candidate in _split_entries(_CONTROLS.sub(" ", raw)):
         for address in _addresses_in(candidate):
             if not merged.get(address):
                 merged[address] = _display_name(name, address)
-    return [Address(address, name) for address, name in merged.items()]
+    return tuple(Address(address, name) for address, name in merged.items())
+
+
+_parse_address_list_cached = lru_cache(maxsize=_HEADER_CACHE_SIZE)(_parse_address_list)
 
 
 def _split_entries(text: str) -> list[tuple[str, str]]:

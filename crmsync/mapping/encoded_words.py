@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
+from functools import lru_cache
 
 __all__ = ["decode_bytes", "decode_header_text"]
 
@@ -74,12 +75,24 @@ def decode_header_text(raw: str | None) -> str:
     """
     if not raw:
         return ""
+    if len(raw) > _CACHED_TEXT_MAX:
+        return _decode_header_text(raw)
+    return _decode_header_text_cached(raw)
+
+
+def _decode_header_text(raw: str) -> str:
     text = _recover_surrogate_bytes(raw)
     text = _sanitize_surrogates(_decode_encoded_words(text))
     # Repair word by word, so that collapsing separators afterwards cannot make a word
     # repairable that was not (which would break idempotence).
     text = _WORD.sub(_repair_latin1_word, text)
     return _SEPARATORS.sub(" ", text).strip(" ")
+
+
+#: Subjects and display names repeat across a mailbox (threads, the same people): recent
+#: answers are kept, bounded in count and in the length of what is kept.
+_CACHED_TEXT_MAX = 2048
+_decode_header_text_cached = lru_cache(maxsize=8192)(_decode_header_text)
 
 
 def _repair_latin1_word(match: re.Match[str]) -> str:

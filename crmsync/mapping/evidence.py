@@ -18,7 +18,7 @@ from crmsync.mapping.matchers import match_participants
 from crmsync.mapping.opportunities import Suggestion, choose_opportunity, subject_tokens
 from crmsync.mapping.records import Participant, ProposedLink
 
-__all__ = ["LinkEvidence", "ThreadLink", "gather_links"]
+__all__ = ["LinkEvidence", "ThreadLink", "gather_links", "thread_reason"]
 
 #: confidence of a link inherited from a conversation a person linked
 PERSON_THREAD_CONFIDENCE = 0.95
@@ -100,12 +100,19 @@ def _inherit(
             continue
         if item.kind == "account" and own_accounts:
             continue  # the participants say which account, better than the thread does
-        who = "a person" if item.by_person else "crmsync"
-        label = _label(item.kind, item.target_id, directory)
-        reason = f"reply in a conversation {who} linked to {label}"
+        reason = thread_reason(item.kind, item.target_id, item.by_person, directory)
         confidence = PERSON_THREAD_CONFIDENCE if item.by_person else AUTO_THREAD_CONFIDENCE
         links.append(ProposedLink(item.kind, item.target_id, reason, confidence))
     return links
+
+
+def thread_reason(kind: str, target_id: int, by_person: bool, directory: Directory) -> str:
+    """Return the reason of a link inherited from the conversation.
+
+    Public so that re-threading can tell links it made from links other features made.
+    """
+    who = "a person" if by_person else "crmsync"
+    return f"reply in a conversation {who} linked to {_label(kind, target_id, directory)}"
 
 
 def _accounts_of(thread: Sequence[ThreadLink], directory: Directory) -> set[int]:

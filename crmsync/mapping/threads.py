@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["conversation_key", "parse_message_ids"]
 
@@ -11,6 +12,10 @@ _BRACKETED = re.compile(r"<([^<>]*)>")
 _COMMENT = re.compile(r"\([^()]*\)")
 _BARE_SEPARATORS = re.compile(r"[\s,;]+")
 _WHITESPACE = re.compile(r"\s+")
+#: The same Message-ID, In-Reply-To and References values are read again by the decision,
+#: the thread lookup and linking: recent answers are kept (bounded in count and length).
+_CACHE_SIZE = 8192
+_CACHED_TEXT_MAX = 4096
 
 
 def parse_message_ids(raw: str | None) -> list[str]:
@@ -27,6 +32,12 @@ def parse_message_ids(raw: str | None) -> list[str]:
     """
     if not raw:
         return []
+    if len(raw) > _CACHED_TEXT_MAX:
+        return list(_parse_message_ids(raw))
+    return list(_parse_message_ids_cached(raw))
+
+
+def _parse_message_ids(raw: str) -> tuple[str, ...]:
     text = raw
     for _ in range(8):  # nested comments: peel a few levels, no recursion on hostile input
         text, found = _COMMENT.subn(" ", text)
@@ -40,7 +51,10 @@ def parse_message_ids(raw: str | None) -> list[str]:
         cleaned = _WHITESPACE.sub("", id_).strip("<>")
         if cleaned:
             result[f"<{cleaned}>"] = None
-    return list(result)
+    return tuple(result)
+
+
+_parse_message_ids_cached = lru_cache(maxsize=_CACHE_SIZE)(_parse_message_ids)
 
 
 def conversation_key(

@@ -13,7 +13,7 @@ from crmsync.errors import AuthError, TransientError
 from tests.fakes import graph_fixtures
 from tests.fakes.graph_builders import contact, event, message
 from tests.fakes.graph_fixtures import unique
-from tests.fakes.graph_server import GraphDouble
+from tests.fakes.graph_server import Fault, GraphDouble
 
 graph_double = graph_fixtures.graph_double
 graph = graph_fixtures.graph
@@ -143,6 +143,28 @@ def test_batch_items_throttled_inside_a_200_are_retried_alone(graph: GraphDouble
         changes, _, _ = drain(connector, "mail:inbox", None)
     assert all(c.attachments[0].filename == "quote.pdf" for c in changes)
     assert sum("$batch" in r.url for r in graph.graph_requests()) >= 1
+
+
+def test_batch_items_failed_500_and_429_inside_a_200_are_retried_alone(graph: GraphDouble
+                                                                      ) -> None:
+    # F13: in a $batch of 10, item 3 answers 500 and item 7 answers 429; both are fetched
+    # again on their own and every message keeps its attachment metadata.
+    address, connector = connect(graph, batch_size=10)
+    attachment = [{"name": "quote.pdf", "contentType": "application/pdf", "size": 1234}]
+    ids = [put(graph, address, "inbox", message(n, hasAttachments=True, attachments=attachment))
+           for n in range(10)]
+    for index, status in ((3, 500), (7, 429)):
+        path = f"/messages/{ids[index]}/attachments"
+        graph.add_fault(Fault(
+            match=lambda req, path=path: path in req.full_path and req.headers.get("X-Batch-Item"),
+            status=status, headers={"Retry-After": "0"}, body={"error": {"code": "Failed"}}))
+    with connector:
+        changes, _, _ = drain(connector, "mail:inbox", None)
+    assert len(changes) == 10
+    assert all(c.attachments[0].filename == "quote.pdf" for c in changes)
+    alone = [r.url for r in graph.graph_requests(address) if "/attachments" in r.url]
+    assert sorted(u.split("/messages/")[1].split("/")[0] for u in alone) == sorted(
+        [ids[3], ids[7]])
 
 
 def test_dead_grant_raises_auth_error(graph: GraphDouble) -> None:

@@ -326,3 +326,25 @@ def test_idle_wait_wakes_on_new_mail(dovecot, user, connect):
     assert time.monotonic() - started < 5
     timer.join()
     assert message_ids(drain(connector)) == ["<m1@test>"]
+
+
+def test_unparsable_text_answer_for_one_message_quarantines_only_it(dovecot, user, connect):
+    # F13: the answer about one message's text cannot be parsed (an empty BODYSTRUCTURE
+    # slipped into it, through a rewriting proxy): the batch's texts are fetched again one
+    # by one and only that message is Unreadable, whole; the other 99 keep their text.
+    from tests.connectors.fault_proxy import RewritingProxy
+
+    uids = fill(dovecot, user, 100)
+    spoiled = f"(UID {uids[37]} BODY[TEXT]".encode()
+
+    def spoil(line: bytes) -> bytes:
+        return line.replace(spoiled, spoiled.replace(b"BODY[", b"BODYSTRUCTURE () BODY["))
+
+    with RewritingProxy(dovecot.host, dovecot.port, spoil) as proxy:
+        changes = records(drain(connect(proxy, user, batch_size=100)))
+    bad = [c for c in changes if isinstance(c, Unreadable)]
+    good = [c for c in changes if isinstance(c, MailMessage)]
+    assert len(changes) == 100 and len(good) == 99 and len(bad) == 1
+    assert bad[0].item_id.endswith(f":{uids[37]}") and "unparsable FETCH answer" in bad[0].reason
+    assert bad[0].raw == mail.plain(37)
+    assert all(c.body_text == f"body {c.headers['message-id'][2:-6]}\n" for c in good)

@@ -29,6 +29,8 @@ Mutation = Callable[[bytes, random.Random], bytes]
 
 
 def _truncate(raw: bytes, rng: random.Random) -> bytes:
+    if len(raw) < 2:  # already cut to one byte by an earlier mutation: nothing left to cut
+        return raw
     return raw[: rng.randrange(1, len(raw))]
 
 

@@ -11,6 +11,9 @@ RFC 3501 6.4.5 (https://www.rfc-editor.org/rfc/rfc3501#section-6.4.5). Per batch
 
 A message whose header block or BODYSTRUCTURE cannot be read is fetched whole
 (``BODY.PEEK[]``, bounded) and yielded as :class:`Unreadable`; the batch goes on.
+So is a message whose FETCH answer cannot be parsed: when one answer spoils a
+batch's FETCH, the batch's UIDs are fetched again one by one, and only the UIDs whose
+own answer still cannot be parsed are quarantined (RELIABILITY.md F13).
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ log = logging.getLogger(__name__)
 
 HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in HEADER_FIELDS) + ")]"
 META_ITEMS = ["UID", "RFC822.SIZE", "INTERNALDATE", "FLAGS", "BODYSTRUCTURE", HEADER_ITEM]
+#: what imapclient's parser (and ours, which keeps its errors) raises on an answer it
+#: cannot read: ProtocolError for the syntax, the others from its conversions of the
+#: values (an empty BODYSTRUCTURE is an IndexError, a NIL one a TypeError)
+UNPARSABLE = (ProtocolError, ValueError, TypeError, IndexError, AttributeError)
 #: \Recent belongs to one session, not to the message: reporting it would be noise.
 _IGNORED_FLAGS = frozenset({"\\Recent"})
 
@@ -82,9 +89,17 @@ def fetch_messages(
                 readable[uid] = outcome
             else:
                 records[uid] = outcome
-    sections = _fetch_sections(client, readable, ctx.max_text_bytes)
+    sections, unparsable = _fetch_sections(client, readable, ctx.max_text_bytes)
     for uid, parts in readable.items():
-        records[uid] = _build(uid, meta[uid], parts, sections.get(uid, {}), ctx)
+        if uid in unparsable:
+            reason = f"unparsable FETCH answer for its text: {unparsable[uid]}"
+            records[uid] = _unreadable(client, uid, ctx, reason, _header_block(meta[uid]))
+            continue
+        try:
+            records[uid] = _build(uid, meta[uid], parts, sections.get(uid, {}), ctx)
+        except Exception as exc:  # one odd message must not lose the batch: keep it raw
+            reason = f"could not be read: {exc!r}"
+            records[uid] = _unreadable(client, uid, ctx, reason, _header_block(meta[uid]))
     done = [uid for uid in uids if uid in records]
     return [records[uid] for uid in done], done
 
@@ -93,15 +108,20 @@ def _fetch_meta(client: IMAPClient, uids: Sequence[int]) -> dict[int, Mapping[by
     """Run step 1 for the batch; if imapclient cannot parse the answer, one UID at a time."""
     try:
         return dict(client.fetch(list(uids), META_ITEMS))
-    except ProtocolError:
+    except UNPARSABLE:
         log.warning("unparsable FETCH answer for %d UIDs; fetching one by one", len(uids))
     result: dict[int, Mapping[bytes, Any]] = {}
     for uid in uids:
         try:
             result.update(client.fetch([uid], META_ITEMS))
-        except ProtocolError as exc:
-            result[uid] = {b"ERROR": str(exc).encode()}
+        except UNPARSABLE as exc:
+            result[uid] = {b"ERROR": _describe(exc).encode()}
     return result
+
+
+def _describe(exc: Exception) -> str:
+    """Return a parse error in one line (an IndexError alone says little)."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _header_block(data: Mapping[bytes, Any]) -> bytes:
@@ -126,7 +146,8 @@ def _read_meta(
     """Read one message's metadata, or settle it now as :class:`Unreadable`."""
     block = _header_block(data)
     if b"ERROR" in data:
-        return _unreadable(client, uid, ctx, f"unparsable FETCH answer: {data[b'ERROR']!r}")
+        error = data[b"ERROR"].decode(errors="replace")
+        return _unreadable(client, uid, ctx, f"unparsable FETCH answer: {error}")
     size = int(data.get(b"RFC822.SIZE") or 0)
     if size > ctx.max_message_bytes:
         reason = f"message of {size} bytes exceeds the limit of {ctx.max_message_bytes}"
@@ -142,21 +163,33 @@ def _read_meta(
     return _Readable(headers, plan)
 
 
-def _unreadable(client: IMAPClient, uid: int, ctx: FolderContext, reason: str) -> Unreadable:
-    """Fetch the whole message (bounded) to quarantine it with ``reason``."""
+def _unreadable(
+    client: IMAPClient, uid: int, ctx: FolderContext, reason: str, known: bytes = b""
+) -> Unreadable:
+    """Fetch the whole message (bounded) to quarantine it with ``reason``.
+
+    :param known: what is kept instead if even that answer cannot be parsed.
+    """
     item = f"BODY.PEEK[]<0.{ctx.max_message_bytes}>"
-    raw = client.fetch([uid], [item]).get(uid, {})
+    try:
+        raw = client.fetch([uid], [item]).get(uid, {})
+    except UNPARSABLE as exc:
+        reason += f"; the whole message could not be fetched either ({_describe(exc)})"
+        return Unreadable(ctx.item_id(uid), ctx.folder, known, reason)
     body = next((v for k, v in raw.items() if k.startswith(b"BODY[]")), b"")
-    return Unreadable(ctx.item_id(uid), ctx.folder, body or b"", reason)
+    return Unreadable(ctx.item_id(uid), ctx.folder, body or known, reason)
 
 
 def _fetch_sections(
     client: IMAPClient, readable: Mapping[int, _Readable], limit: int
-) -> dict[int, dict[str, bytes]]:
+) -> tuple[dict[int, dict[str, bytes]], dict[int, str]]:
     """Run step 2: one partial ``UID FETCH`` per distinct group of sections.
 
     Most messages want only their text section, so a batch costs one FETCH per text
     section as before; an invitation adds its calendar sections to its group.
+
+    :returns: UID → section → bytes, and UID → parse error for the UIDs whose answer
+        could not be parsed even when fetched alone.
     """
     by_group: dict[tuple[tuple[str, int], ...], list[int]] = defaultdict(list)
     for uid, parts in readable.items():
@@ -166,15 +199,36 @@ def _fetch_sections(
         if wanted:
             by_group[wanted].append(uid)
     found: dict[int, dict[str, bytes]] = defaultdict(dict)
+    unparsable: dict[int, str] = {}
     for group, uids in by_group.items():
         items = [f"BODY.PEEK[{section}]<0.{size}>" for section, size in group]
-        for uid, data in client.fetch(uids, items).items():
+        for uid, data in _fetch_each_if_needed(client, uids, items, unparsable).items():
             for section, _size in group:
                 prefix = f"BODY[{section}]".encode()
                 value = next((v for k, v in data.items() if k.startswith(prefix)), None)
                 if isinstance(value, bytes):
                     found[uid][section] = value
-    return found
+    return found, unparsable
+
+
+def _fetch_each_if_needed(
+    client: IMAPClient, uids: list[int], items: list[str], unparsable: dict[int, str]
+) -> dict[int, Mapping[bytes, Any]]:
+    """FETCH ``items`` of ``uids`` at once, or one by one if the answer cannot be parsed.
+
+    UIDs whose own answer still cannot be parsed are added to ``unparsable``.
+    """
+    try:
+        return dict(client.fetch(uids, items))
+    except UNPARSABLE:
+        log.warning("unparsable FETCH answer for %d UIDs; fetching one by one", len(uids))
+    result: dict[int, Mapping[bytes, Any]] = {}
+    for uid in uids:
+        try:
+            result.update(client.fetch([uid], items))
+        except UNPARSABLE as exc:
+            unparsable[uid] = _describe(exc)
+    return result
 
 
 def _build(

@@ -24,6 +24,9 @@ def default_page_hooks() -> list[PageHook]:
     from crmsync.crm.tracking import tracking_page_hook
     from crmsync.sync_service.engine.linking import record_linking_hook
     from crmsync.sync_service.engine.meetings import itip_hook
+    from crmsync.sync_service.engine.rethread import rethread_hook
     from crmsync.sync_service.support import support_page_hook
 
-    return [record_linking_hook, itip_hook, support_page_hook, tracking_page_hook]
+    # rethread_hook last: earlier-stored replies inherit the links the others just made.
+    return [record_linking_hook, itip_hook, support_page_hook, tracking_page_hook,
+            rethread_hook]

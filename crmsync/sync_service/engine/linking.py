@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from crmsync.connectors.base import MailMessage
 from crmsync.crm.linking_models import ActivityThreadKey, LinkSuggestion
 from crmsync.crm.models import Activity, ActivityLink
+from crmsync.crm.rethread import REF
+from crmsync.mapping.conversations import best_thread_links
 from crmsync.mapping.evidence import ThreadLink
 from crmsync.mapping.mail import (
     SKIP_UNMATCHED,
@@ -65,15 +67,9 @@ class ThreadIndex:
 
     def links_for(self, mail: MailMessage) -> list[ThreadLink]:
         """Return the links of earlier mails of ``mail``'s conversation, each once."""
-        found: dict[tuple[str, int], ThreadLink] = {}
-        for key in thread_lookup_keys(mail):
-            for link in self.by_key.get(key, ()):
-                current = found.get((link.kind, link.target_id))
-                if current is None or (link.by_person and not current.by_person):
-                    found[(link.kind, link.target_id)] = link
-                elif link.via_headers and not current.via_headers:
-                    found[(link.kind, link.target_id)] = link
-        return list(found.values())
+        return best_thread_links(
+            link for key in thread_lookup_keys(mail) for link in self.by_key.get(key, ())
+        )
 
     def decide_all(
         self, mails: Sequence[MailMessage],
@@ -148,7 +144,7 @@ def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> No
         if not item.created:
             continue
         activity, mail, decision = item.activity, item.mail, item.decision
-        for key in thread_keys(mail):
+        for key in stored_thread_keys(mail):
             keys.setdefault(
                 (activity.id, key[:1000]), {"activity_id": activity.id, "key": key[:1000]}
             )
@@ -162,6 +158,17 @@ def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> No
         session.execute(insert(ActivityThreadKey), list(keys.values()))
     if suggestions:
         session.execute(insert(LinkSuggestion), list(suggestions.values()))
+
+
+def stored_thread_keys(mail: MailMessage) -> tuple[str, ...]:
+    """Return the keys stored for ``mail``: its own (:func:`thread_keys`), then
+    ``ref:<id>`` for each id it replies to or references.
+
+    The ``ref:`` keys let a parent that arrives after its replies find them
+    (:mod:`.rethread`); lookups by reply (:meth:`ThreadIndex.load`) never match them.
+    """
+    refs = (f"{REF}{key}" for key in thread_lookup_keys(mail) if not key.startswith("conv:"))
+    return (*thread_keys(mail), *refs)
 
 
 def record_linking_hook(session: Session, mailbox: object, writer: Any) -> None:

@@ -3,6 +3,7 @@
 Each page of changes is written in its own transaction together with the
 cursor that follows it, so a crash anywhere resumes with nothing lost and
 nothing doubled (the mbsync rule: the watermark never points past stored rows).
+An item the database refuses is quarantined, not the page (engine/isolate.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import or_, select, update
@@ -30,6 +32,7 @@ from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.isolate import store_page
 from crmsync.sync_service.engine.prefetch import Prefetch
 from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
 from crmsync.sync_service.secrets import SecretUnreadableError
@@ -192,19 +195,26 @@ def _sync_resource(
                     matching = _matching(services, session, mailbox)
                 directory, policy = matching or (_NOTHING_TO_MATCH, policy_for(mailbox))
                 options = WriteOptions(now=clock(), policy=policy)
-                writer = PageWriter(session, origin, directory, options)
-                writer.apply(page)
-                for hook in services.page_hooks:
-                    hook(session, mailbox, writer)
+                counters = store_page(
+                    session, page, partial(PageWriter, session, origin, directory, options),
+                    partial(_run_hooks, services, session, mailbox),
+                )
                 state = _state(session, mailbox.id, resource)
                 state.cursor = page.cursor
                 state.phase = "resync" if page.resync else "poll"
-                state.counters = dict(Counter(state.counters or {}) + writer.counters)
+                state.counters = dict(Counter(state.counters or {}) + counters)
                 state.last_success_at = clock()
                 state.last_error = None
-            report.counters.update(writer.counters)
+            report.counters.update(counters)
             if page.resync:
                 log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+
+
+def _run_hooks(
+    services: Services, session: Session, mailbox: Mailbox | None, writer: PageWriter
+) -> None:
+    for hook in services.page_hooks:
+        hook(session, mailbox, writer)
 
 
 #: what a page without changes is "matched" against: nothing is looked up in it
@@ -264,9 +274,9 @@ def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -
         for page in connector.fetch_changes(resource, None):
             with session_scope(services.sessions) as session:
                 options = WriteOptions(now=clock(), policy=policy)
-                writer = PageWriter(session, origin, directory, options)
-                writer.apply(page)
-                for hook in services.page_hooks:
-                    hook(session, None, writer)
-            report.counters.update(writer.counters)
+                counters = store_page(
+                    session, page, partial(PageWriter, session, origin, directory, options),
+                    partial(_run_hooks, services, session, None),
+                )
+            report.counters.update(counters)
     return report

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crmsync.connectors.base import (
     CalendarEvent,
+    Change,
     ContactCard,
     Deletion,
     FlagsChanged,
@@ -169,6 +170,17 @@ class PageWriter:
                 created_at=self.options.now,
             )
         )
+
+    def quarantine_change(self, change: Change, reason: str, detail: str = "") -> None:
+        """Quarantine any change (one the database refused), with what we hold of it raw."""
+        if isinstance(change, MailMessage):
+            raw = _raw_of(change)
+        elif isinstance(change, Unreadable):
+            raw = change.raw
+        else:
+            raw = repr(change).encode("utf-8", "backslashreplace")
+        folder = change.calendar if isinstance(change, CalendarEvent) else change.folder
+        self.quarantine(folder, change.item_id, raw, reason, detail)
 
     # -- mail ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.models import ActivityLink, Case, Mailbox
 from crmsync.crm.support import OutboxMessage, SupportCase, SupportIntake
+from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping.cases import ThreadDecision, choose_case
 from crmsync.mapping.loops import SenderKind, classify_sender, is_burst, mail_fingerprint
 from crmsync.sync_service.engine.store import PageWriter, StoredMail
@@ -25,6 +26,8 @@ from crmsync.sync_service.support.opening import open_case
 from crmsync.sync_service.support.settings import SupportSettings, load_settings
 
 log = logging.getLogger(__name__)
+#: outcome of a mail a person took off the case it threads onto
+REMOVED = "a person removed this mail from"
 
 
 @dataclass
@@ -89,7 +92,8 @@ def _agent_reply(intake: Intake, stored: StoredMail) -> tuple[str, int | None]:
         return "our mail on no case", None
     case = intake.session.get(Case, thread.case_id)
     assert case is not None
-    link_to_case(intake, stored, case, thread.reason)
+    if not link_to_case(intake, stored, case, thread.reason):
+        return f"{REMOVED} {case.number}", None  # not a response on that case either
     automatic = (stored.mail.headers.get("auto-submitted") or "no").strip().lower()
     if automatic.startswith("no") and not _from_outbox(intake.session, stored) \
             and case.first_response_at is None:
@@ -116,7 +120,8 @@ def _customer_mail(intake: Intake, stored: StoredMail) -> tuple[str, int | None]
         reopen_closed=intake.settings.reopen_closed, may_reopen=kind.is_human,
     )
     if thread.action in ("join", "reopen"):
-        return _join(intake, stored, thread), thread.case_id
+        outcome = _join(intake, stored, thread)
+        return outcome, None if outcome.startswith(REMOVED) else thread.case_id
     if kind.kind == "bounce":
         # A bounce opens nothing (F14): filed on its case above when it names one.
         return f"no case: {kind.kind} ({kind.reason})", None
@@ -129,7 +134,8 @@ def _customer_mail(intake: Intake, stored: StoredMail) -> tuple[str, int | None]
 def _join(intake: Intake, stored: StoredMail, thread: ThreadDecision) -> str:
     case = intake.session.get(Case, thread.case_id)
     assert case is not None
-    link_to_case(intake, stored, case, thread.reason)
+    if not link_to_case(intake, stored, case, thread.reason):
+        return f"{REMOVED} {case.number}"  # nor does it reopen the case
     if thread.action == "reopen":
         case.status = "Reopened"
         support = intake.session.get(SupportCase, case.id)
@@ -151,14 +157,21 @@ def _open(intake: Intake, stored: StoredMail, kind: SenderKind,
     return reason, case.id
 
 
-def link_to_case(intake: Intake, stored: StoredMail, case: Case, reason: str) -> None:
-    """Link the mail's activity to ``case`` once, with ``reason``."""
+def link_to_case(intake: Intake, stored: StoredMail, case: Case, reason: str) -> bool:
+    """Link the mail's activity to ``case`` once, with ``reason``.
+
+    :returns: whether the mail is on the case: ``False`` when a person took it off
+        (``link_removals``), since automation never undoes a person's decision.
+    """
     activity = stored.activity
     if any(link.case_id == case.id for link in activity.links):
-        return
+        return True
+    if (activity.id, Target("case", case.id)) in removed_targets(intake.session, [activity.id]):
+        return False
     activity.links.append(ActivityLink(
         case_id=case.id, reason=reason, confidence=1.0, source="auto", created_at=intake.now,
     ))
+    return True
 
 
 def _burst_case(intake: Intake, stored: StoredMail) -> Case | None:
