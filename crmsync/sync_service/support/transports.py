@@ -20,16 +20,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from crmsync.connectors.graph.client import GraphError
-from crmsync.connectors.graph.connector import GraphConnector
-from crmsync.connectors.graph.send_mail import OutgoingMail
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.errors import AuthError, ConfigError, TransientError
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import reseal_secret
+
+if TYPE_CHECKING:  # the Graph client (and requests) load only when Graph mail is sent
+    from crmsync.connectors.graph.connector import GraphConnector
+    from crmsync.connectors.graph.send_mail import OutgoingMail
 
 TIMEOUT = 30
 #: Graph's "throttled, not processed": the only retry-later answer that proves nothing was sent
@@ -174,6 +175,8 @@ class GraphTransport:
             connector.close()
 
     def _connect(self) -> GraphConnector:
+        from crmsync.connectors.graph.connector import GraphConnector
+
         mailbox = self.mailbox
         box = self.services.secret_box()
         secret = box.open(mailbox.secret, mailbox.name) if mailbox.secret else ""
@@ -185,6 +188,8 @@ class GraphTransport:
 
 def outgoing_mail(row: OutboxMessage) -> OutgoingMail:
     """The Graph form of an outbox row; it keeps the row's one Message-ID."""
+    from crmsync.connectors.graph.send_mail import OutgoingMail
+
     return OutgoingMail(
         to=(row.to_address,), subject=row.subject, body=row.body,
         in_reply_to=row.in_reply_to or None, automatic=True,
@@ -194,6 +199,8 @@ def outgoing_mail(row: OutboxMessage) -> OutgoingMail:
 
 
 def _post(connector: GraphConnector, mail: OutgoingMail) -> None:
+    from crmsync.connectors.graph.client import GraphError
+
     try:
         connector.send_mail(mail)
     except (AuthError, GraphError) as exc:  # a 4xx answer: Exchange did not take it
