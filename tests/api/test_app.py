@@ -8,15 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from crmsync.sync_service.app import create_app
-from tests.conftest import SAMPLES, Cli, load_sample_crm
-
-
-@pytest.fixture
-def loaded(cli: Cli) -> Cli:
-    load_sample_crm(cli)
-    cli("mail", "import", str(SAMPLES / "mailbox.mbox"))
-    return cli
-
+from tests.conftest import Cli
 
 _apps: list = []
 

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crmsync.crm.models import Activity
-from crmsync.sync_service.app import create_app
-from tests.conftest import SAMPLES, Cli, load_sample_crm
+from tests.conftest import SAMPLES, Cli
 
 ANA_MAIL = "<demo-001@mail.example>"
-
-
-@pytest.fixture
-def loaded(cli: Cli) -> Cli:
-    load_sample_crm(cli)
-    cli("mail", "import", str(SAMPLES / "mailbox.mbox"))
-    return cli
-
-
-@pytest.fixture
-def client(loaded: Cli) -> Iterator[FlaskClient]:
-    app = create_app({"TESTING": True, "DATABASE_URL": loaded.env["CRMSYNC_DATABASE_URL"]})
-    yield app.test_client()
-    app.extensions["crmsync"].dispose()
 
 
 def auth(cli: Cli, email: str) -> dict[str, str]:

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
-from crmsync.sync_service.app import create_app
 from tests.api.test_pane_api import ANA_MAIL, auth
-from tests.conftest import SAMPLES, Cli, load_sample_crm
+from tests.conftest import SAMPLES, Cli
 
 GLOBEX_PILOT = {"type": "opportunity", "external_id": "opp-2"}
-
-
-@pytest.fixture
-def loaded(cli: Cli) -> Cli:
-    load_sample_crm(cli)
-    cli("mail", "import", str(SAMPLES / "mailbox.mbox"))
-    return cli
-
-
-@pytest.fixture
-def client(loaded: Cli) -> Iterator[FlaskClient]:
-    app = create_app({"TESTING": True, "DATABASE_URL": loaded.env["CRMSYNC_DATABASE_URL"]})
-    yield app.test_client()
-    app.extensions["crmsync"].dispose()
 
 
 def _meeting_file(path: Path, uid: str) -> Path:
