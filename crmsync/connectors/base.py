@@ -224,6 +224,9 @@ class Connector(abc.ABC):
     #: whether an unchanged resource can be polled without listing it
     supports_delta: bool = False
     read_only: bool = True
+    #: whether ``fetch_changes`` may run in another thread than the caller's, one page
+    #: ahead of the one being stored (it then runs only there until exhausted)
+    prefetch_pages: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> Connector:
@@ -249,6 +252,14 @@ class Connector(abc.ABC):
         :raises TransientError: a retryable failure; nothing after the last page
             yielded was consumed.
         """
+
+    def updated_secret(self) -> str | None:
+        """Return the credential when the connector renewed it during the run, else None.
+
+        A connector that refreshes tokens itself (Graph delegated: the msal token cache)
+        hands the new one back so the engine seals it to the mailbox row again.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
         """Release connections; the default has nothing to release."""

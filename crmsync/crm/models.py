@@ -219,6 +219,24 @@ class ActivityAttachment(Base):
     activity: Mapped[Activity] = relationship(back_populates="attachments")
 
 
+#: the typed column of a link-shaped row (links, removals, intents) for each record kind
+LINK_TARGET_COLUMNS = {
+    "contact": "contact_id",
+    "account": "account_id",
+    "opportunity": "opportunity_id",
+    "case": "case_id",
+}
+
+
+def link_target(row: object) -> tuple[str, int] | None:
+    """Return (kind, id) of a link-shaped row: exactly one typed column is set."""
+    for kind, column in LINK_TARGET_COLUMNS.items():
+        value = getattr(row, column)
+        if value is not None:
+            return kind, value
+    return None
+
+
 class ActivityLink(Base):
     """Why an activity belongs to a record; exactly one target column is set."""
 

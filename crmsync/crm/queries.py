@@ -38,7 +38,7 @@ def _account_for_domain(session: Session, domain: str) -> Account | None:
     return next((by_domain[c] for c in candidates if c in by_domain), None)
 
 
-def _contact_shape(contact: Contact) -> dict[str, Any]:
+def contact_shape(contact: Contact) -> dict[str, Any]:
     return {
         "external_id": contact.external_id, "name": contact.full_name,
         "first_name": contact.first_name, "last_name": contact.last_name,
@@ -99,7 +99,7 @@ def lookup_sender(
         ]
     return {
         "address": address,
-        "contact": _contact_shape(contact) if contact else None,
+        "contact": contact_shape(contact) if contact else None,
         "account": {"external_id": account.external_id, "name": account.name}
         if account else None,
         "opportunities": opportunities,

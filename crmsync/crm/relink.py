@@ -16,26 +16,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from crmsync.crm.addin_models import LinkRemoval
 from crmsync.crm.linking_models import LinkSuggestion
-from crmsync.crm.models import Activity, ActivityLink
-from crmsync.crm.rethread import settle_activities
+from crmsync.crm.models import LINK_TARGET_COLUMNS, Activity, ActivityLink
+from crmsync.crm.rethread import settle_activities, target_of
 from crmsync.mapping.directory import Directory
 from crmsync.mapping.evidence import ThreadLink, gather_links
 from crmsync.mapping.records import Participant, ProposedLink
 
 BATCH = 200
-COLUMNS = {
-    "contact": "contact_id", "account": "account_id",
-    "opportunity": "opportunity_id", "case": "case_id",
-}
-
-
-def target_of(row: object) -> tuple[str, int]:
-    """Return (kind, id) of a link-shaped row (``ActivityLink``, ``LinkRemoval``)."""
-    for kind, column in COLUMNS.items():
-        value = getattr(row, column)
-        if value is not None:
-            return kind, value
-    return "", 0
 
 
 def relink_since(
@@ -146,7 +133,7 @@ def _apply(
             continue  # a person chose the deal or case
         link = ActivityLink(reason=proposal.reason, confidence=proposal.confidence,
                             source="auto", created_at=now)
-        setattr(link, COLUMNS[target[0]], target[1])
+        setattr(link, LINK_TARGET_COLUMNS[target[0]], target[1])
         activity.links.append(link)
         counts["added"] += 1
     _replace_suggestions(session, activity.id, evidence.suggestions, now)

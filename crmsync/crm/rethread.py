@@ -32,7 +32,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from crmsync.crm.linking_models import ActivityThreadKey, LinkSuggestion
-from crmsync.crm.models import Activity, ActivityLink
+from crmsync.crm.models import LINK_TARGET_COLUMNS, Activity, ActivityLink, link_target
 from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping.conversations import (
     ConversationMember,
@@ -58,10 +58,6 @@ REF = "ref:"
 MAX_ROUNDS = 4
 #: keys per IN (...) list: SQLite's limit on bound parameters is 32766
 CHUNK = 5000
-COLUMNS = {
-    "contact": "contact_id", "account": "account_id",
-    "opportunity": "opportunity_id", "case": "case_id",
-}
 #: (kind, target id, by a person)
 Held = tuple[str, int, bool]
 
@@ -211,15 +207,12 @@ def _ids(group: Sequence[ConversationMember]) -> set[int]:
 
 
 def _held(activity: Activity) -> list[Held]:
-    return [(*_target(link), link.source == "user") for link in activity.links]
+    return [(*target_of(link), link.source == "user") for link in activity.links]
 
 
-def _target(row: Any) -> tuple[str, int]:
-    for kind, column in COLUMNS.items():
-        value = getattr(row, column)
-        if value is not None:
-            return kind, value
-    return "", 0
+def target_of(row: Any) -> tuple[str, int]:
+    """Return (kind, id) of a link-shaped row (``ActivityLink``, ``LinkRemoval``)."""
+    return link_target(row) or ("", 0)
 
 
 def _participants(activity: Activity, directory: Directory) -> list[Participant]:
@@ -274,7 +267,7 @@ def _apply(activity: Activity, evidence: LinkEvidence, ours: set[tuple[str, int,
     """Make the activity's automatic links those of ``evidence``, as the store would."""
     desired = {(link.kind, link.target_id): link for link in evidence.links}
     for link in list(activity.links):
-        target = _target(link)
+        target = target_of(link)
         if link.source == "user" or (*target, link.reason) not in ours:
             continue  # a person's link, or another feature's: never undone here
         proposal = desired.get(target)
@@ -282,8 +275,8 @@ def _apply(activity: Activity, evidence: LinkEvidence, ours: set[tuple[str, int,
             activity.links.remove(link)
         elif (link.reason, link.confidence) != (proposal.reason, proposal.confidence):
             link.reason, link.confidence = proposal.reason, proposal.confidence
-    have = {_target(link) for link in activity.links}
-    chosen = {_target(link)[0] for link in activity.links if link.source == "user"}
+    have = {target_of(link) for link in activity.links}
+    chosen = {target_of(link)[0] for link in activity.links if link.source == "user"}
     for target, proposal in desired.items():
         if target in have or (activity.id, Target(*target)) in context.removed:
             continue  # already there, or a person took it off
@@ -291,5 +284,5 @@ def _apply(activity: Activity, evidence: LinkEvidence, ours: set[tuple[str, int,
             continue  # a person chose the deal or case: automation adds no other
         link = ActivityLink(reason=proposal.reason, confidence=proposal.confidence,
                             source="auto", created_at=context.now)
-        setattr(link, COLUMNS[target[0]], target[1])
+        setattr(link, LINK_TARGET_COLUMNS[target[0]], target[1])
         activity.links.append(link)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.addin_models import LinkRemoval, TrackIntent
 from crmsync.crm.models import (
+    LINK_TARGET_COLUMNS,
     Account,
     Activity,
     ActivityLink,
@@ -40,15 +41,10 @@ from crmsync.crm.models import (
     Contact,
     Opportunity,
     User,
+    link_target,
 )
 from crmsync.mapping.threads import parse_message_ids
 
-TARGET_COLUMNS = {
-    "contact": "contact_id",
-    "account": "account_id",
-    "opportunity": "opportunity_id",
-    "case": "case_id",
-}
 #: the header the compose pane sets on the draft (Office.js ``item.internetHeaders``,
 #: Mailbox 1.8); its value is one or more opaque send tokens, never a record's name
 TRACK_HEADER = "X-CRMSync-Track"
@@ -74,16 +70,13 @@ class Target:
 
     def columns(self) -> dict[str, int]:
         """Keyword arguments setting the one typed column of a link-like row."""
-        return {TARGET_COLUMNS[self.kind]: self.id}
+        return {LINK_TARGET_COLUMNS[self.kind]: self.id}
 
 
 def target_of(row: Any) -> Target | None:
     """Return the target of a link, removal or intent row (exactly one column is set)."""
-    for kind, column in TARGET_COLUMNS.items():
-        value = getattr(row, column)
-        if value is not None:
-            return Target(kind, value)
-    return None
+    found = link_target(row)
+    return Target(*found) if found else None
 
 
 def normalize_message_id(raw: str | None) -> str | None:
@@ -155,7 +148,7 @@ def _forget_removal(session: Session, activity_id: int, target: Target) -> None:
     session.execute(
         delete(LinkRemoval).where(
             LinkRemoval.activity_id == activity_id,
-            getattr(LinkRemoval, TARGET_COLUMNS[target.kind]) == target.id,
+            getattr(LinkRemoval, LINK_TARGET_COLUMNS[target.kind]) == target.id,
         )
     )
 
@@ -235,7 +228,7 @@ def create_intent(session: Session, intent: TrackIntent) -> TrackIntent:
         *[column.is_(None) if value is None else column == value for column, value in keys],
     )
     if target is not None:
-        query = query.where(getattr(TrackIntent, TARGET_COLUMNS[target.kind]) == target.id)
+        query = query.where(getattr(TrackIntent, LINK_TARGET_COLUMNS[target.kind]) == target.id)
     existing = session.scalars(query).first()
     if existing is not None:
         return existing

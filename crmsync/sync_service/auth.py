@@ -26,11 +26,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, email: str) -> str:
-    """Create and return a new key for the user ``email``."""
+def require_user(session: Session, email: str) -> User:
+    """Return the CRM user ``email`` (any case), or say plainly that there is none."""
     user = session.scalars(select(User).where(User.email == email.lower())).one_or_none()
     if user is None:
         raise UserError(f"no CRM user {email}")
+    return user
+
+
+def create_api_key(session: Session, email: str) -> str:
+    """Create and return a new key for the user ``email``."""
+    user = require_user(session, email)
     key = PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), created_at=datetime.now(UTC)))
     return key

@@ -7,7 +7,6 @@ may use ``/feeds/me.ics`` with a bearer API key instead.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime
 
@@ -19,23 +18,16 @@ from sqlalchemy.orm import Session
 from crmsync.crm.db import session_scope
 from crmsync.crm.linking_models import FeedToken, MeetingSeries
 from crmsync.crm.models import Activity, ActivityParticipant, ActivitySource, Mailbox, User
-from crmsync.errors import UserError
-from crmsync.sync_service.auth import user_for_key
+from crmsync.sync_service.auth import hash_key, require_user, user_for_key
 
 blueprint = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_feed_token(session: Session, email: str) -> str:
     """Create and return a new feed token for the user ``email`` (shown once)."""
-    user = session.scalars(select(User).where(User.email == email.lower())).one_or_none()
-    if user is None:
-        raise UserError(f"no CRM user {email}")
+    user = require_user(session, email)
     token = secrets.token_urlsafe(32)
-    session.add(FeedToken(user_id=user.id, token_hash=_hash(token),
+    session.add(FeedToken(user_id=user.id, token_hash=hash_key(token),
                           created_at=datetime.now(UTC)))
     return token
 
@@ -88,7 +80,7 @@ def feed_by_token(token: str) -> Response:
         return feed_for_bearer()
     with session_scope(current_app.extensions["crmsync"].sessions) as session:
         user_id = session.scalar(
-            select(FeedToken.user_id).where(FeedToken.token_hash == _hash(token)))
+            select(FeedToken.user_id).where(FeedToken.token_hash == hash_key(token)))
     return _respond(user_id)
 
 

@@ -18,7 +18,7 @@ from crmsync.crm.models import (
     ContactEmail,
     Opportunity,
 )
-from crmsync.crm.queries import activity_shape
+from crmsync.crm.queries import activity_shape, contact_shape
 from crmsync.crm.recent import timeline_activities
 from crmsync.crm.tracking import (
     Target,
@@ -45,15 +45,6 @@ from crmsync.sync_service.api.schemas import (
 )
 
 SEARCH_LIMIT = 20
-
-
-def contact_shape(contact: Contact) -> dict[str, Any]:
-    return {
-        "external_id": contact.external_id, "name": contact.full_name,
-        "first_name": contact.first_name, "last_name": contact.last_name,
-        "title": contact.title, "phone": contact.phone,
-        "emails": [e.address for e in contact.emails],
-    }
 
 
 @blueprint.post("/contacts")

@@ -134,12 +134,8 @@ def build_connector(services: Services, mailbox: Mailbox) -> Connector:
 
 
 def reseal_secret(services: Services, mailbox_id: int, name: str, connector: Connector) -> None:
-    """Store a credential the connector renewed during the run (hook: ``updated_secret()``).
-
-    A connector that refreshes tokens itself (Graph delegated: the msal token cache)
-    returns the new credential from ``updated_secret()``; it is sealed to the row again.
-    """
-    updated = getattr(connector, "updated_secret", lambda: None)()
+    """Seal a credential the connector renewed during the run to the mailbox row again."""
+    updated = connector.updated_secret()
     if updated:
         with session_scope(services.sessions) as session:
             session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(
@@ -231,12 +227,8 @@ def _matching(
 
 
 def _ahead(connector: Connector, pages: Iterator[Page]) -> AbstractContextManager[Iterator[Page]]:
-    """Fetch the next page while this one is stored, when the connector allows it.
-
-    A connector sets ``prefetch_pages = True`` when its ``fetch_changes`` may run in
-    another thread than the caller's (it then only runs there until exhausted).
-    """
-    if getattr(connector, "prefetch_pages", False):
+    """Fetch the next page while this one is stored, when the connector allows it."""
+    if connector.prefetch_pages:
         return Prefetch(pages)
     return nullcontext(pages)
 

@@ -28,12 +28,14 @@ from crmsync.connectors.base import (
     Unreadable,
 )
 from crmsync.crm.models import (
+    LINK_TARGET_COLUMNS,
     Activity,
     ActivityAttachment,
     ActivityLink,
     ActivityParticipant,
     ActivitySource,
     QuarantinedItem,
+    link_target,
 )
 from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
@@ -43,12 +45,6 @@ from crmsync.sync_service.engine.store_events import store_calendar_change, stor
 
 #: longest dedupe key stored as is; longer ones (hostile Message-IDs) are hashed
 MAX_KEY_LENGTH = 500
-LINK_COLUMNS = {
-    "contact": "contact_id",
-    "account": "account_id",
-    "opportunity": "opportunity_id",
-    "case": "case_id",
-}
 
 
 @dataclass(frozen=True)
@@ -264,8 +260,8 @@ class PageWriter:
                 "contact_id": p.contact_id,
             })
         for proposed in decision.links:
-            link = dict.fromkeys(LINK_COLUMNS.values())
-            link[LINK_COLUMNS[proposed.kind]] = proposed.target_id
+            link = dict.fromkeys(LINK_TARGET_COLUMNS.values())
+            link[LINK_TARGET_COLUMNS[proposed.kind]] = proposed.target_id
             rows.links.setdefault((proposed.kind, proposed.target_id), {
                 **link, "reason": proposed.reason, "confidence": proposed.confidence,
                 "source": "auto", "created_at": self.options.now,
@@ -354,7 +350,7 @@ class PageWriter:
                 reason=proposed.reason, confidence=proposed.confidence, source="auto",
                 created_at=self.options.now,
             )
-            setattr(link, LINK_COLUMNS[proposed.kind], proposed.target_id)
+            setattr(link, LINK_TARGET_COLUMNS[proposed.kind], proposed.target_id)
             activity.links.append(link)
         self._merge_source(activity, mail)
 
@@ -407,11 +403,7 @@ def _attachment_rows(mail: MailMessage) -> list[dict[str, Any]]:
 
 
 def _target_of(link: ActivityLink) -> tuple[str, int | None]:
-    for kind, column in LINK_COLUMNS.items():
-        value = getattr(link, column)
-        if value is not None:
-            return kind, value
-    return "", None
+    return link_target(link) or ("", None)
 
 
 def _raw_of(mail: MailMessage) -> bytes:

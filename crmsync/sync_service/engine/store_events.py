@@ -19,7 +19,13 @@ from sqlalchemy.orm import selectinload
 
 from crmsync.connectors.base import CalendarEvent, ContactCard, EventPerson
 from crmsync.crm.cards import import_cards
-from crmsync.crm.models import Activity, ActivityLink, ActivityParticipant, ActivitySource
+from crmsync.crm.models import (
+    LINK_TARGET_COLUMNS,
+    Activity,
+    ActivityLink,
+    ActivityParticipant,
+    ActivitySource,
+)
 from crmsync.crm.tracking import Target, fulfil_meeting_intents, removed_targets
 from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
@@ -146,8 +152,6 @@ def _activity_for(writer: PageWriter, event: CalendarEvent) -> Activity:
 
 def _merge_meeting(writer: PageWriter, activity: Activity, event: CalendarEvent,
                    participants: list[Participant], links: list) -> None:
-    from crmsync.sync_service.engine.store import LINK_COLUMNS
-
     have = {(p.address, p.role) for p in activity.participants}
     for p in participants:
         if (p.address, p.role) not in have:
@@ -162,7 +166,7 @@ def _merge_meeting(writer: PageWriter, activity: Activity, event: CalendarEvent,
     for proposed in links:
         link = ActivityLink(reason=proposed.reason, confidence=proposed.confidence,
                             source="auto", created_at=writer.options.now)
-        setattr(link, LINK_COLUMNS[proposed.kind], proposed.target_id)
+        setattr(link, LINK_TARGET_COLUMNS[proposed.kind], proposed.target_id)
         target = (link.contact_id, link.account_id, link.opportunity_id, link.case_id)
         if (activity.id, Target(proposed.kind, proposed.target_id)) in removed:
             continue
