@@ -227,6 +227,10 @@ class Connector(abc.ABC):
     #: whether ``fetch_changes`` may run in another thread than the caller's, one page
     #: ahead of the one being stored (it then runs only there until exhausted)
     prefetch_pages: bool = False
+    #: whether ``from_settings`` in another process builds a connector that can run a
+    #: long ``fetch_changes`` there (a backfill), the credential being used as given and
+    #: never renewed (see :meth:`updated_secret`)
+    fetch_in_process: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> Connector:
@@ -252,6 +256,13 @@ class Connector(abc.ABC):
         :raises TransientError: a retryable failure; nothing after the last page
             yielded was consumed.
         """
+
+    def backfill_size(self, resource: str, cursor: str | None) -> int:
+        """Return about how many items ``fetch_changes(resource, cursor)`` has to fetch
+        when it is a first sync (or resumes one), else 0; the engine runs a large
+        backfill in a process of its own (:attr:`fetch_in_process`).
+        """
+        return 0
 
     def updated_secret(self) -> str | None:
         """Return the credential when the connector renewed it during the run, else None.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Connection,
     Date,
     DateTime,
     FetchedValue,
@@ -25,6 +27,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -172,7 +176,7 @@ class Activity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), default="email")
     dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
-    internet_message_id: Mapped[str | None] = mapped_column(String(1000))
+    internet_message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
     ical_uid: Mapped[str | None] = mapped_column(String(1000))
     conversation: Mapped[str] = mapped_column(String(1000), default="", index=True)
     subject: Mapped[str] = mapped_column(Text, default="")
@@ -251,8 +255,8 @@ class ActivityLink(Base):
         ),
         CheckConstraint("source IN ('auto', 'user')", name="source_kind"),
     )
-    # Not fetched with INSERT ... RETURNING: SQLite returns occurred_at as it was before
-    # the AFTER INSERT trigger filled it; expired instead, it loads when first read.
+    # Not fetched with INSERT ... RETURNING: a trigger may change occurred_at after the
+    # statement (PostgreSQL's, moving a link); expired instead, it loads when first read.
     __mapper_args__ = {"eager_defaults": False}
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
@@ -260,9 +264,10 @@ class ActivityLink(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
-    #: Copy of ``activity.occurred_at`` kept by database triggers (migration 0070), so a
-    #: record's newest activities are an index range scan on ``(target, occurred_at)``
-    #: however many activities the record has. Writers never set it.
+    #: Copy of ``activity.occurred_at``, so a record's newest activities are an index
+    #: range scan on ``(target, occurred_at)`` however many activities the record has.
+    #: Given on insert (the ORM's :func:`_copy_occurred_at`; the engine's bulk insert),
+    #: kept by database triggers on update (migrations 0070, 0071).
     occurred_at: Mapped[datetime | None] = mapped_column(
         UtcDateTime, server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
@@ -373,6 +378,19 @@ class QuarantinedItem(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+@event.listens_for(ActivityLink, "before_insert")
+def _copy_occurred_at(_mapper: Any, connection: Connection, link: ActivityLink) -> None:
+    """Give a link inserted through the ORM its activity's time (see ``occurred_at``)."""
+    if link.occurred_at is not None:
+        return
+    activity = link.__dict__.get("activity")
+    if activity is not None and activity.__dict__.get("occurred_at") is not None:
+        link.occurred_at = activity.occurred_at
+    else:
+        link.occurred_at = connection.scalar(
+            select(Activity.occurred_at).where(Activity.id == link.activity_id))
 
 
 Index("ix_activity_links_activity", ActivityLink.activity_id)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -243,11 +244,21 @@ def _sender_of(activity: Activity) -> str | None:
 
 @dataclass(frozen=True)
 class SentMail:
-    """A stored outbound mail and what names its draft: conversation id, header tokens."""
+    """A stored outbound mail and what names its draft: conversation id, header tokens.
 
-    activity: Activity
+    :param activity: the activity, or a function returning it: it is loaded only when
+        an intent names the mail.
+    :param message_id: the activity's Message-ID, and ``conversation`` its conversation.
+    """
+
+    activity: Activity | Callable[[], Activity]
+    message_id: str | None
+    conversation: str
     conversation_id: str | None = None
     send_tokens: tuple[str, ...] = ()
+
+    def load(self) -> Activity:
+        return self.activity if isinstance(self.activity, Activity) else self.activity()
 
 
 #: outbound mails whose open intents are read in one query (bounded IN lists)
@@ -264,10 +275,8 @@ class _MailKeys:
 
     @classmethod
     def of(cls, sent: SentMail) -> _MailKeys:
-        activity = sent.activity
-        conversations = frozenset({sent.conversation_id, activity.conversation} - {None, ""})
-        return cls(activity.internet_message_id or None, conversations,
-                   frozenset(sent.send_tokens))
+        conversations = frozenset({sent.conversation_id, sent.conversation} - {None, ""})
+        return cls(sent.message_id or None, conversations, frozenset(sent.send_tokens))
 
     def names(self, intent: TrackIntent) -> bool:
         """Whether ``intent`` waits for this mail (the SQL the batch query ran, per mail)."""
@@ -341,7 +350,7 @@ def _fulfil_for(session: Session, mail: SentMail,
     matching = [(i, e) for i, e in candidates if i.fulfilled_at is None and keys.names(i)]
     if not matching:
         return 0
-    activity = mail.activity
+    activity = mail.load()
     sender = _sender_of(activity)
     fulfilled = 0
     for intent, email in matching:
@@ -416,9 +425,9 @@ def tracking_page_hook(session: Session, _mailbox: Any, writer: Any) -> None:
     changes commits with the page and its cursor.
     """
     sent = [
-        SentMail(s.activity, s.mail.conversation_id,
-                 send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
-        for s in writer.stored if s.activity.direction == "outbound"
+        SentMail(partial(getattr, s, "activity"), s.facts.message_id, s.facts.conversation,
+                 s.mail.conversation_id, send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
+        for s in writer.stored if s.facts.direction == "outbound"
     ]
     if sent:
         session.flush()  # the page's activities need their ids before they are linked

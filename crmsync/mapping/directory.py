@@ -81,6 +81,9 @@ class Directory:
     _opportunities_by_id: dict[int, OpportunityEntry] = field(
         init=False, repr=False, compare=False
     )
+    #: address → is_internal, for the addresses seen so far (the same people write all
+    #: through a mailbox); cleared when it holds :data:`_MEMO_SIZE` entries
+    _internal_memo: dict[str, bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         normalized = frozenset(_clean_domain(domain) for domain in self.internal_domains)
@@ -93,6 +96,7 @@ class Directory:
                 open_by_account.setdefault(opportunity.account_id, []).append(opportunity)
         object.__setattr__(self, "_opportunities_by_external_id", by_external)
         object.__setattr__(self, "_opportunities_by_id", {o.id: o for o in self.opportunities})
+        object.__setattr__(self, "_internal_memo", {})
         object.__setattr__(
             self,
             "_open_opportunities_by_account",
@@ -106,7 +110,14 @@ class Directory:
 
     def is_internal(self, address: str) -> bool:
         """Return whether ``address`` is at one of our domains or a subdomain of one."""
-        return any(_is_within(domain_of(address), own) for own in self.internal_domains)
+        memo = self._internal_memo
+        known = memo.get(address)
+        if known is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            domain = domain_of(address)
+            known = memo[address] = any(_is_within(domain, own) for own in self.internal_domains)
+        return known
 
     def account_for_domain(self, domain: str) -> AccountEntry | None:
         """Return the account that owns ``domain`` or the nearest domain above it.
@@ -141,6 +152,10 @@ class Directory:
         """Return the contact with ``address`` (any form; it is normalized), if any."""
         key = normalize_address(address)
         return None if key is None else self.contacts_by_address.get(key)
+
+
+#: most addresses :meth:`Directory.is_internal` remembers
+_MEMO_SIZE = 65536
 
 
 def _clean_domain(domain: str) -> str:

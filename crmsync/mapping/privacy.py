@@ -79,6 +79,9 @@ def privacy_verdict(
     if not policy.capture_sensitive and is_sensitive(headers):
         # The sender asked for discretion: never captured unless the admin allowed it.
         return SKIP_SENSITIVE
+    if not (policy.suppressed_hashes or policy.blocked_addresses or policy.blocked_domains
+            or policy.do_not_capture):
+        return None  # no rule names anybody (the default)
     for address in addresses:
         if policy.suppressed_hashes and address_hash(address) in policy.suppressed_hashes:
             # Erased or opted out: GDPR means the next sync must not bring them back.

@@ -32,6 +32,8 @@ SCHEMA: tuple[Option, ...] = (
     Option("DEMO", False, bool, "turn on the preview page and its automatic sign-in"),
     Option("BACKFILL_DAYS", 90, int, "how far back a new mailbox's first sync reaches"),
     Option("SYNC_BATCH_SIZE", 500, int, "messages fetched and committed per batch"),
+    Option("FETCH_PROCESS_MIN_MESSAGES", 2000, int,
+           "a first sync of a folder this large fetches in a second process; 0: never"),
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
     Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),

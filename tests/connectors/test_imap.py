@@ -34,17 +34,33 @@ def fill(server, user, count, folder="INBOX", start=0):
     return [server.append(user, folder, mail.plain(n)) for n in range(start, start + count)]
 
 
-def test_first_sync_newest_first_within_window(dovecot, user, connect):
-    # Messages received before `since` are left out; the rest come newest first.
+def test_first_sync_in_arrival_order_within_window(dovecot, user, connect):
+    # Messages received before `since` are left out; the rest come oldest first, so a
+    # reply follows the mail it answers.
     for n in range(6):
         dovecot.append(user, "INBOX", mail.plain(n), internal_date=datetime(2024, 3, 1 + n, 12))
     pages = drain(connect(dovecot, user, since=date(2024, 3, 3), batch_size=2))
-    assert message_ids(pages) == [f"<m{n}@test>" for n in (5, 4, 3, 2)]
+    assert message_ids(pages) == [f"<m{n}@test>" for n in (2, 3, 4, 5)]
     assert [len(p.changes) for p in pages] == [2, 2]
-    first = records(pages)[0]
-    assert first.received_at == datetime.fromisoformat("2024-03-06T12:00:00").astimezone()
-    assert first.folder_role == "inbox" and first.body_text == "body 5\n"
-    assert first.item_id == f"{ImapCursor.loads(pages[-1].cursor).uidvalidity}:6"
+    last = records(pages)[-1]
+    assert last.received_at == datetime.fromisoformat("2024-03-06T12:00:00").astimezone()
+    assert last.folder_role == "inbox" and last.body_text == "body 5\n"
+    assert last.item_id == f"{ImapCursor.loads(pages[-1].cursor).uidvalidity}:6"
+
+
+def test_first_sync_newest_window_first(dovecot, user, connect):
+    # A large mailbox reaches the CRM newest window first: the newest 3, then the 3
+    # before them, each window oldest first; resuming mid-window loses and doubles nothing.
+    fill(dovecot, user, 7)
+    connector = connect(dovecot, user, batch_size=2, backfill_window=3)
+    pages = drain(connector)
+    order = [f"<m{n}@test>" for n in (4, 5, 6, 1, 2, 3, 0)]
+    assert message_ids(pages) == order
+    assert [len(p.changes) for p in pages] == [2, 1, 2, 1, 1]
+    for index, page in enumerate(pages):
+        rest = message_ids(drain(connector, cursor=page.cursor))
+        assert sorted(message_ids(pages[: index + 1]) + rest) == sorted(order)
+        assert len(set(rest)) == len(rest) and not set(rest) & set(message_ids(pages[: index + 1]))
 
 
 def test_empty_folder_yields_one_empty_page(dovecot, user, connect):

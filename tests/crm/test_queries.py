@@ -84,12 +84,14 @@ def test_recent_activities_are_the_newest_of_contact_and_account(session: Sessio
 
 
 def test_links_written_in_bulk_and_moved_meetings_keep_their_place(session: Session) -> None:
-    # The engine inserts links with Core (no ORM); a rescheduled meeting moves in the list.
+    # The engine inserts links with Core (no ORM), giving each its activity's time as
+    # the copy; a rescheduled meeting moves in the list.
     acme, ana, _bo = _crm(session)
     first = _mail(session, 1, minutes=10, contact=ana.id)
     second = _mail(session, 2, minutes=20)
     session.execute(insert(ActivityLink), [
-        {"activity_id": second, "contact_id": ana.id, "created_at": T0, "reason": "bulk"}])
+        {"activity_id": second, "contact_id": ana.id, "created_at": T0, "reason": "bulk",
+         "occurred_at": T0 + timedelta(minutes=20)}])
     session.commit()
     assert _subjects(timeline_activities(session, "contact", ana.id, 5)) == ["mail 2", "mail 1"]
 
@@ -104,10 +106,16 @@ def test_links_written_in_bulk_and_moved_meetings_keep_their_place(session: Sess
 
 
 def test_an_orm_link_reads_the_copied_time(session: Session) -> None:
-    # The trigger fills the copy after the INSERT; the new object must not keep a None.
-    _acme, ana, _bo = _crm(session)
+    # The ORM gives a new link its activity's time; the object must not keep a None.
+    acme, ana, _bo = _crm(session)
     activity = session.get(Activity, _mail(session, 1, minutes=7, contact=ana.id))
     assert _aware(activity.links[0].occurred_at) == T0 + timedelta(minutes=7)
+    # A link added by id alone (its activity not loaded) is given the time too.
+    session.commit()
+    session.expunge_all()
+    session.add(ActivityLink(activity_id=activity.id, account_id=acme.id, created_at=T0))
+    session.commit()
+    assert [a.subject for a in timeline_activities(session, "account", acme.id, 5)] == ["mail 1"]
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -159,7 +159,8 @@ def test_dovecot_first_sync_pages_reply_before_parent(cli: Cli, dovecot: Dovecot
     with cli.session() as session:
         from crmsync.crm.models import Mailbox
         mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
-        mailbox.settings = {**mailbox.settings, "batch_size": 1}
+        # one mail per page and per window: newest first, as a large mailbox's windows go
+        mailbox.settings = {**mailbox.settings, "batch_size": 1, "backfill_window": 1}
         session.commit()
     assert "3 captured" in sync(cli, name)
     links = _links(cli)

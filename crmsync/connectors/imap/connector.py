@@ -38,6 +38,7 @@ from crmsync.connectors.imap.session import (
     translated_errors,
 )
 from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.errors import CursorExpiredError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class ImapConnector(Connector):
     read_only = True
     #: fetch_changes may run in the engine's prefetch thread (the session is used only there)
     prefetch_pages = True
+    #: a backfill may run in a process of its own, with its own session
+    fetch_in_process = True
 
     def __init__(self, settings: ImapSettings, secret: str) -> None:
         self.settings = settings
@@ -149,6 +152,20 @@ class ImapConnector(Connector):
             # poll once more so "caught up" includes it.
             yield from self._catch_up(ctx, ImapCursor.loads(last.cursor))
 
+    def backfill_size(self, resource: str, cursor: str | None) -> int:
+        """See `Connector.backfill_size`: the folder's MESSAGES (STATUS) while backfilling.
+
+        One round trip, and none for a poll (a cursor that finished its backfill).
+        """
+        try:
+            if cursor and ImapCursor.loads(cursor, with_uids=False).backfill_below is None:
+                return 0
+        except CursorExpiredError:
+            return 0  # fetch_changes reports it
+        with self._call(f"status of {resource!r}"):
+            status = self._session().folder_status(resource, [b"MESSAGES"])
+        return int(status.get(b"MESSAGES", 0))
+
     def _catch_up(self, ctx: FolderContext, after: ImapCursor) -> Iterator[Page]:
         """Poll right after a backfill; yields nothing when the folder did not move."""
         with self._call(f"sync {ctx.folder!r}"):
@@ -171,25 +188,38 @@ class ImapConnector(Connector):
     def _backfill(
         self, ctx: FolderContext, cursor: ImapCursor, first: list[Change]
     ) -> Iterator[Page]:
-        """Yield the window's messages below ``cursor.backfill_below``, newest first."""
+        """Yield the window's messages still due, newest window first, oldest first inside.
+
+        The due messages (below ``cursor.backfill_below``, not yet yielded) are cut into
+        windows of ``backfill_window``, newest first, so recent mail reaches the CRM
+        first; inside a window pages go in UID order (arrival order), so a reply is
+        usually stored after the mail it answers and inherits its links at once instead
+        of being decided again later (the rethreading hook's work).
+        """
         below = cursor.backfill_below or 1
         with self._call(f"search {ctx.folder!r}"):
             criteria: list[object] = ["UID", f"1:{below - 1}"] if below > 1 else []
             if cursor.since is not None:
                 criteria += ["SINCE", cursor.since]
-            due = sorted(self._search(criteria) if below > 1 else [], reverse=True)
-        due = [uid for uid in due if uid < below]
+            found = self._search(criteria) if below > 1 else []
+        due = sorted((uid for uid in found if uid < below and uid not in cursor.uids),
+                     reverse=True)
         if not due:
             yield Page(ctx.folder, first, replace(cursor, backfill_below=None).dumps())
             return
-        for start in range(0, len(due), self.settings.batch_size):
-            batch = due[start : start + self.settings.batch_size]
-            changes, done = self._fetch(ctx, batch)
-            more = start + len(batch) < len(due)
-            cursor = replace(
-                cursor, uids=cursor.uids | set(done), backfill_below=batch[-1] if more else None
-            )
-            yield Page(ctx.folder, changes, cursor.dumps(), stats={"messages": len(done)})
+        size, window_size = self.settings.batch_size, self.settings.backfill_window
+        for top in range(0, len(due), window_size):
+            window = due[top : top + window_size][::-1]
+            rest_below = window[0] if top + window_size < len(due) else None
+            for start in range(0, len(window), size):
+                batch = window[start : start + size]
+                changes, done = self._fetch(ctx, batch)
+                # Until the window is done, its unfetched UIDs are below its top + 1
+                # and not in ``uids``; after it, only UIDs below the window are due.
+                window_done = start + size >= len(window)
+                cursor = replace(cursor, uids=cursor.uids | set(done),
+                                 backfill_below=rest_below if window_done else window[-1] + 1)
+                yield Page(ctx.folder, changes, cursor.dumps(), stats={"messages": len(done)})
 
     def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
         """Yield deletions and flag changes, then new mail ascending in batches."""

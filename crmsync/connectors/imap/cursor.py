@@ -11,14 +11,17 @@ Invariants, true of every cursor a :class:`~crmsync.connectors.base.Page` carrie
 * ``uids`` is exactly the set of UIDs already yielded (as records) and not since
   reported deleted; RFC 4549 expunge detection compares it with the server.
 * every UID below ``uidnext`` was yielded, is outside the window, or is still due in
-  the backfill (below ``backfill_below``); UIDs from ``uidnext`` up are not seen yet.
+  the backfill (below ``backfill_below`` and not in ``uids``); UIDs from ``uidnext`` up
+  are not seen yet.
 * ``exists`` is how many messages with a UID below ``uidnext`` the folder held when
   the cursor was made. A later SELECT has ``EXISTS == exists + (new UIDs present)``
   exactly when none of them was expunged, so expunges are searched for only then.
 * ``modseq`` is the HIGHESTMODSEQ flag changes are known up to (``null`` without
   CONDSTORE: flag changes are then not detected).
-* ``backfill_below`` is not ``null`` while the first sync (newest first) is under
-  way: the window's UIDs below it are still due.
+* ``backfill_below`` is not ``null`` while the first sync is under way: the window's
+  UIDs below it that are not in ``uids`` are still due. The first sync goes newest
+  first by windows of messages, each in UID order, so mid-window the UIDs just below
+  ``backfill_below`` are already in ``uids`` while lower ones of the window are not.
 """
 
 from __future__ import annotations

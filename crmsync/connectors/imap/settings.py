@@ -25,6 +25,8 @@ class ImapSettings:
     :param since: first day of the backfill window of a first sync; ``None`` syncs
         everything. The engine computes the default window and passes it.
     :param batch_size: messages per ``UID FETCH`` and per :class:`Page`.
+    :param backfill_window: a first sync goes newest first by windows of this many
+        messages, each in UID order (see :meth:`ImapConnector._backfill`).
     :param timeout: socket timeout in seconds for connect and every read.
     :param ssl_context: TLS context (e.g. one trusting a private CA); ``None`` uses
         :func:`ssl.create_default_context`.
@@ -42,6 +44,7 @@ class ImapSettings:
     folders: tuple[str, ...] = ()
     since: date | None = None
     batch_size: int = 500
+    backfill_window: int = 5000
     timeout: float = 60.0
     ssl_context: ssl.SSLContext | None = None
     max_message_bytes: int = 50 * 1024 * 1024
@@ -54,6 +57,8 @@ class ImapSettings:
             raise ValueError(f"auth must be password or xoauth2, not {self.auth!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.backfill_window < 1:
+            raise ValueError("backfill_window must be at least 1")
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> ImapSettings:
@@ -85,7 +90,7 @@ class ImapSettings:
             raise ConfigError(f"invalid IMAP settings: {exc}", [str(exc)]) from exc
 
 
-_NUMBERS = ("batch_size", "timeout", "max_message_bytes", "max_text_bytes")
+_NUMBERS = ("batch_size", "backfill_window", "timeout", "max_message_bytes", "max_text_bytes")
 
 
 def _number(value: Any) -> Any:

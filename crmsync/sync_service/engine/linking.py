@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import MailMessage
+from crmsync.crm.bulk import insert_rows
 from crmsync.crm.linking_models import ActivityThreadKey, LinkSuggestion
 from crmsync.crm.models import Activity, ActivityLink
 from crmsync.crm.rethread import REF
@@ -135,29 +136,27 @@ def _links_by_key(
 def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> None:
     """Insert the thread keys and suggestions of activities created in this page.
 
-    :param stored: the page's :class:`~.store.StoredMail` entries, after the new
-        activities were flushed (they have ids); merged copies are passed over.
+    :param stored: the page's :class:`~.store.StoredMail` entries; merged copies are
+        passed over.
     """
     keys: dict[tuple[int, str], dict] = {}
     suggestions: dict[tuple[int, int], dict] = {}
     for item in stored:
         if not item.created:
             continue
-        activity, mail, decision = item.activity, item.mail, item.decision
+        activity_id, mail, decision = item.activity_id, item.mail, item.decision
         for key in stored_thread_keys(mail):
             keys.setdefault(
-                (activity.id, key[:1000]), {"activity_id": activity.id, "key": key[:1000]}
+                (activity_id, key[:1000]), {"activity_id": activity_id, "key": key[:1000]}
             )
         for suggestion in decision.suggestions:
-            suggestions.setdefault((activity.id, suggestion.target_id), {
-                "activity_id": activity.id, "opportunity_id": suggestion.target_id,
+            suggestions.setdefault((activity_id, suggestion.target_id), {
+                "activity_id": activity_id, "opportunity_id": suggestion.target_id,
                 "rank": suggestion.rank, "reason": suggestion.reason,
                 "score": suggestion.score, "created_at": now,
             })
-    if keys:
-        session.execute(insert(ActivityThreadKey), list(keys.values()))
-    if suggestions:
-        session.execute(insert(LinkSuggestion), list(suggestions.values()))
+    insert_rows(session, ActivityThreadKey.__table__, list(keys.values()))
+    insert_rows(session, LinkSuggestion.__table__, list(suggestions.values()))
 
 
 def stored_thread_keys(mail: MailMessage) -> tuple[str, ...]:

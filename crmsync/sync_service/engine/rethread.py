@@ -1,33 +1,70 @@
 """Page hook: give mails stored before their parent the links their conversation passes on.
 
 When a page stores mail whose conversation already has members stored out of order (a
-reply before the mail it answers: a first sync lists newest first), the automatic links
-of that conversation are decided again in conversation order, inside the page's
-transaction (:func:`crmsync.crm.rethread.settle_groups`). In date order nothing is
-stale and the hook costs one query: the search for the page's conversations.
+reply before the mail it answers: an IMAP first sync goes newest window first, an mbox
+may be exported in reverse), the automatic links of that conversation are decided again
+in conversation order, inside the page's transaction
+(:func:`crmsync.crm.rethread.settle_groups`). In date order nothing is stale and the
+hook costs one query: whether a mail stored earlier names one of the page's new mails.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.rethread import find_conversation_keys, members_of, settle_groups
+from crmsync.crm.linking_models import ActivityThreadKey
+from crmsync.crm.rethread import REF, find_conversation_keys, members_of, settle_groups
 from crmsync.mapping.conversations import conversation_groups, needs_rethread
+from crmsync.mapping.mail import thread_keys
 from crmsync.sync_service.engine.linking import stored_thread_keys
 
 
 def rethread_hook(session: Session, mailbox: object, writer: Any) -> None:
     """Re-decide the automatic links of conversations the page's mail completes."""
-    if not writer.stored:
+    late = _stored_before_their_parent(session, writer.stored)
+    if not late:
         return
-    session.flush()
-    search = {key for item in writer.stored for key in stored_thread_keys(item.mail)}
+    search = {key for item in late for key in stored_thread_keys(item.mail)}
     members = members_of(session, find_conversation_keys(session, search))
     stale = [group for group in conversation_groups(members) if needs_rethread(group)]
     if stale:
-        decided = {s.activity.id: s.decision.links for s in writer.stored}
+        decided = {s.activity_id: s.decision.links for s in writer.stored}
         writer.counters["rethreaded"] += settle_groups(
             session, stale, writer.directory, writer.options.now, decided
         )
+
+
+def _stored_before_their_parent(session: Session, stored: list[Any]) -> list[Any]:
+    """Return the page's new mails that a mail stored before them may inherit from.
+
+    A conversation can be stale only where a mail was stored before one it inherits
+    from: one that names a page mail's Message-ID (its ``ref:`` key) or shares its
+    provider conversation, stored with a lower id. One query finds them; in arrival
+    order it finds none, and nothing more is read.
+    """
+    probes: dict[str, list[Any]] = {}
+    for item in stored:
+        if item.created:
+            for key in thread_keys(item.mail):
+                probe = key if key.startswith("conv:") else f"{REF}{key}"
+                probes.setdefault(probe[:1000], []).append(item)
+    if not probes:
+        return []
+    late: dict[int, Any] = {}
+    keys = list(probes)
+    for start in range(0, len(keys), _CHUNK):
+        for key, activity_id in session.execute(
+            select(ActivityThreadKey.key, ActivityThreadKey.activity_id)
+            .where(ActivityThreadKey.key.in_(keys[start:start + _CHUNK]))
+        ):
+            for item in probes[key]:
+                if activity_id < item.activity_id:
+                    late[item.activity_id] = item
+    return list(late.values())
+
+
+#: keys per IN (...) list, as in :mod:`crmsync.crm.rethread`
+_CHUNK = 5000

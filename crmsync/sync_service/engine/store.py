@@ -27,6 +27,7 @@ from crmsync.connectors.base import (
     Page,
     Unreadable,
 )
+from crmsync.crm.bulk import insert_rows
 from crmsync.crm.models import (
     LINK_TARGET_COLUMNS,
     Activity,
@@ -56,13 +57,35 @@ class Origin:
 
 
 @dataclass(frozen=True)
-class StoredMail:
-    """A mail this writer stored or merged, for the hooks that run after a page."""
+class StoredFacts:
+    """What a hook may ask of a stored mail's activity without loading it."""
 
-    activity: Activity
+    direction: str
+    message_id: str | None
+    conversation: str
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """A mail this writer stored or merged, for the hooks that run after a page.
+
+    The activity of a mail created in this page is not loaded as an ORM object unless
+    a hook asks for :attr:`activity` (most hooks need only :attr:`activity_id`).
+    """
+
+    activity_id: int
     mail: MailMessage
     decision: MailDecision
     created: bool
+    facts: StoredFacts
+    session: Session = field(repr=False, compare=False)
+
+    @property
+    def activity(self) -> Activity:
+        """The activity (from the session's identity map, else one SELECT)."""
+        activity = self.session.get(Activity, self.activity_id)
+        assert activity is not None, f"activity {self.activity_id} vanished in its own page"
+        return activity
 
 
 @dataclass(frozen=True)
@@ -246,11 +269,18 @@ class PageWriter:
                 self.counters["merged"] += 1
             self._merge_rows(rows, mail, decision)
             order.append((key, mail, decision, created))
-        activities.update(self._insert_new(pending))
-        self.stored += [
-            StoredMail(activities[a] if isinstance(a, str) else a, mail, decision, created)
-            for a, mail, decision, created in order
-        ]
+        created_ids = self._insert_new(pending)
+        for a, mail, decision, created in order:
+            if isinstance(a, str):
+                values = pending[a].values
+                activity_id = created_ids[a]
+                facts = StoredFacts(values["direction"], values["internet_message_id"],
+                                    values["conversation"])
+            else:
+                activity_id = a.id
+                facts = StoredFacts(a.direction, a.internet_message_id, a.conversation)
+            self.stored.append(
+                StoredMail(activity_id, mail, decision, created, facts, self.session))
 
     def _merge_rows(self, rows: _NewRows, mail: MailMessage, decision: MailDecision) -> None:
         """Like :meth:`_merge`, for an activity created in this page (rows not yet inserted)."""
@@ -260,46 +290,44 @@ class PageWriter:
                 "contact_id": p.contact_id,
             })
         for proposed in decision.links:
-            link = dict.fromkeys(LINK_TARGET_COLUMNS.values())
-            link[LINK_TARGET_COLUMNS[proposed.kind]] = proposed.target_id
-            rows.links.setdefault((proposed.kind, proposed.target_id), {
-                **link, "reason": proposed.reason, "confidence": proposed.confidence,
-                "source": "auto", "created_at": self.options.now,
-                # given here, the database's copy trigger (migration 0070) has nothing to do
-                "occurred_at": rows.values["occurred_at"],
-            })
+            key = (proposed.kind, proposed.target_id)
+            if key not in rows.links:
+                link = dict(_NO_TARGET, reason=proposed.reason, confidence=proposed.confidence,
+                            source="auto", created_at=self.options.now,
+                            # the copy of the activity's time every link carries (0071)
+                            occurred_at=rows.values["occurred_at"])
+                link[LINK_TARGET_COLUMNS[proposed.kind]] = proposed.target_id
+                rows.links[key] = link
         # One source row per folder, holding the latest id (see _merge_source).
         rows.sources[mail.folder] = {
             "mailbox_id": self.origin.mailbox_id, "origin": self.origin.key,
             "folder": mail.folder, "item_id": mail.item_id, "flags": sorted(mail.flags),
         }
 
-    def _insert_new(self, pending: dict[str, _NewRows]) -> dict[str, Activity]:
+    def _insert_new(self, pending: dict[str, _NewRows]) -> dict[str, int]:
         """Insert the page's new activities and their child rows, one executemany per table.
 
         Flushing thousands of ORM objects costs more than parsing the mail
-        (PERFORMANCE.md), and SQLite cannot batch an ORM INSERT that returns keys, so
-        rows go in with Core; the activities are then loaded in one SELECT (their
-        collections load from what was stored when a hook reads them).
+        (PERFORMANCE.md), and SQLite cannot batch an INSERT that returns keys, so rows
+        go in through :func:`~crmsync.crm.bulk.insert_rows` and the new ids are read
+        back in one SELECT by dedupe key.
 
-        :returns: dedupe key → the new, persistent :class:`Activity`.
+        :returns: dedupe key → the new activity's id.
         """
         if not pending:
             return {}
-        self.session.execute(Activity.__table__.insert(), [r.values for r in pending.values()])
-        created = {
-            a.dedupe_key: a
-            for a in self.session.scalars(
-                select(Activity).where(Activity.dedupe_key.in_(list(pending)))
-            )
-        }
+        insert_rows(self.session, Activity.__table__, [r.values for r in pending.values()])
+        created: dict[str, int] = {key: activity_id for key, activity_id in self.session.execute(
+            select(Activity.dedupe_key, Activity.id).where(Activity.dedupe_key.in_(list(pending)))
+        )}
         for model, attr in _CHILDREN:
-            values = [
-                {**row, "activity_id": created[key].id}
-                for key, rows in pending.items() for row in rows.of(attr)
-            ]
-            if values:
-                self.session.execute(model.__table__.insert(), values)
+            values = []
+            for key, rows in pending.items():
+                activity_id = created[key]
+                for row in rows.of(attr):
+                    row["activity_id"] = activity_id  # the rows are this writer's own
+                    values.append(row)
+            insert_rows(self.session, model.__table__, values)
         return created
 
     def _new_activity(self, mail: MailMessage, decision: MailDecision, key: str
@@ -385,6 +413,9 @@ class _NewRows:
         rows = getattr(self, attr)
         return list(rows.values()) if isinstance(rows, dict) else rows
 
+
+#: a link row's target columns, all empty (one is then set)
+_NO_TARGET = dict.fromkeys(LINK_TARGET_COLUMNS.values())
 
 _CHILDREN = (
     (ActivityParticipant, "participants"),

@@ -52,7 +52,7 @@ def support_page_hook(session: Session, mailbox: Mailbox | None, writer: PageWri
     intake = Intake(session, mailbox, writer, load_settings(session))
     for stored in writer.stored:
         seen = session.scalar(
-            select(SupportIntake.id).where(SupportIntake.activity_id == stored.activity.id)
+            select(SupportIntake.id).where(SupportIntake.activity_id == stored.activity_id)
         )
         if seen is None:
             _take_in(intake, stored)
@@ -72,7 +72,7 @@ def _take_in(intake: Intake, stored: StoredMail) -> None:
     else:
         outcome, case_id = "internal mail: no case", None
     intake.session.add(SupportIntake(
-        activity_id=stored.activity.id, mailbox_id=intake.mailbox.id, case_id=case_id,
+        activity_id=stored.activity_id, mailbox_id=intake.mailbox.id, case_id=case_id,
         sender=_sender(stored)[:320], fingerprint=_fingerprint(stored),
         received_at=stored.decision.occurred_at, outcome=outcome, created_at=intake.now,
     ))
@@ -107,7 +107,7 @@ def _agent_reply(intake: Intake, stored: StoredMail) -> tuple[str, int | None]:
 
 def _from_outbox(session: Session, stored: StoredMail) -> bool:
     """Whether the mail is one crmsync sent (Graph files it in Sent Items)."""
-    message_id = stored.activity.internet_message_id
+    message_id = stored.facts.message_id
     return bool(message_id) and session.scalar(
         select(OutboxMessage.id).where(OutboxMessage.message_id == message_id).limit(1)
     ) is not None

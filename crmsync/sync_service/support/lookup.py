@@ -30,9 +30,9 @@ def find_candidates(session: Session, stored: StoredMail) -> list[CaseCandidate]
     headers = mail.headers
     for field, via in (("in-reply-to", "in-reply-to"), ("references", "references")):
         ids = parse_message_ids(headers.get(field))[-MAX_IDS:]
-        found += _by_message_ids(session, ids, via, stored.activity.id)
+        found += _by_message_ids(session, ids, via, stored.activity_id)
     found += _by_numbers(session, find_case_markers(mail.body_text), "marker")
-    found += _by_conversation(session, decision.conversation, stored.activity.id)
+    found += _by_conversation(session, decision.conversation, stored.activity_id)
     return found
 
 

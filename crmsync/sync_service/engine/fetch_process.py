@@ -1,0 +1,170 @@
+"""Run a connector's ``fetch_changes`` in a child process, so a backfill uses both cores.
+
+A first sync is bound by Python CPU (shared/PERFORMANCE.md): reading FETCH answers and
+parsing headers and bodies on one side, matching and storing on the other. A thread
+(:mod:`.prefetch`) overlaps only the waits, because both halves share one interpreter
+lock; a process runs them at once. The parent keeps everything that touches the
+database, so exactly-once is unchanged: pages still arrive in order and the engine
+commits each with its cursor, and a page the child fetched but the parent never
+committed is fetched again on the next run.
+
+The child is ``python -m crmsync.sync_service.engine.fetch_process``. It reads one
+:class:`FetchJob` (with the decrypted credential) from its stdin — never from its
+command line or environment, which other local users can read — builds the connector
+from the mailbox's stored settings, and writes pickled frames to its stdout: one
+``("page", Page)`` per page, then ``("done", None)``, or ``("error", exception)``.
+It imports the connector and nothing of the CRM (no SQLAlchemy), so it starts in about
+a tenth of a second.
+
+Back-pressure comes from the pipe: the child blocks writing page N+1 until the parent
+reads it, so it runs at most about one page ahead, as the thread did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from crmsync.connectors.base import Page
+from crmsync.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+#: how long the parent waits for a child to exit after closing its pipes
+_EXIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    """What the child needs to run ``fetch_changes(resource, cursor)`` by itself.
+
+    :param provider: the connector's registered name (``imap``).
+    :param settings: the mailbox's settings as the engine passes them to
+        :meth:`~crmsync.connectors.base.Connector.from_settings` (JSON-able).
+    :param secret: the decrypted credential.
+    """
+
+    provider: str
+    settings: Mapping[str, Any]
+    secret: str
+    resource: str
+    cursor: str | None
+
+    def __repr__(self) -> str:  # never print the credential
+        return f"FetchJob({self.provider!r}, resource={self.resource!r})"
+
+
+class ChildPages:
+    """Iterate the pages of a :class:`FetchJob` fetched by a child process.
+
+    Use as a context manager: leaving it, also early or on an error, closes the pipes
+    and ends the child. An error of the child's connector is raised again here, as the
+    same class (an :class:`~crmsync.errors.AuthError` stays one); a child that dies
+    without a word is a :class:`~crmsync.errors.TransientError`, retried on the next run.
+    """
+
+    def __init__(self, job: FetchJob) -> None:
+        self._job = job
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Iterator[Page]:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        try:
+            pickle.dump(self._job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.close()
+        except OSError as exc:
+            self.__exit__(None, None, None)
+            raise TransientError(f"the fetch process did not start: {exc}") from exc
+        return self._pages(self._process.stdout)
+
+    def __exit__(self, *exc: object) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdout is not None:
+            process.stdout.close()  # a child still writing gets EPIPE and ends
+        try:
+            process.wait(_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _pages(self, stream: IO[bytes]) -> Iterator[Page]:
+        while True:
+            try:
+                kind, value = pickle.load(stream)
+            except (EOFError, pickle.UnpicklingError, OSError) as exc:
+                raise TransientError(
+                    f"the fetch process for {self._job.resource!r} ended unexpectedly "
+                    f"({type(exc).__name__}); the sync resumes from the last stored page"
+                ) from exc
+            if kind == "page":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+
+
+# -- the child ----------------------------------------------------------------------------
+
+
+def _run_child(job: FetchJob, out: IO[bytes]) -> None:
+    """Fetch ``job``'s pages and write them to ``out`` (see module docstring)."""
+    from crmsync.connectors.registry import load_connector_class
+
+    try:
+        connector = load_connector_class(job.provider).from_settings(job.settings, job.secret)
+        with connector:
+            for page in connector.fetch_changes(job.resource, job.cursor):
+                _write(out, ("page", page))
+    except BrokenPipeError:
+        return  # the parent stopped reading: it has what it wants
+    except Exception as exc:  # handed to the parent, which raises it
+        log.debug("fetch process failed", exc_info=True)
+        _write(out, ("error", _portable(exc)))
+        return
+    _write(out, ("done", None))
+
+
+def _write(out: IO[bytes], frame: tuple[str, object]) -> None:
+    pickle.dump(frame, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+def _portable(exc: Exception) -> Exception:
+    """Return ``exc`` if it survives pickling, else a TransientError that describes it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure means: describe it instead
+        return TransientError(f"fetch process: {type(exc).__name__}: {exc}")
+    return exc
+
+
+def _child_main() -> None:
+    # Frames go to a private copy of stdout; anything printed lands on stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    logging.basicConfig(level=logging.WARNING, format="crmsync fetch: %(message)s")
+    job = pickle.load(sys.stdin.buffer)
+    try:
+        _run_child(job, out)
+    finally:
+        try:
+            out.close()
+        except BrokenPipeError:
+            pass
+
+
+if __name__ == "__main__":
+    _child_main()
