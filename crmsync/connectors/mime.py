@@ -26,10 +26,11 @@ from datetime import datetime
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser
 from html.parser import HTMLParser
 
 from crmsync.connectors.base import HEADER_FIELDS, AttachmentInfo, MailMessage, Unreadable
+from crmsync.connectors.header_block import header_fields
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ MAX_DEPTH = 50
 MAX_PARTS = 1000
 
 _WANTED = frozenset(HEADER_FIELDS)
-_HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
 _PARSER = BytesParser(policy=policy.compat32)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -69,7 +69,7 @@ def parse_header_block(block: bytes) -> dict[str, str]:
     header written raw by a careless client survives as text.
     """
     headers: dict[str, str] = {}
-    for name, value in _HEADER_PARSER.parsebytes(block)._headers:
+    for name, value in header_fields(block):
         key = name.lower()
         if key in _WANTED and key not in headers:
             headers[key] = _FOLD.sub("", _unsurrogate(value)).strip()

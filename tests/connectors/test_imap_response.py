@@ -110,18 +110,45 @@ def test_fast_path_taken_for_what_crmsync_fetches(dovecot, corpus_user):
             assert len(atoms) == 2 * len(client.search(["ALL"]))
 
 
-def test_fast_client_fetch_equals_imapclient_fetch(dovecot, corpus_user):
-    # The session class crmsync uses answers fetch() exactly as imapclient's own.
+@pytest.mark.parametrize("items", ITEM_SETS, ids=["meta", "sections", "envelope-whole"])
+def test_fast_client_fetch_equals_imapclient_fetch(dovecot, corpus_user, items):
+    # The session class crmsync uses (its own answer reader and parser) answers fetch()
+    # exactly as imapclient's own, literals and all, for every corpus message.
     with dovecot.connect(corpus_user) as plain:
         plain.select_folder("INBOX", readonly=True)
-        uids = plain.search(["ALL"])[:120]
-        expected = plain.fetch(uids, META_ITEMS)
+        uids = plain.search(["ALL"])
+        expected = plain.fetch(uids, items)
     client = fast.FastFetchClient(dovecot.host, dovecot.port, ssl=False, timeout=30)
     try:
         client.login(corpus_user, "pw")
         client.select_folder("INBOX", readonly=True)
-        assert client.fetch(uids, META_ITEMS) == expected
-        assert client.fetch([], META_ITEMS) == {}
+        assert client.fetch(uids, items) == expected
+        assert client.fetch([], items) == {}
+    finally:
+        client.logout()
+
+
+def test_unsolicited_responses_during_a_fetch_are_kept_as_imaplib_keeps_them(dovecot, user):
+    # Mail arriving mid-session makes Dovecot send "* n EXISTS" inside the FETCH answer:
+    # the answer is still right, and the session still knows what it was told.
+    for n in range(3):
+        dovecot.append(user, "INBOX", mail.plain(n))
+    client = fast.FastFetchClient(dovecot.host, dovecot.port, ssl=False, timeout=30)
+    try:
+        client.login(user, "pw")
+        client.select_folder("INBOX")
+        uids = client.search(["ALL"])
+        client._imap.untagged_responses.clear()  # noqa: SLF001 - what the FETCH adds
+        dovecot.append(user, "INBOX", mail.plain(99))
+        with dovecot.connect(user) as other:  # a flag change seen by this session too
+            other.select_folder("INBOX")
+            other.add_flags([uids[0]], [b"$Seen-elsewhere"])
+        answer = client.fetch(uids, ["UID", "FLAGS", "BODY.PEEK[TEXT]"])
+        assert sorted(answer) == uids
+        assert answer[uids[1]][b"BODY[TEXT]"] == b"body 1\r\n"
+        assert b"$Seen-elsewhere" in answer[uids[0]][b"FLAGS"]
+        assert client._imap.untagged_responses.get("EXISTS") == [b"4"]  # noqa: SLF001
+        assert client.search(["ALL"])[-1] > uids[-1]  # the session goes on working
     finally:
         client.logout()
 

@@ -8,11 +8,12 @@ database, so exactly-once is unchanged: pages still arrive in order and the engi
 commits each with its cursor, and a page the child fetched but the parent never
 committed is fetched again on the next run.
 
-The child is ``python -m crmsync.sync_service.engine.fetch_process``. It reads one
+The child is ``python -m crmsync.sync_service.engine.fetch_process FD``. It reads one
 :class:`FetchJob` (with the decrypted credential) from its stdin — never from its
 command line or environment, which other local users can read — builds the connector
-from the mailbox's stored settings, and writes pickled frames to its stdout: one
-``("page", Page)`` per page, then ``("done", None)``, or ``("error", exception)``.
+from the mailbox's stored settings, and writes pickled frames to the pipe ``FD``: one
+``("page", Page)`` per page, then ``("done", None)``, or ``("error", exception)``. Its
+stdout goes nowhere, so nothing a library prints can get between two frames.
 It imports the connector and nothing of the CRM (no SQLAlchemy), so it starts in about
 a tenth of a second.
 
@@ -22,6 +23,7 @@ reads it, so it runs at most about one page ahead, as the thread did.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -33,6 +35,7 @@ from typing import IO, Any
 
 from crmsync.connectors.base import Page
 from crmsync.errors import TransientError
+from crmsync.sync_service.engine.gc_tuning import BACKFILL_THRESHOLDS
 
 log = logging.getLogger(__name__)
 
@@ -72,27 +75,34 @@ class ChildPages:
     def __init__(self, job: FetchJob) -> None:
         self._job = job
         self._process: subprocess.Popen[bytes] | None = None
+        self._frames: IO[bytes] | None = None
 
     def __enter__(self) -> Iterator[Page]:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
-        )
-        assert self._process.stdin is not None and self._process.stdout is not None
+        read_end, write_end = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                child_command(write_end), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                pass_fds=(write_end,),
+            )
+        finally:
+            os.close(write_end)
+        self._frames = os.fdopen(read_end, "rb")
+        assert self._process.stdin is not None
         try:
             pickle.dump(self._job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._process.stdin.close()
         except OSError as exc:
             self.__exit__(None, None, None)
             raise TransientError(f"the fetch process did not start: {exc}") from exc
-        return self._pages(self._process.stdout)
+        return self._pages(self._frames)
 
     def __exit__(self, *exc: object) -> None:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.stdout is not None:
-            process.stdout.close()  # a child still writing gets EPIPE and ends
+        if self._frames is not None:
+            self._frames.close()  # a child still writing gets EPIPE and ends
+            self._frames = None
         try:
             process.wait(_EXIT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -151,11 +161,15 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
+def child_command(frames_fd: int) -> list[str]:
+    """Return the child's command line: this module, and the descriptor to write to."""
+    return [sys.executable, "-m", __name__, str(frames_fd)]
+
+
 def _child_main() -> None:
-    # Frames go to a private copy of stdout; anything printed lands on stderr instead.
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING, format="crmsync fetch: %(message)s")
+    gc.set_threshold(*BACKFILL_THRESHOLDS)  # this process only ever backfills
+    out = os.fdopen(int(sys.argv[1]), "wb")
     job = pickle.load(sys.stdin.buffer)
     try:
         _run_child(job, out)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from crmsync.connectors.base import Connector, Page
 from crmsync.connectors.files import FileConnector
 from crmsync.connectors.registry import load_connector_class
+from crmsync.crm.checkpoints import background_checkpoints
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Mailbox, SyncState
@@ -34,6 +35,7 @@ from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.fetch_process import ChildPages, FetchJob
+from crmsync.sync_service.engine.gc_tuning import fewer_collections
 from crmsync.sync_service.engine.isolate import store_page
 from crmsync.sync_service.engine.prefetch import Prefetch
 from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
@@ -207,7 +209,11 @@ def _sync_resource(
     # Loaded on the first page that carries changes: a poll that finds nothing new
     # (one SELECT on the wire for IMAP) never pays for the CRM snapshot.
     matching: tuple[Directory, CapturePolicy] | None = None
-    with _page_source(services, connection, resource, cursor) as pages:
+    source = _page_source(services, connection, resource, cursor)
+    # A backfill commits page after page: the log is copied into the database beside it.
+    bulk = isinstance(source, ChildPages)
+    with source as pages, fewer_collections() if bulk else nullcontext(), \
+            background_checkpoints(services.engine) if bulk else nullcontext() as checkpointer:
         for page in pages:
             with session_scope(services.sessions) as session:
                 if page.changes and matching is None:
@@ -224,6 +230,8 @@ def _sync_resource(
                 state.counters = dict(Counter(state.counters or {}) + counters)
                 state.last_success_at = clock()
                 state.last_error = None
+            if checkpointer is not None:
+                checkpointer.committed()
             report.counters.update(counters)
             if page.resync:
                 log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
