@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crmsync.crm.addin_models import CaseSequence
@@ -59,6 +57,10 @@ def _bump(session: Session) -> int | None:
 
 def _insert_if_missing(session: Session, start: int) -> None:
     dialect = session.get_bind().dialect.name
+    # imported here: the PostgreSQL dialect package loads asyncio with it
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"case numbers on {dialect}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-__all__ = ["choose_occurred_at", "parse_date_header"]
+__all__ = ["choose_occurred_at", "parse_date_header", "plausible_occurred_at"]
 
 #: No mail a CRM holds is older than this; earlier Dates come from broken clocks (1970, 1980).
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -38,8 +38,14 @@ def choose_occurred_at(
 
     :param now: the caller's clock (mapping reads no clock of its own).
     """
+    return plausible_occurred_at(parse_date_header(date_header), received_at, now)
+
+
+def plausible_occurred_at(
+    parsed: datetime | None, received_at: datetime | None, now: datetime
+) -> datetime:
+    """:func:`choose_occurred_at` for a Date already parsed by :func:`parse_date_header`."""
     now = as_utc(now)
-    parsed = parse_date_header(date_header)
     if parsed is not None and EARLIEST_PLAUSIBLE <= parsed <= now + FUTURE_TOLERANCE:
         return parsed
     if received_at is not None:

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crmsync.connectors.base import MailMessage
-from crmsync.mapping.addresses import Address, decode_header_text, parse_address_list
-from crmsync.mapping.dates import choose_occurred_at
+from crmsync.mapping.addresses import Address, parse_address_list
+from crmsync.mapping.dates import plausible_occurred_at
 from crmsync.mapping.directory import Directory
 from crmsync.mapping.evidence import LinkEvidence, ThreadLink, gather_links
+from crmsync.mapping.facts import MailFacts, mail_facts
 from crmsync.mapping.opportunities import Suggestion
 from crmsync.mapping.policy import DEFAULT_POLICY, CapturePolicy
 from crmsync.mapping.privacy import privacy_verdict
 from crmsync.mapping.records import Participant, ProposedLink
-from crmsync.mapping.threads import conversation_key, parse_message_ids
+from crmsync.mapping.threads import parse_message_ids
 
 __all__ = [
     "MailDecision",
@@ -78,6 +79,7 @@ def decide_mail(
     now: datetime,
     policy: CapturePolicy = DEFAULT_POLICY,
     thread: Sequence[ThreadLink] = (),
+    facts: MailFacts | None = None,
 ) -> MailDecision:
     """Decide whether and how ``message`` enters the CRM.
 
@@ -99,23 +101,24 @@ def decide_mail(
     :param policy: the mailbox's capture settings and the organization's privacy rules.
     :param thread: links held by earlier mails of its conversation (the store looks them
         up by :func:`thread_lookup_keys`).
+    :param facts: ``mail_facts(message)`` when the caller has it already (computed
+        here otherwise).
     """
     headers = message.headers
-    message_ids = parse_message_ids(headers.get("message-id"))
-    message_id = message_ids[0] if message_ids else None
+    facts = facts or mail_facts(message)
+    message_id = facts.message_id
     participants = _participants(headers, directory)
     senders = [participant for participant in participants if participant.role == "from"]
-    subject = decode_header_text(headers.get("subject"))
-    context = _Context(directory, policy, thread, subject, headers)
+    context = _Context(directory, policy, thread, facts.subject, headers)
     action, reason, evidence = _judge(senders, participants, context)
     return MailDecision(
         action=action,
         reason=reason,
         dedupe_key=f"mid:{message_id}" if message_id else f"hash:{message.content_hash}",
         message_id=message_id,
-        conversation=_conversation(message, message_id),
-        subject=subject,
-        occurred_at=choose_occurred_at(headers.get("date"), message.received_at, now),
+        conversation=facts.conversation,
+        subject=facts.subject,
+        occurred_at=plausible_occurred_at(facts.date, message.received_at, now),
         direction=_direction(senders, participants),
         participants=participants,
         links=evidence.links,
@@ -186,17 +189,6 @@ def _direction(senders: list[Participant], participants: tuple[Participant, ...]
         # An internal sender and, since not everyone is internal, some external recipient.
         return "outbound"
     return "inbound"
-
-
-def _conversation(message: MailMessage, message_id: str | None) -> str:
-    headers = message.headers
-    key = conversation_key(
-        message_id,
-        parse_message_ids(headers.get("in-reply-to")),
-        parse_message_ids(headers.get("references")),
-        message.conversation_id,
-    )
-    return key or f"hash:{message.content_hash}"
 
 
 def thread_lookup_keys(message: MailMessage) -> tuple[str, ...]:

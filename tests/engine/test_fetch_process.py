@@ -13,6 +13,7 @@ import pytest
 
 from crmsync.connectors.base import Page
 from crmsync.errors import AuthError, ConfigError, TransientError
+from crmsync.mapping.facts import facts_key, mail_facts
 from crmsync.sync_service.engine import fetch_process
 from crmsync.sync_service.engine.fetch_process import ChildPages, FetchJob
 from tests.conftest import Cli, load_sample_crm
@@ -79,9 +80,12 @@ def test_pages_come_in_order_with_their_cursors(dovecot: DovecotServer) -> None:
         dovecot.append(user, "INBOX", make_mail(n))
     with ChildPages(_job(dovecot, user, "pw-" + user)) as pages:
         got = list(pages)
-    assert all(isinstance(page, Page) for page in got)
-    assert [len(page.changes) for page in got] == [2, 2, 1]
-    assert got[-1].cursor != got[0].cursor
+    assert all(isinstance(page, Page) for page, _facts in got)
+    assert [len(page.changes) for page, _facts in got] == [2, 2, 1]
+    assert got[-1][0].cursor != got[0][0].cursor
+    # Each page brings its mails' facts, exactly what this process would compute.
+    for page, facts in got:
+        assert facts == {facts_key(mail): mail_facts(mail) for mail in page.changes}
 
 
 def test_the_childs_errors_reach_the_engine_as_themselves(dovecot: DovecotServer) -> None:
@@ -156,4 +160,4 @@ def test_what_the_child_prints_never_corrupts_the_pages(
 
     monkeypatch.setattr(fetch_process, "child_command", noisy)
     with ChildPages(_job(dovecot, user, "pw-" + user)) as pages:
-        assert sum(len(page.changes) for page in pages) == 1
+        assert sum(len(page.changes) for page, _facts in pages) == 1

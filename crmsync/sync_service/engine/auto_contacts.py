@@ -74,7 +74,8 @@ def _dry(writer: PageWriter, threads: ThreadIndex, mail: MailMessage) -> MailDec
     """Decide ``mail`` without side effects; a mapping failure is left to the real pass."""
     try:
         return decide_mail(mail, writer.directory, now=writer.options.now,
-                           policy=writer.options.policy, thread=threads.links_for(mail))
+                           policy=writer.options.policy, thread=threads.links_for(mail),
+                           facts=writer.facts_of(mail))
     except Exception:  # noqa: BLE001 - the real pass quarantines it with the traceback
         return None
 

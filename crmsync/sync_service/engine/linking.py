@@ -21,12 +21,8 @@ from crmsync.crm.models import Activity, ActivityLink
 from crmsync.crm.rethread import REF
 from crmsync.mapping.conversations import best_thread_links
 from crmsync.mapping.evidence import ThreadLink
-from crmsync.mapping.mail import (
-    SKIP_UNMATCHED,
-    MailDecision,
-    thread_keys,
-    thread_lookup_keys,
-)
+from crmsync.mapping.facts import MailFacts, mail_facts
+from crmsync.mapping.mail import SKIP_UNMATCHED, MailDecision
 
 _KINDS = (
     ("contact", ActivityLink.contact_id),
@@ -36,18 +32,28 @@ _KINDS = (
 )
 
 
+FactsOf = Callable[[MailMessage], MailFacts]
+
+
 class ThreadIndex:
     """The links of the conversations a page's mails reply to, found by their keys."""
 
-    def __init__(self, by_key: dict[str, list[ThreadLink]]) -> None:
+    def __init__(self, by_key: dict[str, list[ThreadLink]], facts_of: FactsOf = mail_facts
+                 ) -> None:
         self.by_key = by_key
+        self.facts_of = facts_of
 
     @classmethod
-    def load(cls, session: Session, mails: Iterable[MailMessage]) -> ThreadIndex:
-        """Return the index for ``mails``: no query when none of them replies to anything."""
-        keys = {key for mail in mails for key in thread_lookup_keys(mail)}
+    def load(cls, session: Session, mails: Iterable[MailMessage],
+             facts_of: FactsOf = mail_facts) -> ThreadIndex:
+        """Return the index for ``mails``: no query when none of them replies to anything.
+
+        :param facts_of: where a mail's :class:`~crmsync.mapping.facts.MailFacts` come
+            from (the page writer keeps those the fetch process computed).
+        """
+        keys = {key for mail in mails for key in facts_of(mail).lookup_keys}
         if not keys:
-            return cls({})
+            return cls({}, facts_of)
         activities: dict[int, set[str]] = defaultdict(set)
         for key, activity_id in session.execute(
             select(ActivityThreadKey.key, ActivityThreadKey.activity_id).where(
@@ -64,12 +70,12 @@ class ThreadIndex:
                 )
             ):
                 activities[activity_id].add(mid)
-        return cls(_links_by_key(session, activities))
+        return cls(_links_by_key(session, activities), facts_of)
 
     def links_for(self, mail: MailMessage) -> list[ThreadLink]:
         """Return the links of earlier mails of ``mail``'s conversation, each once."""
         return best_thread_links(
-            link for key in thread_lookup_keys(mail) for link in self.by_key.get(key, ())
+            link for key in self.facts_of(mail).lookup_keys for link in self.by_key.get(key, ())
         )
 
     def decide_all(
@@ -89,7 +95,8 @@ class ThreadIndex:
                 self.remember(mail, decision)  # later mails of the page thread onto it
             results.append((mail, decision))
         waiting = [i for i, (mail, d) in enumerate(results)
-                   if d is not None and d.reason == SKIP_UNMATCHED and thread_lookup_keys(mail)]
+                   if d is not None and d.reason == SKIP_UNMATCHED
+                   and self.facts_of(mail).lookup_keys]
         progress = True
         while waiting and progress:
             progress = False
@@ -105,7 +112,7 @@ class ThreadIndex:
 
     def remember(self, mail: MailMessage, decision: MailDecision) -> None:
         """Make ``mail``'s links visible to later mails of the same page."""
-        for key in thread_keys(mail):
+        for key in self.facts_of(mail).own_keys:
             via_headers = not key.startswith("conv:")
             self.by_key.setdefault(key, []).extend(
                 ThreadLink(link.kind, link.target_id, False, via_headers)
@@ -144,8 +151,8 @@ def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> No
     for item in stored:
         if not item.created:
             continue
-        activity_id, mail, decision = item.activity_id, item.mail, item.decision
-        for key in stored_thread_keys(mail):
+        activity_id, decision = item.activity_id, item.decision
+        for key in stored_thread_keys(item.mail_facts):
             keys.setdefault(
                 (activity_id, key[:1000]), {"activity_id": activity_id, "key": key[:1000]}
             )
@@ -159,15 +166,16 @@ def record_linking(session: Session, stored: Sequence[Any], now: datetime) -> No
     insert_rows(session, LinkSuggestion.__table__, list(suggestions.values()))
 
 
-def stored_thread_keys(mail: MailMessage) -> tuple[str, ...]:
-    """Return the keys stored for ``mail``: its own (:func:`thread_keys`), then
-    ``ref:<id>`` for each id it replies to or references.
+def stored_thread_keys(facts: MailFacts) -> tuple[str, ...]:
+    """Return the keys stored for a mail: its own (``facts.own_keys``, as
+    :func:`~crmsync.mapping.mail.thread_keys`), then ``ref:<id>`` for each id it replies
+    to or references.
 
     The ``ref:`` keys let a parent that arrives after its replies find them
     (:mod:`.rethread`); lookups by reply (:meth:`ThreadIndex.load`) never match them.
     """
-    refs = (f"{REF}{key}" for key in thread_lookup_keys(mail) if not key.startswith("conv:"))
-    return (*thread_keys(mail), *refs)
+    refs = (f"{REF}{key}" for key in facts.lookup_keys if not key.startswith("conv:"))
+    return (*facts.own_keys, *refs)
 
 
 def record_linking_hook(session: Session, mailbox: object, writer: Any) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from crmsync.crm.linking_models import ActivityThreadKey
 from crmsync.crm.rethread import REF, find_conversation_keys, members_of, settle_groups
 from crmsync.mapping.conversations import conversation_groups, needs_rethread
-from crmsync.mapping.mail import thread_keys
 from crmsync.sync_service.engine.linking import stored_thread_keys
 
 
@@ -27,7 +26,7 @@ def rethread_hook(session: Session, mailbox: object, writer: Any) -> None:
     late = _stored_before_their_parent(session, writer.stored)
     if not late:
         return
-    search = {key for item in late for key in stored_thread_keys(item.mail)}
+    search = {key for item in late for key in stored_thread_keys(item.mail_facts)}
     members = members_of(session, find_conversation_keys(session, search))
     stale = [group for group in conversation_groups(members) if needs_rethread(group)]
     if stale:
@@ -48,7 +47,7 @@ def _stored_before_their_parent(session: Session, stored: list[Any]) -> list[Any
     probes: dict[str, list[Any]] = {}
     for item in stored:
         if item.created:
-            for key in thread_keys(item.mail):
+            for key in item.mail_facts.own_keys:
                 probe = key if key.startswith("conv:") else f"{REF}{key}"
                 probes.setdefault(probe[:1000], []).append(item)
     if not probes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from crmsync.crm.models import (
 )
 from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
+from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
 from crmsync.sync_service.engine.linking import ThreadIndex
 from crmsync.sync_service.engine.store_events import store_calendar_change, store_cards
@@ -78,6 +80,8 @@ class StoredMail:
     decision: MailDecision
     created: bool
     facts: StoredFacts
+    #: what the mail says about itself (its ids and thread keys), parsed once
+    mail_facts: MailFacts = field(repr=False, compare=False)
     session: Session = field(repr=False, compare=False)
 
     @property
@@ -108,15 +112,27 @@ class PageWriter:
     """Apply pages of changes from one origin; counts what it did in :attr:`counters`."""
 
     def __init__(
-        self, session: Session, origin: Origin, directory: Directory, options: WriteOptions
+        self, session: Session, origin: Origin, directory: Directory, options: WriteOptions,
+        facts: MutableMapping[FactsKey, MailFacts] | None = None,
     ) -> None:
+        """:param facts: mails' :class:`MailFacts` computed ahead (by the fetch process),
+        by :func:`facts_key`; the writer adds those it computes itself."""
         self.session = session
         self.origin = origin
         self.directory = directory
         self.options = options
+        self.facts = {} if facts is None else facts
         self.counters: Counter[str] = Counter()
         #: captured mail of the pages applied so far, in order
         self.stored: list[StoredMail] = []
+
+    def facts_of(self, mail: MailMessage) -> MailFacts:
+        """Return ``mail_facts(mail)``: as computed ahead, else computed now, once."""
+        key = facts_key(mail)
+        found = self.facts.get(key)
+        if found is None:
+            found = self.facts[key] = mail_facts(mail)
+        return found
 
     def apply(self, page: Page) -> None:
         """Store every change of ``page``; a failing item is quarantined, never lost."""
@@ -207,7 +223,7 @@ class PageWriter:
         try:
             return decide_mail(
                 mail, self.directory, now=self.options.now, policy=self.options.policy,
-                thread=threads.links_for(mail),
+                thread=threads.links_for(mail), facts=self.facts_of(mail),
             )
         except Exception as exc:  # a mapping bug must not lose the mail: keep it raw
             self.quarantine(
@@ -218,10 +234,12 @@ class PageWriter:
 
     def _store_mails(self, mails: list[MailMessage]) -> None:
         captured: list[tuple[MailMessage, MailDecision]] = []
-        threads = ThreadIndex.load(self.session, mails)  # one lookup per page, not per mail
+        # one lookup per page, not per mail
+        threads = ThreadIndex.load(self.session, mails, self.facts_of)
         if self.options.policy.auto_create_contacts and create_participant_contacts(
                 self, mails, threads):
-            threads = ThreadIndex.load(self.session, mails)  # decide again, new contacts known
+            # decide again, new contacts known
+            threads = ThreadIndex.load(self.session, mails, self.facts_of)
         for mail, decision in threads.decide_all(mails, lambda m: self._decide(m, threads)):
             if decision is None:
                 continue
@@ -279,8 +297,8 @@ class PageWriter:
             else:
                 activity_id = a.id
                 facts = StoredFacts(a.direction, a.internet_message_id, a.conversation)
-            self.stored.append(
-                StoredMail(activity_id, mail, decision, created, facts, self.session))
+            self.stored.append(StoredMail(activity_id, mail, decision, created, facts,
+                                          self.facts_of(mail), self.session))
 
     def _merge_rows(self, rows: _NewRows, mail: MailMessage, decision: MailDecision) -> None:
         """Like :meth:`_merge`, for an activity created in this page (rows not yet inserted)."""

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crmsync.connectors.base import CalendarEvent, ContactCard, EventPerson
-from crmsync.crm.cards import import_cards
 from crmsync.crm.models import (
     LINK_TARGET_COLUMNS,
     Activity,
@@ -49,6 +48,7 @@ def store_cards(writer: PageWriter, cards: list[ContactCard]) -> None:
     domain belongs to an account. Colleagues and people the privacy rules refuse
     (erased, blocked, do-not-capture) are left out.
     """
+    from crmsync.crm.cards import import_cards  # vobject: only when cards come
     writer.counters["contacts_seen"] += len(cards)
     wanted = []
     for card in cards:
