@@ -95,6 +95,9 @@ class ChildPages:
                 child_command(write_end), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                 pass_fds=(write_end,),
             )
+        except OSError as exc:
+            os.close(read_end)
+            raise TransientError(f"the fetch process did not start: {exc}") from exc
         finally:
             os.close(write_end)
         self._frames = os.fdopen(read_end, "rb")

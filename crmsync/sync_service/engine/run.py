@@ -13,7 +13,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crmsync.connectors.base import Connector, Page
 from crmsync.connectors.files import FileConnector
 from crmsync.connectors.registry import load_connector_class
-from crmsync.crm.checkpoints import background_checkpoints
+from crmsync.crm.checkpoints import Checkpointer, background_checkpoints
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Mailbox, SyncState
@@ -210,10 +210,7 @@ def _sync_resource(
     # (one SELECT on the wire for IMAP) never pays for the CRM snapshot.
     matching: tuple[Directory, CapturePolicy] | None = None
     source = _page_source(services, connection, resource, cursor)
-    # A backfill commits page after page: the log is copied into the database beside it.
-    bulk = isinstance(source, ChildPages)
-    with source as pages, fewer_collections() if bulk else nullcontext(), \
-            background_checkpoints(services.engine) if bulk else nullcontext() as checkpointer:
+    with source as pages, _backfill_aids(services, isinstance(source, ChildPages)) as aids:
         for page, facts in pages:
             with session_scope(services.sessions) as session:
                 if page.changes and matching is None:
@@ -231,11 +228,22 @@ def _sync_resource(
                 state.counters = dict(Counter(state.counters or {}) + counters)
                 state.last_success_at = clock()
                 state.last_error = None
-            if checkpointer is not None:
-                checkpointer.committed()
+            if aids is not None:
+                aids.committed()
             report.counters.update(counters)
             if page.resync:
                 log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+
+
+@contextmanager
+def _backfill_aids(services: Services, bulk: bool) -> Iterator[Checkpointer | None]:
+    """For a backfill (page after page committed): fewer garbage collections, and the
+    database's log copied back beside the writer; yields what to tell of each commit."""
+    if not bulk:
+        yield None
+        return
+    with fewer_collections(), background_checkpoints(services.engine) as checkpointer:
+        yield checkpointer
 
 
 def _run_hooks(
