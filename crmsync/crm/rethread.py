@@ -1,6 +1,6 @@
 """Decide a conversation's automatic links again, in conversation order.
 
-A first sync lists newest first (IMAP pages of 500, an mbox exported in reverse), so a
+A first sync lists newest first (IMAP windows of 5,000, an mbox exported in reverse), so a
 reply is often stored before the mail it answers: when it was decided, the parent's
 subject token, deal or case was not known. :func:`settle_groups` decides each mail of a
 conversation again in the order of :mod:`crmsync.mapping.conversations`, so the links are

@@ -68,6 +68,14 @@ def test_a_backfill_in_a_child_stores_what_one_in_process_stores(
     assert len(children) == 1
 
 
+def _user_with(dovecot: DovecotServer, count: int) -> str:
+    """A new Dovecot user with ``count`` mails in INBOX."""
+    user = new_user(dovecot)
+    for n in range(count):
+        dovecot.append(user, "INBOX", make_mail(n))
+    return user
+
+
 def _job(dovecot: DovecotServer, user: str, secret: str, **settings: object) -> FetchJob:
     options = {"host": dovecot.host, "port": dovecot.port, "security": "none",
                "username": user, "batch_size": 2, **settings}
@@ -75,9 +83,7 @@ def _job(dovecot: DovecotServer, user: str, secret: str, **settings: object) -> 
 
 
 def test_pages_come_in_order_with_their_cursors(dovecot: DovecotServer) -> None:
-    user = new_user(dovecot)
-    for n in range(5):
-        dovecot.append(user, "INBOX", make_mail(n))
+    user = _user_with(dovecot, 5)
     with ChildPages(_job(dovecot, user, "pw-" + user)) as pages:
         got = list(pages)
     assert all(isinstance(page, Page) for page, _facts in got)
@@ -91,8 +97,7 @@ def test_pages_come_in_order_with_their_cursors(dovecot: DovecotServer) -> None:
 def test_the_childs_errors_reach_the_engine_as_themselves(dovecot: DovecotServer) -> None:
     # A refused login is still an AuthError (the mailbox then shows "needs re-auth"), a
     # bad setting still a ConfigError, and both say what they said in the child.
-    user = new_user(dovecot)
-    dovecot.append(user, "INBOX", make_mail(1))
+    user = _user_with(dovecot, 1)
     with pytest.raises(AuthError), ChildPages(_job(dovecot, user, "wrong")) as pages:
         list(pages)
     with pytest.raises(ConfigError, match="invalid IMAP settings"), \
@@ -103,9 +108,7 @@ def test_the_childs_errors_reach_the_engine_as_themselves(dovecot: DovecotServer
 def test_a_child_that_dies_is_a_transient_error(dovecot: DovecotServer) -> None:
     # Killed mid-backfill (OOM killer, an admin): the engine gets a retryable error, and
     # since nothing after the last committed page counted, the next run resumes there.
-    user = new_user(dovecot)
-    for n in range(6):
-        dovecot.append(user, "INBOX", make_mail(n))
+    user = _user_with(dovecot, 6)
     source = ChildPages(_job(dovecot, user, "pw-" + user))
     with pytest.raises(TransientError, match="ended unexpectedly"), source as pages:
         next(pages)
@@ -115,9 +118,7 @@ def test_a_child_that_dies_is_a_transient_error(dovecot: DovecotServer) -> None:
 
 
 def test_leaving_early_ends_the_child(dovecot: DovecotServer) -> None:
-    user = new_user(dovecot)
-    for n in range(20):
-        dovecot.append(user, "INBOX", make_mail(n))
+    user = _user_with(dovecot, 20)
     source = ChildPages(_job(dovecot, user, "pw-" + user))
     with source as pages:
         next(pages)
@@ -148,8 +149,7 @@ def test_what_the_child_prints_never_corrupts_the_pages(
         monkeypatch: pytest.MonkeyPatch, dovecot: DovecotServer) -> None:
     # Pages travel on a pipe of their own: a stray print() in the child (a library, a
     # debug line, before or after start-up) cannot get between two frames.
-    user = new_user(dovecot)
-    dovecot.append(user, "INBOX", make_mail(1))
+    user = _user_with(dovecot, 1)
     command = fetch_process.child_command
 
     def noisy(fd: int) -> list[str]:

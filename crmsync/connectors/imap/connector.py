@@ -1,4 +1,4 @@
-"""The IMAP connector: first sync newest first, then cheap polls (RFC 4549, RFC 7162).
+"""The IMAP connector: first sync newest window first, then cheap polls (RFC 4549, RFC 7162).
 
 A poll costs one round trip when nothing changed: SELECT (EXAMINE) answers with
 UIDVALIDITY, UIDNEXT, EXISTS and HIGHESTMODSEQ, and equal values mean no new mail,

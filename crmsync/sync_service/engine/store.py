@@ -125,6 +125,21 @@ class PageWriter:
         self.counters: Counter[str] = Counter()
         #: captured mail of the pages applied so far, in order
         self.stored: list[StoredMail] = []
+        self._loaded: list[Activity] = []
+
+    def load_activities(self) -> None:
+        """Load every stored mail's activity, with its links, in one query per 500.
+
+        For hooks that read :attr:`StoredMail.activity` of each mail (support intake):
+        otherwise each one is a query of its own. The writer holds them, since the
+        session's identity map alone would let them go.
+        """
+        ids = [stored.activity_id for stored in self.stored]
+        for start in range(0, len(ids), 500):
+            self._loaded += self.session.scalars(
+                select(Activity).where(Activity.id.in_(ids[start:start + 500]))
+                .options(selectinload(Activity.links))
+            ).all()
 
     def facts_of(self, mail: MailMessage) -> MailFacts:
         """Return ``mail_facts(mail)``: as computed ahead, else computed now, once."""

@@ -49,6 +49,7 @@ def support_page_hook(session: Session, mailbox: Mailbox | None, writer: PageWri
     if mailbox is None or mailbox.purpose != "support" or not writer.stored:
         return
     session.flush()  # new activities get their ids
+    writer.load_activities()  # intake reads each one's links
     intake = Intake(session, mailbox, writer, load_settings(session))
     for stored in writer.stored:
         seen = session.scalar(
