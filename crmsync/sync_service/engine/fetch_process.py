@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from crmsync.connectors.base import MailMessage, Page
-from crmsync.errors import TransientError
+from crmsync.errors import CrmSyncError, TransientError
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
 from crmsync.sync_service.engine.gc_tuning import BACKFILL_THRESHOLDS
 
@@ -155,7 +155,8 @@ def _run_child(job: FetchJob, out: IO[bytes]) -> None:
     except BrokenPipeError:
         return  # the parent stopped reading: it has what it wants
     except Exception as exc:  # handed to the parent, which raises it
-        log.debug("fetch process failed", exc_info=True)
+        if not isinstance(exc, CrmSyncError):  # a bug: its traceback stays only here
+            log.warning("fetch of %r failed", job.resource, exc_info=True)
         _write(out, ("error", _portable(exc)))
         return
     _write(out, ("done", None))
