@@ -23,7 +23,7 @@ per mail.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,6 +86,15 @@ def find_conversation_keys(session: Session, search: set[str]) -> dict[int, set[
         found.update(new)
         search = {k for keys in new.values() for key in keys for k in search_keys(key)} - search
     return found
+
+
+def holders_of(session: Session, keys: Iterable[str]) -> Iterator[Any]:
+    """Yield (key, activity id) for every stored thread key among ``keys``."""
+    for chunk in _chunks(sorted(set(keys))):
+        yield from session.execute(  # rows unpack as (key, activity id)
+            select(ActivityThreadKey.key, ActivityThreadKey.activity_id)
+            .where(ActivityThreadKey.key.in_(chunk))
+        )
 
 
 def search_keys(key: str) -> tuple[str, ...]:

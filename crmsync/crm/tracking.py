@@ -246,19 +246,15 @@ def _sender_of(activity: Activity) -> str | None:
 class SentMail:
     """A stored outbound mail and what names its draft: conversation id, header tokens.
 
-    :param activity: the activity, or a function returning it: it is loaded only when
-        an intent names the mail.
+    :param load: returns the activity; called only when an intent names the mail.
     :param message_id: the activity's Message-ID, and ``conversation`` its conversation.
     """
 
-    activity: Activity | Callable[[], Activity]
+    load: Callable[[], Activity]
     message_id: str | None
     conversation: str
     conversation_id: str | None = None
     send_tokens: tuple[str, ...] = ()
-
-    def load(self) -> Activity:
-        return self.activity if isinstance(self.activity, Activity) else self.activity()
 
 
 #: outbound mails whose open intents are read in one query (bounded IN lists)
@@ -425,9 +421,10 @@ def tracking_page_hook(session: Session, _mailbox: Any, writer: Any) -> None:
     changes commits with the page and its cursor.
     """
     sent = [
-        SentMail(partial(getattr, s, "activity"), s.facts.message_id, s.facts.conversation,
-                 s.mail.conversation_id, send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
-        for s in writer.stored if s.facts.direction == "outbound"
+        SentMail(partial(getattr, s, "activity"), s.activity_facts.message_id,
+                 s.activity_facts.conversation, s.mail.conversation_id,
+                 send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
+        for s in writer.stored if s.activity_facts.direction == "outbound"
     ]
     if sent:
         session.flush()  # the page's activities need their ids before they are linked

@@ -21,7 +21,6 @@ from crmsync.mapping.opportunities import Suggestion
 from crmsync.mapping.policy import DEFAULT_POLICY, CapturePolicy
 from crmsync.mapping.privacy import privacy_verdict
 from crmsync.mapping.records import Participant, ProposedLink
-from crmsync.mapping.threads import parse_message_ids
 
 __all__ = [
     "MailDecision",
@@ -195,21 +194,12 @@ def thread_lookup_keys(message: MailMessage) -> tuple[str, ...]:
     """Return the keys under which earlier mails of ``message``'s conversation are found.
 
     The ids it replies to or references (their Message-IDs) and ``conv:<id>`` for the
-    provider's conversation id. The subject is never a key.
+    provider's conversation id. The subject is never a key. (``mail_facts(message)``
+    holds them, with the rest a decision reads.)
     """
-    headers = message.headers
-    ids = parse_message_ids(headers.get("in-reply-to")) + parse_message_ids(
-        headers.get("references")
-    )
-    keys = dict.fromkeys(ids)
-    if message.conversation_id:
-        keys[f"conv:{message.conversation_id}"] = None
-    return tuple(keys)
+    return mail_facts(message).lookup_keys
 
 
 def thread_keys(message: MailMessage) -> tuple[str, ...]:
     """Return the keys under which later mails will find ``message``: its own ids."""
-    own = parse_message_ids(message.headers.get("message-id"))[:1]
-    if message.conversation_id:
-        own.append(f"conv:{message.conversation_id}")
-    return tuple(own)
+    return mail_facts(message).own_keys

@@ -15,6 +15,7 @@ from crmsync.connectors.base import Page
 from crmsync.errors import AuthError, ConfigError, TransientError
 from crmsync.mapping.facts import facts_key, mail_facts
 from crmsync.sync_service.engine import fetch_process
+from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.fetch_process import ChildPages, FetchJob
 from tests.conftest import Cli, load_sample_crm
 from tests.engine.mailboxes import add_mailbox, new_user, sync
@@ -79,7 +80,7 @@ def _user_with(dovecot: DovecotServer, count: int) -> str:
 def _job(dovecot: DovecotServer, user: str, secret: str, **settings: object) -> FetchJob:
     options = {"host": dovecot.host, "port": dovecot.port, "security": "none",
                "username": user, "batch_size": 2, **settings}
-    return FetchJob("imap", options, secret, "INBOX", None)
+    return FetchJob(ConnectorSpec("imap", options, secret), "INBOX", None)
 
 
 def test_pages_come_in_order_with_their_cursors(dovecot: DovecotServer) -> None:

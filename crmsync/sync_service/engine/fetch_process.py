@@ -33,13 +33,14 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from crmsync.connectors.base import MailMessage, Page
 from crmsync.errors import CrmSyncError, TransientError
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
+from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.gc_tuning import BACKFILL_THRESHOLDS
 
 log = logging.getLogger(__name__)
@@ -57,20 +58,15 @@ PIPE_BYTES = 1024 * 1024
 class FetchJob:
     """What the child needs to run ``fetch_changes(resource, cursor)`` by itself.
 
-    :param provider: the connector's registered name (``imap``).
-    :param settings: the mailbox's settings as the engine passes them to
-        :meth:`~crmsync.connectors.base.Connector.from_settings` (JSON-able).
-    :param secret: the decrypted credential.
+    :param spec: how to build the connector (its secret included).
     """
 
-    provider: str
-    settings: Mapping[str, Any]
-    secret: str
+    spec: ConnectorSpec
     resource: str
     cursor: str | None
 
     def __repr__(self) -> str:  # never print the credential
-        return f"FetchJob({self.provider!r}, resource={self.resource!r})"
+        return f"FetchJob({self.spec.provider!r}, resource={self.resource!r})"
 
 
 class ChildPages:
@@ -145,11 +141,8 @@ class ChildPages:
 
 def _run_child(job: FetchJob, out: IO[bytes]) -> None:
     """Fetch ``job``'s pages and write them to ``out`` (see module docstring)."""
-    from crmsync.connectors.registry import load_connector_class
-
     try:
-        connector = load_connector_class(job.provider).from_settings(job.settings, job.secret)
-        with connector:
+        with job.spec.build() as connector:
             for page in connector.fetch_changes(job.resource, job.cursor):
                 _write(out, ("page", (page, page_facts(page))))
     except BrokenPipeError:

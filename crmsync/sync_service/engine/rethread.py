@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.linking_models import ActivityThreadKey
-from crmsync.crm.rethread import REF, find_conversation_keys, members_of, settle_groups
+from crmsync.crm.rethread import (
+    REF,
+    find_conversation_keys,
+    holders_of,
+    members_of,
+    settle_groups,
+)
 from crmsync.mapping.conversations import conversation_groups, needs_rethread
 from crmsync.sync_service.engine.linking import stored_thread_keys
 
@@ -53,17 +57,8 @@ def _stored_before_their_parent(session: Session, stored: list[Any]) -> list[Any
     if not probes:
         return []
     late: dict[int, Any] = {}
-    keys = list(probes)
-    for start in range(0, len(keys), _CHUNK):
-        for key, activity_id in session.execute(
-            select(ActivityThreadKey.key, ActivityThreadKey.activity_id)
-            .where(ActivityThreadKey.key.in_(keys[start:start + _CHUNK]))
-        ):
-            for item in probes[key]:
-                if activity_id < item.activity_id:
-                    late[item.activity_id] = item
+    for key, activity_id in holders_of(session, probes):
+        for item in probes[key]:
+            if activity_id < item.activity_id:
+                late[item.activity_id] = item
     return list(late.values())
-
-
-#: keys per IN (...) list, as in :mod:`crmsync.crm.rethread`
-_CHUNK = 5000

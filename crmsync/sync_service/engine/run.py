@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.fetch_process import ChildPages, FactedPage, FetchJob
 from crmsync.sync_service.engine.gc_tuning import fewer_collections
 from crmsync.sync_service.engine.isolate import store_page
@@ -122,18 +122,6 @@ def release_lease(services: Services, mailbox_id: int) -> None:
             .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == _worker_id())
             .values(lease_owner=None, lease_expires_at=None)
         )
-
-
-@dataclass(frozen=True)
-class ConnectorSpec:
-    """How to build a mailbox's connector: its provider, settings and decrypted secret."""
-
-    provider: str
-    settings: dict[str, Any]
-    secret: str = field(repr=False)
-
-    def build(self) -> Connector:
-        return load_connector_class(self.provider).from_settings(self.settings, self.secret)
 
 
 def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
@@ -283,7 +271,7 @@ def _page_source(
     minimum = services.config["FETCH_PROCESS_MIN_MESSAGES"]
     if minimum and connector.fetch_in_process \
             and connector.backfill_size(resource, cursor) >= minimum:
-        return ChildPages(FetchJob(spec.provider, spec.settings, spec.secret, resource, cursor))
+        return ChildPages(FetchJob(spec, resource, cursor))
     pages = _without_facts(connector.fetch_changes(resource, cursor))
     if connector.prefetch_pages:
         return Prefetch(pages)

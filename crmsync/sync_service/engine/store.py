@@ -59,8 +59,9 @@ class Origin:
 
 
 @dataclass(frozen=True)
-class StoredFacts:
-    """What a hook may ask of a stored mail's activity without loading it."""
+class ActivityFacts:
+    """What a hook may ask of a stored mail's activity without loading it (as stored:
+    for a merged copy, the first copy's values)."""
 
     direction: str
     message_id: str | None
@@ -79,7 +80,7 @@ class StoredMail:
     mail: MailMessage
     decision: MailDecision
     created: bool
-    facts: StoredFacts
+    activity_facts: ActivityFacts
     #: what the mail says about itself (its ids and thread keys), parsed once
     mail_facts: MailFacts = field(repr=False, compare=False)
     session: Session = field(repr=False, compare=False)
@@ -307,11 +308,11 @@ class PageWriter:
             if isinstance(a, str):
                 values = pending[a].values
                 activity_id = created_ids[a]
-                facts = StoredFacts(values["direction"], values["internet_message_id"],
-                                    values["conversation"])
+                facts = ActivityFacts(values["direction"], values["internet_message_id"],
+                                      values["conversation"])
             else:
                 activity_id = a.id
-                facts = StoredFacts(a.direction, a.internet_message_id, a.conversation)
+                facts = ActivityFacts(a.direction, a.internet_message_id, a.conversation)
             self.stored.append(StoredMail(activity_id, mail, decision, created, facts,
                                           self.facts_of(mail), self.session))
 
