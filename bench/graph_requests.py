@@ -64,8 +64,8 @@ def request_budget(graph: GraphDouble, count: int) -> tuple[int, int, int]:
 
 def push_latency(graph: GraphDouble, runs: int, workdir: Path) -> list[float]:
     """Seconds from a mail appearing in the double to its activity row, per run."""
-    from crmsync.sync_service.app import create_app
-    from crmsync.sync_service.scheduler import Scheduler
+    from crmsync.sync_service.triggers.scheduler import Scheduler
+    from crmsync.sync_service.web.app import create_app
 
     url = f"sqlite:///{workdir / 'bench.db'}"
     cli = Cli(url, {"REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"],

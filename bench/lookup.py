@@ -92,8 +92,8 @@ def query_counts(url: str, key: str, paths: list[str], explain: bool = False) ->
 
     With ``explain``, print the plan of each statement that reads ``activity_links``.
     """
-    from crmsync.sync_service.app import create_app
-    from crmsync.sync_service.context import build_services
+    from crmsync.sync_service.startup import build_services
+    from crmsync.sync_service.web.app import create_app
 
     services = build_services({"DATABASE_URL": url, "SECRET_KEY": "bench-key"})
     seen: list[tuple[str, object]] = []
@@ -134,7 +134,7 @@ def matching_rate(url: str, messages: int = 20_000) -> tuple[float, float]:
     from crmsync.connectors.base import MailMessage
     from crmsync.crm.directory import load_directory
     from crmsync.mapping import decide_mail
-    from crmsync.sync_service.context import build_services
+    from crmsync.sync_service.startup import build_services
 
     services = build_services({"DATABASE_URL": url, "SECRET_KEY": "bench-key"})
     try:

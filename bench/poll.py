@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from sqlalchemy import text
 
 from crmsync.connectors.registry import load_connector_class
-from crmsync.sync_service.context import build_services
 from crmsync.sync_service.engine.run import SyncReport, sync_mailbox
+from crmsync.sync_service.startup import build_services
 
 #: counters that count messages (the skip counters are ``skipped: <reason>``)
 MESSAGE_OUTCOMES = frozenset({"captured", "merged", "quarantined"})

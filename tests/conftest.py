@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.db import upgrade_schema
 from crmsync.sync_service.cli import main
-from crmsync.sync_service.context import Services, build_services
+from crmsync.sync_service.context import Services
+from crmsync.sync_service.startup import build_services
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
 

@@ -98,7 +98,7 @@ def preview() -> Any:
     """The pane inside a page playing Outlook, on a stored message (demo only)."""
     if not current_app.config.get("DEMO"):
         abort(404)
-    from crmsync.sync_service.auth import preview_sign_in
+    from crmsync.sync_service.web.api_keys import preview_sign_in
 
     message = (request.args.get("message") or "").strip()
     signed_in = preview_sign_in(current_app.extensions["crmsync"], message or None)

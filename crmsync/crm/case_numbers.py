@@ -1,6 +1,6 @@
 """Case numbers: ``CASE-000042``, sequential and never reused.
 
-The counter lives in one row of :class:`~crmsync.crm.addin_models.CaseSequence`.
+The counter lives in one row of :class:`CaseSequence`.
 Allocation increments it with a single ``UPDATE ... RETURNING`` inside the caller's
 transaction: PostgreSQL holds the row lock and SQLite the write lock until commit, so
 two writers never get the same number, and a rolled-back case leaves a gap rather
@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crmsync.crm.addin_models import CaseSequence
-from crmsync.crm.models import Case
+from crmsync.crm.models import Base, Case
 
 SEQUENCE = "case"
 PATTERN = re.compile(r"CASE-(\d{6,})")
+
+
+class CaseSequence(Base):
+    """The last case number handed out; it only grows, so a number is never reused."""
+
+    __tablename__ = "case_sequences"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
 
 
 def format_case_number(value: int) -> str:

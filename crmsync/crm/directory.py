@@ -1,7 +1,7 @@
 """Build the in-memory snapshot of the CRM that mapping matches against.
 
-Matching reads dicts, never the database (PERFORMANCE.md: a dict lookup is
-100× an indexed query), so the engine loads this once per sync run.
+Matching reads dicts, never the database (a dict lookup is 100× faster than an
+indexed query), so the engine loads this once per sync run.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from crmsync.crm.linking_models import ErasureRecord, MeetingResponse, SuppressedAddress
+from crmsync.crm.meetings import MeetingResponse
 from crmsync.crm.models import (
     Activity,
     ActivityLink,
@@ -26,6 +26,7 @@ from crmsync.crm.models import (
     Mailbox,
     QuarantinedItem,
 )
+from crmsync.crm.privacy import ErasureRecord, SuppressedAddress
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.mapping.policy import CapturePolicy

@@ -1,4 +1,4 @@
-"""Records in the export shapes of INTERFACES.md (one JSON object a line)."""
+"""Records in the export shapes of docs/export.md (one JSON object a line)."""
 
 from __future__ import annotations
 

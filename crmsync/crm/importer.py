@@ -1,4 +1,4 @@
-"""Load CRM data from CSV files (columns in INTERFACES.md), idempotent on keys.
+"""Load CRM data from CSV files (columns in docs/csv.md), idempotent on keys.
 
 Users are keyed by email, everything else by ``external_id``; importing the
 same file twice changes nothing, importing an edited file updates the rows.

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.linking_models import PrivacyRule, SuppressedAddress
 from crmsync.crm.models import Setting
+from crmsync.crm.privacy import PrivacyRule, SuppressedAddress
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.mapping.policy import CapturePolicy

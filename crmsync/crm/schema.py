@@ -1,13 +1,16 @@
 """Every model module, imported so ``Base.metadata`` holds the whole schema.
 
-The core records live in :mod:`crmsync.crm.models`; a feature with tables of its
+The core records live in :mod:`crmsync.crm.models`; a concept with tables of its
 own adds a module beside it and one import line here.
 """
 
 from crmsync.crm import (
-    addin_models,  # noqa: F401
-    graph_state,  # noqa: F401
-    linking_models,  # noqa: F401
+    case_numbers,  # noqa: F401
+    feeds,  # noqa: F401
+    links,  # noqa: F401
+    meetings,  # noqa: F401
+    privacy,  # noqa: F401
+    subscriptions,  # noqa: F401
     support,  # noqa: F401
     templates,  # noqa: F401
 )

@@ -8,29 +8,27 @@ Rules (DESIGN.md "explainable links"):
 - Untracking removes the link to that one record and writes a :class:`LinkRemoval`;
   the page writer consults :func:`removed_targets` whenever it merges automatic links
   into a stored activity, so automation never links the mail to that record again.
-- Track on send keeps a :class:`TrackIntent` until the sent mail is stored;
-  :func:`fulfil_intents` links it inside the page's transaction. The intent is found
-  by conversation or message id (Graph, EWS) or by the token the pane put in the
-  draft's :data:`TRACK_HEADER` (any mail system, IMAP included).
+- Track on send keeps a :class:`TrackIntent` (:func:`create_intent`) until the sent
+  mail is stored; the engine fulfils it inside that page's transaction, finding it by
+  conversation or message id (Graph, EWS) or by the token the pane put in the draft's
+  :data:`TRACK_HEADER` (any mail system, IMAP included).
 - Linking a meeting from the appointment pane links it now when crmsync holds it
-  (:func:`find_meeting`), else when it is synced or imported
-  (:func:`fulfil_meeting_intents`, called by the engine as it stores the meeting).
+  (:func:`find_meeting`), else when the engine stores the meeting.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.addin_models import LinkRemoval, TrackIntent
+from crmsync.crm.links import LinkRemoval, TrackIntent
 from crmsync.crm.models import (
     LINK_TARGET_COLUMNS,
     Account,
@@ -41,7 +39,6 @@ from crmsync.crm.models import (
     Case,
     Contact,
     Opportunity,
-    User,
     link_target,
 )
 from crmsync.mapping.threads import parse_message_ids
@@ -238,128 +235,6 @@ def create_intent(session: Session, intent: TrackIntent) -> TrackIntent:
     return intent
 
 
-def _sender_of(activity: Activity) -> str | None:
-    return next((p.address for p in activity.participants if p.role == "from"), None)
-
-
-@dataclass(frozen=True)
-class SentMail:
-    """A stored outbound mail and what names its draft: conversation id, header tokens.
-
-    :param load: returns the activity; called only when an intent names the mail.
-    :param message_id: the activity's Message-ID, and ``conversation`` its conversation.
-    """
-
-    load: Callable[[], Activity]
-    message_id: str | None
-    conversation: str
-    conversation_id: str | None = None
-    send_tokens: tuple[str, ...] = ()
-
-
-#: outbound mails whose open intents are read in one query (bounded IN lists)
-INTENT_BATCH = 500
-
-
-@dataclass(frozen=True)
-class _MailKeys:
-    """The values by which an intent names a sent mail."""
-
-    message_id: str | None
-    conversations: frozenset[str]
-    tokens: frozenset[str]
-
-    @classmethod
-    def of(cls, sent: SentMail) -> _MailKeys:
-        conversations = frozenset({sent.conversation_id, sent.conversation} - {None, ""})
-        return cls(sent.message_id or None, conversations, frozenset(sent.send_tokens))
-
-    def names(self, intent: TrackIntent) -> bool:
-        """Whether ``intent`` waits for this mail (the SQL the batch query ran, per mail)."""
-        return (
-            (self.message_id is not None and intent.internet_message_id == self.message_id)
-            or intent.conversation_id in self.conversations
-            or intent.send_token in self.tokens
-        )
-
-
-def _open_intents(session: Session, sent: Sequence[SentMail]) -> list[tuple[TrackIntent, str]]:
-    """Return the unfulfilled intents naming any of ``sent``, with their user's email."""
-    keys = [_MailKeys.of(mail) for mail in sent]
-    message_ids = {k.message_id for k in keys} - {None}
-    conversations = set().union(*(k.conversations for k in keys))
-    tokens = set().union(*(k.tokens for k in keys))
-    wanted = []
-    if message_ids:
-        wanted.append(TrackIntent.internet_message_id.in_(sorted(message_ids)))
-    if conversations:
-        wanted.append(TrackIntent.conversation_id.in_(sorted(conversations)))
-    if tokens:
-        wanted.append(TrackIntent.send_token.in_(sorted(tokens)))
-    if not wanted:
-        return []
-    rows = session.execute(
-        select(TrackIntent, User.email).join(User, User.id == TrackIntent.user_id)
-        .where(TrackIntent.fulfilled_at.is_(None), or_(*wanted))
-        .order_by(TrackIntent.id)
-    ).all()
-    return [(intent, email) for intent, email in rows]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _sent_after(activity: Activity, intent: TrackIntent) -> bool:
-    """Whether the mail was sent after the intent was made (give or take clock skew)."""
-    return _utc(activity.occurred_at) >= _utc(intent.created_at) - SEND_SKEW
-
-
-def fulfil_intents(session: Session, sent: Iterable[SentMail], now: datetime) -> int:
-    """Link each sent mail to what its sender asked for in the compose pane.
-
-    Only the intent's own user sending the mail fulfils it: a token copied into
-    someone else's mail, or another person's reply in the conversation, links nothing.
-    The open intents for a whole batch of mail are read in one query (a page of
-    backfill is hundreds of outbound mails and almost never names one), and a mail's
-    sender is only looked at when an intent names it.
-
-    :param sent: stored outbound activities with what names their draft.
-    :returns: the number of intents fulfilled.
-    """
-    mails = list(sent)
-    fulfilled = 0
-    for start in range(0, len(mails), INTENT_BATCH):
-        batch = mails[start:start + INTENT_BATCH]
-        candidates = _open_intents(session, batch)
-        for mail in batch if candidates else ():
-            fulfilled += _fulfil_for(session, mail, candidates, now)
-    return fulfilled
-
-
-def _fulfil_for(session: Session, mail: SentMail,
-                candidates: Sequence[tuple[TrackIntent, str]], now: datetime) -> int:
-    """Fulfil the still-open ``candidates`` that name ``mail``; return how many."""
-    keys = _MailKeys.of(mail)
-    # Decided before any is fulfilled, in intent order, as one query per mail did.
-    matching = [(i, e) for i, e in candidates if i.fulfilled_at is None and keys.names(i)]
-    if not matching:
-        return 0
-    activity = mail.load()
-    sender = _sender_of(activity)
-    fulfilled = 0
-    for intent, email in matching:
-        if sender is not None and email.lower() != sender:
-            continue  # someone else's reply in the same conversation
-        if not _sent_after(activity, intent):
-            continue  # an earlier mail of the conversation, stored again
-        track(session, activity, target_of(intent), intent.user_id, now)
-        intent.fulfilled_at, intent.activity_id = now, activity.id
-        fulfilled += 1
-    return fulfilled
-
-
 @dataclass(frozen=True)
 class MeetingKeys:
     """What Office.js (and Graph) tell about a meeting: its item ids and iCalendar UID."""
@@ -386,46 +261,3 @@ def find_meeting(session: Session, keys: MeetingKeys) -> Activity | None:
     return session.scalars(
         select(Activity).where(Activity.kind == "meeting", or_(*wanted)).order_by(Activity.id)
     ).first()
-
-
-def fulfil_meeting_intents(
-    session: Session, activity: Activity, item_id: str | None, now: datetime
-) -> int:
-    """Link a meeting just stored to what reps chose for it in the appointment pane.
-
-    :param item_id: this calendar's id for the event (EWS or Graph form; for an
-        imported .ics, its UID).
-    :returns: the number of intents fulfilled.
-    """
-    keys = [TrackIntent.ical_uid == activity.ical_uid] if activity.ical_uid else []
-    if item_id:
-        keys += [TrackIntent.item_id == item_id, TrackIntent.rest_item_id == item_id]
-    if not keys:
-        return 0
-    intents = session.scalars(
-        select(TrackIntent).where(TrackIntent.fulfilled_at.is_(None), or_(*keys))
-        .order_by(TrackIntent.id)
-    ).all()
-    if intents:
-        session.flush()  # a meeting stored in this page needs its id
-    for intent in intents:
-        track(session, activity, target_of(intent), intent.user_id, now)
-        intent.fulfilled_at, intent.activity_id = now, activity.id
-    return len(intents)
-
-
-def tracking_page_hook(session: Session, _mailbox: Any, writer: Any) -> None:
-    """Page hook: fulfil track-on-send intents for the outbound mail of a stored page.
-
-    Runs inside the page's transaction (see ``sync_service.engine.hooks``), so what it
-    changes commits with the page and its cursor.
-    """
-    sent = [
-        SentMail(partial(getattr, s, "activity"), s.activity_facts.message_id,
-                 s.activity_facts.conversation, s.mail.conversation_id,
-                 send_tokens(s.mail.headers.get(TRACK_HEADER.lower())))
-        for s in writer.stored if s.activity_facts.direction == "outbound"
-    ]
-    if sent:
-        session.flush()  # the page's activities need their ids before they are linked
-        fulfil_intents(session, sent, writer.options.now)

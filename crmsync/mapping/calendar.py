@@ -10,7 +10,6 @@ A time in a zone nobody can resolve is a problem for a person, never a guess.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 
@@ -233,9 +232,3 @@ def meeting_event(meeting: Meeting, calendar: str) -> CalendarEvent:
         is_cancelled=meeting.status == "cancelled" or meeting.method == "CANCEL",
         sensitivity=meeting.sensitivity,
     )
-
-
-def addresses_of(meeting: Meeting) -> Iterable[str]:
-    """Every organizer and attendee address of ``meeting``."""
-    people = ([meeting.organizer] if meeting.organizer else []) + list(meeting.attendees)
-    return [person.address for person in people if person.address]

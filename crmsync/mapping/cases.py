@@ -248,8 +248,11 @@ def _parse_holidays(spec: str) -> tuple[str, tuple[date, ...]]:
         import holidays  # see first_response_due
 
         code, _, subdivision = country.partition("-")
+        # Checks the code only; the years are those the spec names, never today's (no
+        # clock here): first_response_due loads the years of each case it is asked about.
+        years = sorted({day.year for day in dates})
         try:
-            holidays.country_holidays(code, subdiv=subdivision or None, years=2026)
+            holidays.country_holidays(code, subdiv=subdivision or None, years=years)
         except NotImplementedError as exc:
             raise ValueError(f"holidays: unknown country code {country!r}") from exc
     return country, tuple(dates)

@@ -2,7 +2,7 @@
 
 The privacy defaults are the safe ones: internal-only mail and items marked private,
 personal or confidential are never captured; nothing is blocked until an admin says so.
-The CRM layer fills the lists from its rules tables (:mod:`crmsync.crm.linking_models`);
+The CRM layer fills the lists from its rules tables (:mod:`crmsync.crm.privacy`);
 mapping only reads them.
 """
 

@@ -1,6 +1,6 @@
 """The new text of a mail: what the writer typed, without quoted history or signature.
 
-A case's description is the first mail's new text (INTERFACES.md). Splitting replies
+A case's description is the first mail's new text (docs/export.md). Splitting replies
 is a solved, language-dependent problem, so it is left to ``mail-parser-reply`` (the
 maintained multilingual successor of GitHub's email_reply_parser, with Chinese,
 Japanese and European "On ... wrote:" headers and signature rules).

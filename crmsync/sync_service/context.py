@@ -1,7 +1,12 @@
-"""The services one process shares: configuration, database, secrets."""
+"""The services one process shares: configuration, database, secrets, page hooks.
+
+Built at start-up (:func:`crmsync.sync_service.startup.build_services`), which also
+assembles the page hooks: the engine runs what it is given and imports none of them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -11,25 +16,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crmsync.crm.db import make_engine, make_sessionmaker
 from crmsync.crm.models import Setting
-from crmsync.sync_service.config import load_config, split_domains
-from crmsync.sync_service.secrets import SecretBox, load_or_create_key
+from crmsync.sync_service.config import split_domains
+from crmsync.sync_service.engine.page import PageHook
+from crmsync.sync_service.mailboxes.credentials import SecretBox, load_or_create_key
 
 INTERNAL_DOMAINS_SETTING = "internal_domains"
 
 
 @dataclass
 class Services:
-    """Built once per process by the CLI or ``create_app`` from :func:`load_config`."""
+    """Built once per process by the CLI or ``create_app``.
+
+    :param hook_factory: returns the page hooks, in order (called once, when a sync
+        first needs them: their imports cost a start-up that never syncs).
+    """
 
     config: dict[str, Any]
+    hook_factory: Callable[[], list[PageHook]] = field(repr=False)
     _box: SecretBox | None = field(default=None, repr=False)
 
     @cached_property
-    def page_hooks(self) -> list:
-        """Hooks run after each stored page (see :mod:`..engine.hooks`)."""
-        from crmsync.sync_service.engine.hooks import default_page_hooks
-
-        return default_page_hooks()
+    def page_hooks(self) -> list[PageHook]:
+        """Hooks run after each stored page (:class:`~.engine.page.PageHook`)."""
+        return self.hook_factory()
 
     @cached_property
     def engine(self) -> Engine:
@@ -57,7 +66,3 @@ class Services:
         return split_domains(self.config["INTERNAL_DOMAINS"]) | split_domains(
             stored.value if stored else ""
         )
-
-
-def build_services(overrides: dict[str, Any] | None = None) -> Services:
-    return Services(config=load_config(overrides))

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.conftest import SAMPLES, Cli, load_sample_crm
 
 CHROMIUM = "/usr/bin/chromium"

@@ -92,7 +92,7 @@ def test_pane_headers_forbid_inline_script_and_foreign_framing(live: LiveApp) ->
 
 def test_preview_is_off_without_demo(sample_cli) -> None:
     # Outside demo mode the preview page and the Office.js stand-in are not served.
-    from crmsync.sync_service.app import create_app
+    from crmsync.sync_service.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": sample_cli.env["CRMSYNC_DATABASE_URL"]})
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from crmsync.crm.addin_models import LinkRemoval
+from crmsync.crm.links import LinkRemoval
 from crmsync.crm.models import Activity, ActivityLink, Case, Contact, ContactEmail, User
 from tests.addin.conftest import LiveApp
 from tests.addin.pane import open_preview

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.addin.conftest import LiveApp, serve
 from tests.addin.pane import open_preview
 from tests.api.identity import AUDIENCE, TENANT, IdentityProvider

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.conftest import SAMPLES, Cli, load_sample_crm
 
 

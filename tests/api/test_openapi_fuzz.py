@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.conftest import SAMPLES, Cli, load_sample_crm
 
 _state: dict = {}

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.addin.conftest import serve
 from tests.api.identity import AUDIENCE, TENANT, IdentityProvider
 from tests.conftest import Cli, load_sample_crm

@@ -1,6 +1,6 @@
 """A TCP proxy in front of a real server that rewrites what the server answers.
 
-Modelled on the fault proxies RELIABILITY.md 4.0 asks for (toxiproxy is not packaged):
+A fault proxy in the manner of toxiproxy (which is not packaged here):
 each complete line the server sends (literals included, they end in CRLF too) goes
 through ``rewrite`` before it reaches the client, so a test can corrupt the answer
 about one message and leave every other byte as the server wrote it.

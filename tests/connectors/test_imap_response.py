@@ -15,7 +15,9 @@ from crmsync.connectors.imap import response as fast
 from crmsync.connectors.imap.fetch import META_ITEMS
 from tests.connectors import mail
 
-CORPORA = Path("/work/shared/corpora")
+#: real-world mail from other projects' test suites, one folder per project, vendored with
+#: their sources (tests/data/mail-corpus/SOURCE.md)
+CORPORA = Path(__file__).resolve().parent.parent / "data" / "mail-corpus"
 #: the corpora holding whole mail messages (each file a message, or an mbox of them)
 MAIL_CORPORA = ("thunderbird", "stalwart-mail-parser", "flanker", "mimekit", "crymap",
                 "apache-ponymail")

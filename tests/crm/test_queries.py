@@ -25,8 +25,8 @@ from crmsync.crm.models import (
 )
 from crmsync.crm.queries import RECENT, lookup_sender
 from crmsync.crm.recent import timeline_activities
-from crmsync.sync_service.api.access import Viewer, visible_opportunities
 from crmsync.sync_service.context import Services
+from crmsync.sync_service.web.api.access import Viewer, visible_opportunities
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

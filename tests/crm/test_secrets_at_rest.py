@@ -1,4 +1,4 @@
-"""RELIABILITY.md S1: credentials are encrypted at rest and bound to their row.
+"""Credentials are encrypted at rest and bound to their row.
 
 A stolen database dump (a backup, a support bundle) must not hand over mailbox passwords,
 and a ciphertext moved onto another mailbox must not quietly log in as someone else.

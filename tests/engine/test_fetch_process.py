@@ -15,8 +15,8 @@ from crmsync.connectors.base import Page
 from crmsync.errors import AuthError, ConfigError, TransientError
 from crmsync.mapping.facts import facts_key, mail_facts
 from crmsync.sync_service.engine import fetch_process
-from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.fetch_process import ChildPages, FetchJob
+from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
 from tests.conftest import Cli, load_sample_crm
 from tests.engine.mailboxes import add_mailbox, new_user, sync
 from tests.engine.mails import TOM, make_mail, sample_mailbox

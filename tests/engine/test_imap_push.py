@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from crmsync.sync_service.context import build_services
-from crmsync.sync_service.push import ImapPush
+from crmsync.sync_service.startup import build_services
+from crmsync.sync_service.triggers.imap_idle import ImapPush
 from tests.conftest import Cli, load_sample_crm
 from tests.engine.mailboxes import add_mailbox, new_user, sync
 from tests.engine.mails import make_mail

@@ -1,7 +1,10 @@
 """A local Microsoft Graph double: a Flask app served over TLS on 127.0.0.1.
 
-It follows Microsoft's documented wire format (shapes from the Graph documentation
-examples in ``/work/shared/corpora/ms-graph-docs-json``): the Entra ID token endpoint
+It follows Microsoft's documented wire format, with the shapes of the examples in the
+Graph documentation (https://learn.microsoft.com/graph/delta-query-messages,
+https://learn.microsoft.com/graph/delta-query-events,
+https://learn.microsoft.com/graph/api/message-get, .../api/eventmessage-get and
+.../api/contact-get; one is kept in ``tests/data/graph/``): the Entra ID token endpoint
 and OpenID metadata msal reads, ``mailFolders/delta``, ``messages/delta``,
 ``calendarView/delta`` and ``contacts/delta`` with ``@odata.nextLink`` /
 ``@odata.deltaLink`` paging and ``@removed`` tombstones, ``$batch``, ``sendMail``,

@@ -81,7 +81,7 @@ def test_sealed_cache_is_bound_to_its_row(cli: Cli, approving: GraphDouble,
     approving.register_app(client_id)
     name, _, _ = add_delegated(cli, approving, client_id)
     sealed, _ = stored_secret(services_of, name)
-    from crmsync.sync_service.secrets import SecretUnreadableError
+    from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
 
     with pytest.raises(SecretUnreadableError):
         services_of.secret_box().open(sealed, name + "-copy")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from crmsync.crm.graph_state import GraphSubscription
-from crmsync.sync_service.graph_push import renew_due
-from crmsync.sync_service.scheduler import Scheduler
+from crmsync.crm.subscriptions import GraphSubscription
+from crmsync.sync_service.triggers.graph_subscriptions import renew_due
+from crmsync.sync_service.triggers.scheduler import Scheduler
 from tests.conftest import Cli, load_sample_crm
 from tests.fakes.graph_builders import message
 from tests.fakes.graph_server import Fault, GraphDouble

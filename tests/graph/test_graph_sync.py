@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from crmsync.crm.graph_state import GraphSubscription
-from crmsync.sync_service.app import create_app
-from crmsync.sync_service.graph_push import renew_due
-from crmsync.sync_service.scheduler import Scheduler
+from crmsync.crm.subscriptions import GraphSubscription
+from crmsync.sync_service.triggers.graph_subscriptions import renew_due
+from crmsync.sync_service.triggers.scheduler import Scheduler
+from crmsync.sync_service.web.app import create_app
 from tests.conftest import Cli, load_sample_crm, make_services
 from tests.fakes.graph_builders import ANA, MARIA, WEI, event, message
 from tests.fakes.graph_fixtures import unique

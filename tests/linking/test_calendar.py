@@ -9,10 +9,10 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from crmsync.crm.linking_models import MeetingOccurrence, MeetingSeries
+from crmsync.crm.meetings import MeetingOccurrence, MeetingSeries
 from crmsync.mapping.calendar import CalendarError, expand_occurrences, parse_calendar
 from crmsync.mapping.timezones import UnknownZoneError, resolve_zone
-from crmsync.sync_service.app import create_app
+from crmsync.sync_service.web.app import create_app
 from tests.conftest import Cli, load_sample_crm
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "calendar"

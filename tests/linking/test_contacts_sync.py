@@ -12,8 +12,9 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
 from crmsync.crm.models import Contact, ContactEmail
 from crmsync.crm.rules import load_capture_rules
-from crmsync.sync_service.context import build_services
-from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
+from crmsync.sync_service.engine.page import Origin, WriteOptions
+from crmsync.sync_service.engine.store import PageWriter
+from crmsync.sync_service.startup import build_services
 from tests.conftest import Cli, load_sample_crm
 from tests.engine.mails import MARIA, make_mail
 

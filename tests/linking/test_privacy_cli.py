@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from crmsync.crm.linking_models import ErasureRecord, LinkSuggestion
+from crmsync.crm.links import LinkSuggestion
+from crmsync.crm.privacy import ErasureRecord
 from tests.conftest import SAMPLES, Cli, load_sample_crm
 
 

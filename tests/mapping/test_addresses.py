@@ -12,7 +12,8 @@ from crmsync.mapping.addresses import (
 )
 from tests.mapping.strategies import header_text
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+#: real-world header values, vendored with their sources (tests/data/headers/SOURCE.md)
+HEADERS = Path(__file__).resolve().parent.parent / "data" / "headers"
 
 
 @pytest.mark.parametrize(
@@ -149,22 +150,22 @@ def test_parse_address_list_round_trips_formatted_lists(entries: list[tuple[str,
     assert [item.address for item in parse_address_list(raw)] == expected
 
 
-def _corpus_lines(relative: str) -> list[str]:
-    text = (CORPORA / relative).read_text(encoding="utf-8", errors="surrogateescape")
+def _corpus_lines(name: str) -> list[str]:
+    text = (HEADERS / name).read_text(encoding="utf-8", errors="surrogateescape")
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 @pytest.mark.parametrize(
-    "relative",
+    "name",
     [
-        "crymap/header-corpora/address-list-corpus-jlingle.txt",
-        "flanker/mailbox_valid.txt",
-        "flanker/mailbox_invalid.txt",
+        "address-list-corpus-jlingle.txt",
+        "mailbox_valid.txt",
+        "mailbox_invalid.txt",
     ],
 )
-def test_real_world_address_corpora_parse(relative: str) -> None:
+def test_real_world_address_corpora_parse(name: str) -> None:
     # Every real-world address value parses without error into normalized addresses.
-    lines = _corpus_lines(relative)
+    lines = _corpus_lines(name)
     assert len(lines) > 50
     for line in lines:
         for item in parse_address_list(line):
@@ -173,13 +174,13 @@ def test_real_world_address_corpora_parse(relative: str) -> None:
 
 def test_real_world_address_list_corpus_mostly_yields_addresses() -> None:
     # Masked real headers (X for letters) keep their shape, so most still hold an address.
-    lines = _corpus_lines("crymap/header-corpora/address-list-corpus-jlingle.txt")
+    lines = _corpus_lines("address-list-corpus-jlingle.txt")
     assert sum(1 for line in lines if parse_address_list(line)) > 0.9 * len(lines)
 
 
 def test_valid_unquoted_addresses_are_all_found() -> None:
     # Every valid address without a quoted local part and with a dotted domain is kept.
-    lines = _corpus_lines("flanker/mailbox_valid.txt")
+    lines = _corpus_lines("mailbox_valid.txt")
     plain = [line for line in lines if '"' not in line and "." in line.rpartition("@")[2]]
     assert len(plain) > 50
     assert [line for line in plain if not parse_address_list(line)] == []

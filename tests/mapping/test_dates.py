@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from crmsync.mapping.dates import choose_occurred_at, parse_date_header
-from tests.mapping.test_addresses import CORPORA
+from tests.mapping.test_addresses import HEADERS
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 RECEIVED = datetime(2024, 5, 31, 8, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ def test_choose_occurred_at_converts_aware_now() -> None:
 
 def test_real_world_date_corpus_parses() -> None:
     # Every real Date header value parses or is refused, never raises; most parse.
-    lines = (CORPORA / "crymap/header-corpora/date-corpus-jlingle.txt").read_text().splitlines()
+    lines = (HEADERS / "date-corpus-jlingle.txt").read_text().splitlines()
     parsed = [parse_date_header(line) for line in lines]
     assert all(value is None or value.tzinfo is UTC for value in parsed)
     assert sum(value is not None for value in parsed) > 0.95 * len(lines)

@@ -1,4 +1,4 @@
-"""A private Dovecot IMAP server for tests and benchmarks (see shared/recipes/dovecot.md).
+"""A private Dovecot IMAP server for tests and benchmarks (Debian's ``dovecot-imapd``, 2.3).
 
 Usage::
 
@@ -14,12 +14,15 @@ Usage::
 
 The server runs in the foreground (``dovecot -F``) with its own config in a temporary
 directory, on 127.0.0.1 and a free port; nothing under /etc is touched. It works as root
-(mail owned by uid 65534) and as an ordinary user (mail owned by that user).
+(mail owned by uid 65534) and as an ordinary user (mail owned by that user). The
+configuration is ``_CONFIG`` below; its settings are Dovecot 2.3's
+(https://doc.dovecot.org/2.3/configuration_manual/).
 """
 
 from __future__ import annotations
 
 import getpass
+import itertools
 import os
 import shutil
 import signal
@@ -240,6 +243,17 @@ class DovecotServer:
         with self.connect(user) as client:
             client.create_folder(name)
 
+    def reset_uidvalidity(self, user: str, folder: str) -> None:
+        """Give ``folder`` a new UIDVALIDITY, its messages kept (new UIDs): RENAME it away,
+        CREATE it again and MOVE the messages back."""
+        with self.connect(user) as client:
+            client.rename_folder(folder, folder + "-old")
+            client.create_folder(folder)
+            client.select_folder(folder + "-old")
+            client.move(client.search("ALL"), folder)
+            client.unselect_folder()
+            client.delete_folder(folder + "-old")
+
     def client_ssl_context(self) -> ssl.SSLContext:
         """Return a client context that trusts this server's CA (only with ``tls=True``)."""
         if self.ca is None:
@@ -332,6 +346,19 @@ class DovecotServer:
         log = self.log
         self.stop()
         raise RuntimeError(f"dovecot did not listen on {ports} within {timeout}s\n{log}")
+
+
+_user_numbers = itertools.count(1)
+
+
+def new_user(server: DovecotServer, password: str | None = None) -> str:
+    """Add a user no other test on ``server`` has; the password is ``pw-<name>`` unless given.
+
+    One counter for every caller: test modules share the session's servers.
+    """
+    name = f"user{next(_user_numbers)}"
+    server.add_user(name, "pw-" + name if password is None else password)
+    return name
 
 
 def _accepts(host: str, port: int) -> bool:

@@ -1,7 +1,10 @@
-"""A private PostgreSQL cluster for tests (see ../shared/recipes/postgresql.md).
+"""A private PostgreSQL cluster for tests, from Debian's ``postgresql`` server binaries.
 
 ``initdb`` refuses to run as root, so as root the cluster runs as the
-``postgres`` user Debian's package creates.
+``postgres`` user Debian's package creates. The cluster is made by ``initdb`` and run by
+``pg_ctl`` (https://www.postgresql.org/docs/current/app-initdb.html,
+https://www.postgresql.org/docs/current/app-pg-ctl.html) on 127.0.0.1 and a free port,
+with ``fsync=off``: a throwaway cluster; the system service is never started.
 """
 
 from __future__ import annotations

@@ -93,6 +93,33 @@ def test_business_hours_skip_nights_weekends_and_holidays() -> None:
     assert first_response_due(received, 12) == datetime(2026, 12, 25, 3, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("spec", "holidays", "received", "hours", "due"), [
+    # Wednesday 24 Dec 2031, 16:00 Madrid: Christmas (ES), an extra holiday on Friday 26,
+    # the weekend; 1 + 8 + 3 working hours.
+    ("Mon-Fri 09:00-17:00 Europe/Madrid", "ES;2031-12-26",
+     datetime(2031, 12, 24, 15, 0, tzinfo=UTC), 12, datetime(2031, 12, 30, 11, 0, tzinfo=UTC)),
+    # Tuesday 3 Jul 2035, 16:00 Los Angeles: Independence Day (US-CA) and an extra Thursday.
+    ("Mon-Fri 09:00-17:00 America/Los_Angeles", "US-CA;2035-07-05",
+     datetime(2035, 7, 3, 23, 0, tzinfo=UTC), 8, datetime(2035, 7, 6, 23, 0, tzinfo=UTC)),
+    # Monday 30 Sep 2030, 17:00 Shanghai: National Day holidays (CN) 1-3 Oct, no extra dates.
+    ("Mon-Fri 09:00-18:00 Asia/Shanghai", "CN",
+     datetime(2030, 9, 30, 9, 0, tzinfo=UTC), 4, datetime(2030, 10, 4, 4, 0, tzinfo=UTC)),
+])
+def test_business_hours_in_any_year(
+    spec: str, holidays: str, received: datetime, hours: int, due: datetime
+) -> None:
+    # Holiday calendars are the years the spec and the case name, not a year built in.
+    calendar = parse_business_hours(spec, holidays)
+    assert first_response_due(received, hours, calendar) == due
+
+
+@pytest.mark.parametrize("holidays", ["XX", "ES-ZZ;2031-12-26", "ES;US"])
+def test_bad_holiday_specs_are_refused_clearly(holidays: str) -> None:
+    # An unknown country or region, whatever the years, is refused, not an empty calendar.
+    with pytest.raises(ValueError, match="holidays"):
+        parse_business_hours("Mon-Fri 09:00-17:00", holidays)
+
+
 @pytest.mark.parametrize("spec", ["Mon-Fri", "Mon-Fri 9-5", "Mon-Xyz 09:00-17:00",
                                   "Mon-Fri 09:00-17:00 Mars/Olympus"])
 def test_bad_business_hours_are_refused_clearly(spec: str) -> None:

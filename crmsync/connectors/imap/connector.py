@@ -135,11 +135,11 @@ class ImapConnector(Connector):
             max_text_bytes=self.settings.max_text_bytes,
         )
         if old is None:
-            pages = self._backfill(ctx, _fresh_cursor(state, self.settings.since), [])
+            pages = self._backfill(ctx, _fresh_cursor(state, self.settings.since))
         elif old.uidvalidity != state.uidvalidity:
             pages = self._resync(ctx, old, state)
         elif old.backfill_below is not None:
-            pages = self._backfill(ctx, old, [])
+            pages = self._backfill(ctx, old)
         else:
             yield from self._poll(ctx, old, state)
             return
@@ -183,11 +183,9 @@ class ImapConnector(Connector):
         ]
         fresh = _fresh_cursor(state, self.settings.since or old.since)
         yield Page(ctx.folder, gone, fresh.dumps(), resync=True)
-        yield from self._backfill(ctx, fresh, [])
+        yield from self._backfill(ctx, fresh)
 
-    def _backfill(
-        self, ctx: FolderContext, cursor: ImapCursor, first: list[Change]
-    ) -> Iterator[Page]:
+    def _backfill(self, ctx: FolderContext, cursor: ImapCursor) -> Iterator[Page]:
         """Yield the window's messages still due, newest window first, oldest first inside.
 
         The due messages (below ``cursor.backfill_below``, not yet yielded) are cut into
@@ -205,7 +203,7 @@ class ImapConnector(Connector):
         due = sorted((uid for uid in found if uid < below and uid not in cursor.uids),
                      reverse=True)
         if not due:
-            yield Page(ctx.folder, first, replace(cursor, backfill_below=None).dumps())
+            yield Page(ctx.folder, [], replace(cursor, backfill_below=None).dumps())
             return
         size, window_size = self.settings.batch_size, self.settings.backfill_window
         for top in range(0, len(due), window_size):

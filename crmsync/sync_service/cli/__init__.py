@@ -104,7 +104,7 @@ def load_commands(*names: str) -> None:
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
     """crmsync: the mailbox feeds the CRM by itself."""
-    from crmsync.sync_service.context import build_services
+    from crmsync.sync_service.startup import build_services
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -17,7 +17,7 @@ def apikey() -> None:
 @click.argument("email")
 def apikey_create(email: str) -> None:
     """Print a new API key for that CRM user."""
-    from crmsync.sync_service.auth import create_api_key
+    from crmsync.sync_service.web.api_keys import create_api_key
 
     with session_scope(services().sessions) as session:
         click.echo(create_api_key(session, email))
@@ -29,8 +29,8 @@ def apikey_create(email: str) -> None:
 @click.option("--no-scheduler", is_flag=True, help="Do not sync mailboxes in the background.")
 def serve(host: str, port: int, no_scheduler: bool) -> None:
     """Serve the API and run the embedded scheduler."""
-    from crmsync.sync_service.app import create_app
-    from crmsync.sync_service.scheduler import Scheduler
+    from crmsync.sync_service.triggers.scheduler import Scheduler
+    from crmsync.sync_service.web.app import create_app
 
     svc = services()
     app = create_app(services=svc)

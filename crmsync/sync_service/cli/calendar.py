@@ -10,7 +10,7 @@ import click
 from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.engine.meetings import import_calendar
-from crmsync.sync_service.feeds import create_feed_token
+from crmsync.sync_service.web.feeds import create_feed_token
 
 
 @main.group()

@@ -134,7 +134,7 @@ def _add_group(name: str, group: str, settings: dict[str, Any], secret: str,
 
 
 def _subscribe(name: str, url: str) -> None:
-    from crmsync.sync_service.graph_push import subscribe_mailbox
+    from crmsync.sync_service.triggers.graph_subscriptions import subscribe_mailbox
 
     count = subscribe_mailbox(services(), name, url)
     click.echo(f"{name}: {count} change-notification subscriptions created", err=True)
@@ -156,7 +156,7 @@ def graph_subscribe(name: str, notification_url: str) -> None:
 @graph.command("renew")
 def graph_renew() -> None:
     """Renew every subscription close to expiry (the scheduler does this too)."""
-    from crmsync.sync_service.graph_push import renew_due
+    from crmsync.sync_service.triggers.graph_subscriptions import renew_due
 
     click.echo(f"{renew_due(services())} subscriptions renewed")
 
@@ -165,6 +165,6 @@ def graph_renew() -> None:
 @click.argument("name")
 def graph_unsubscribe(name: str) -> None:
     """Remove the mailbox's subscriptions (before disconnecting it)."""
-    from crmsync.sync_service.graph_push import unsubscribe_mailbox
+    from crmsync.sync_service.triggers.graph_subscriptions import unsubscribe_mailbox
 
     click.echo(f"{unsubscribe_mailbox(services(), name)} subscriptions removed")

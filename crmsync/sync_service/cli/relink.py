@@ -8,9 +8,9 @@ import click
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
-from crmsync.crm.relink import relink_since
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.engine.relink import relink_since
 
 
 def _since(value: str | None, days: int) -> datetime:

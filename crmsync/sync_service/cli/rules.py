@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.erase import purge_forbidden
-from crmsync.crm.linking_models import PrivacyRule
 from crmsync.crm.models import User
+from crmsync.crm.privacy import PrivacyRule
 from crmsync.crm.rules import RULE_KINDS, add_rule, load_capture_rules, normalize_rule_value
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services

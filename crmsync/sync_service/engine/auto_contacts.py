@@ -25,11 +25,11 @@ from crmsync.mapping.directory import AccountEntry, ContactEntry
 
 if TYPE_CHECKING:
     from crmsync.sync_service.engine.linking import ThreadIndex
-    from crmsync.sync_service.engine.store import PageWriter
+    from crmsync.sync_service.engine.page import Writer
 
 
 def create_participant_contacts(
-    writer: PageWriter, mails: Sequence[MailMessage], threads: ThreadIndex
+    writer: Writer, mails: Sequence[MailMessage], threads: ThreadIndex
 ) -> int:
     """Create the contacts the page's captured mail calls for; return how many.
 
@@ -70,7 +70,7 @@ def create_participant_contacts(
     return len(new)
 
 
-def _dry(writer: PageWriter, threads: ThreadIndex, mail: MailMessage) -> MailDecision | None:
+def _dry(writer: Writer, threads: ThreadIndex, mail: MailMessage) -> MailDecision | None:
     """Decide ``mail`` without side effects; a mapping failure is left to the real pass."""
     try:
         return decide_mail(mail, writer.directory, now=writer.options.now,

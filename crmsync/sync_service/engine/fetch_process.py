@@ -40,8 +40,8 @@ from typing import IO
 from crmsync.connectors.base import MailMessage, Page
 from crmsync.errors import CrmSyncError, TransientError
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
-from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.gc_tuning import BACKFILL_THRESHOLDS
+from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
 
 log = logging.getLogger(__name__)
 

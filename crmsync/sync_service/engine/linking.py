@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import MailMessage
 from crmsync.crm.bulk import insert_rows
-from crmsync.crm.linking_models import ActivityThreadKey, LinkSuggestion
+from crmsync.crm.conversations import REF
+from crmsync.crm.links import ActivityThreadKey, LinkSuggestion
 from crmsync.crm.models import Activity, ActivityLink
-from crmsync.crm.rethread import REF
 from crmsync.mapping.conversations import best_thread_links
 from crmsync.mapping.evidence import ThreadLink
 from crmsync.mapping.facts import MailFacts, mail_facts

@@ -16,13 +16,14 @@ from sqlalchemy import delete, insert, select
 from crmsync.connectors.base import Page
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
-from crmsync.crm.linking_models import MeetingOccurrence, MeetingResponse, MeetingSeries
+from crmsync.crm.meetings import MeetingOccurrence, MeetingResponse, MeetingSeries
 from crmsync.crm.models import Activity, ActivitySource
 from crmsync.crm.rules import load_capture_rules
 from crmsync.mapping.calendar import CalendarError, Meeting, meeting_event, parse_calendar
 from crmsync.mapping.privacy import privacy_verdict
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions, stored_key
+from crmsync.sync_service.engine.page import Origin, WriteOptions, stored_key
+from crmsync.sync_service.engine.store import PageWriter
 from crmsync.sync_service.engine.store_events import meeting_key
 
 

@@ -23,7 +23,8 @@ from crmsync.errors import UserError
 from crmsync.mapping.mail import MailDecision, decide_mail
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.linking import ThreadIndex
-from crmsync.sync_service.engine.run import build_connector, policy_for, utcnow
+from crmsync.sync_service.engine.run import policy_for, utcnow
+from crmsync.sync_service.mailboxes.connecting import build_connector
 
 
 @dataclass

@@ -4,7 +4,7 @@ When a page stores mail whose conversation already has members stored out of ord
 reply before the mail it answers: an IMAP first sync goes newest window first, an mbox
 may be exported in reverse), the automatic links of that conversation are decided again
 in conversation order, inside the page's transaction
-(:func:`crmsync.crm.rethread.settle_groups`). In date order nothing is stale and the
+(:func:`crmsync.sync_service.engine.settle.settle_groups`). In date order nothing is stale and the
 hook costs one query: whether a mail stored earlier names one of the page's new mails.
 """
 
@@ -14,15 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crmsync.crm.rethread import (
-    REF,
-    find_conversation_keys,
-    holders_of,
-    members_of,
-    settle_groups,
-)
+from crmsync.crm.conversations import REF, find_conversation_keys, holders_of, members_of
 from crmsync.mapping.conversations import conversation_groups, needs_rethread
 from crmsync.sync_service.engine.linking import stored_thread_keys
+from crmsync.sync_service.engine.settle import settle_groups
 
 
 def rethread_hook(session: Session, mailbox: object, writer: Any) -> None:

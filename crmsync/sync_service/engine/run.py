@@ -9,22 +9,19 @@ An item the database refuses is quarantined, not the page (engine/isolate.py).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import Connector, Page
 from crmsync.connectors.files import FileConnector
-from crmsync.connectors.registry import load_connector_class
 from crmsync.crm.checkpoints import Checkpointer, background_checkpoints
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
@@ -33,16 +30,18 @@ from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.connector_spec import ConnectorSpec
 from crmsync.sync_service.engine.fetch_process import ChildPages, FactedPage, FetchJob
 from crmsync.sync_service.engine.gc_tuning import fewer_collections
 from crmsync.sync_service.engine.isolate import store_page
+from crmsync.sync_service.engine.page import Origin, WriteOptions
 from crmsync.sync_service.engine.prefetch import Prefetch
-from crmsync.sync_service.engine.store import Origin, PageWriter, WriteOptions
-from crmsync.sync_service.secrets import SecretUnreadableError
+from crmsync.sync_service.engine.store import PageWriter
+from crmsync.sync_service.mailboxes.connecting import connector_spec, reseal_secret
+from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
+from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
+from crmsync.sync_service.mailboxes.leases import claim_lease, release_lease
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 600
 Clock = Callable[[], datetime]
 
 
@@ -69,89 +68,6 @@ def policy_for(mailbox: Mailbox) -> CapturePolicy:
 
 def mailbox_origin(mailbox: Mailbox) -> Origin:
     return Origin(key=f"mailbox:{mailbox.id}", mailbox_id=mailbox.id)
-
-
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _holder_is_dead(owner: str | None) -> bool:
-    """Whether a lease holder on this host has exited (kill -9 leaves its lease behind)."""
-    if not owner:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def claim_lease(services: Services, mailbox_id: int, now: datetime) -> bool:
-    """Claim the mailbox for this process, so two workers never sync it at once.
-
-    A lease is free when unheld, expired, already ours, or held by a process on
-    this host that no longer exists.
-    """
-    me = _worker_id()
-    with session_scope(services.sessions) as session:
-        holder = session.scalar(select(Mailbox.lease_owner).where(Mailbox.id == mailbox_id))
-        free = [
-            Mailbox.lease_owner.is_(None),
-            Mailbox.lease_owner == me,
-            Mailbox.lease_expires_at < now,
-        ]
-        if holder and _holder_is_dead(holder):
-            free.append(Mailbox.lease_owner == holder)
-        result = session.execute(
-            update(Mailbox)
-            .where(Mailbox.id == mailbox_id, or_(*free))
-            .values(lease_owner=me, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
-        )
-        return bool(result.rowcount)
-
-
-def release_lease(services: Services, mailbox_id: int) -> None:
-    with session_scope(services.sessions) as session:
-        session.execute(
-            update(Mailbox)
-            .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == _worker_id())
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-
-
-def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
-    """Return the mailbox's connector settings (with the engine's defaults) and secret.
-
-    :raises ConfigError: the provider is unknown (before the secret is opened).
-    """
-    load_connector_class(mailbox.provider)
-    secret = services.secret_box().open(mailbox.secret, mailbox.name) if mailbox.secret else ""
-    settings = dict(mailbox.settings)
-    settings.setdefault("batch_size", services.config["SYNC_BATCH_SIZE"])
-    settings.setdefault("max_message_bytes", services.config["MAX_MESSAGE_BYTES"])
-    if not settings.get("since"):
-        days = services.config["BACKFILL_DAYS"]
-        settings["since"] = (utcnow() - timedelta(days=days)).date().isoformat()
-    return ConnectorSpec(mailbox.provider, settings, secret)
-
-
-def build_connector(services: Services, mailbox: Mailbox) -> Connector:
-    """Create the mailbox's connector with its decrypted credential."""
-    return connector_spec(services, mailbox).build()
-
-
-def reseal_secret(services: Services, mailbox_id: int, name: str, connector: Connector) -> None:
-    """Seal a credential the connector renewed during the run to the mailbox row again."""
-    updated = connector.updated_secret()
-    if updated:
-        with session_scope(services.sessions) as session:
-            session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(
-                secret=services.secret_box().seal(updated, name)))
 
 
 def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncReport:

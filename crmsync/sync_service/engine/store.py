@@ -7,12 +7,10 @@ here is idempotent: replaying a page that was already stored changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import traceback
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -40,73 +38,18 @@ from crmsync.crm.models import (
     link_target,
 )
 from crmsync.crm.tracking import Target, removed_targets
-from crmsync.mapping import DEFAULT_POLICY, CapturePolicy, Directory, MailDecision, decide_mail
+from crmsync.mapping import Directory, MailDecision, decide_mail
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
 from crmsync.sync_service.engine.linking import ThreadIndex
+from crmsync.sync_service.engine.page import (
+    ActivityFacts,
+    Origin,
+    StoredMail,
+    WriteOptions,
+    stored_key,
+)
 from crmsync.sync_service.engine.store_events import store_calendar_change, store_cards
-
-#: longest dedupe key stored as is; longer ones (hostile Message-IDs) are hashed
-MAX_KEY_LENGTH = 500
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where items come from: a mailbox (``mailbox:<id>``) or an imported file."""
-
-    key: str
-    mailbox_id: int | None = None
-
-
-@dataclass(frozen=True)
-class ActivityFacts:
-    """What a hook may ask of a stored mail's activity without loading it (as stored:
-    for a merged copy, the first copy's values)."""
-
-    direction: str
-    message_id: str | None
-    conversation: str
-
-
-@dataclass(frozen=True)
-class StoredMail:
-    """A mail this writer stored or merged, for the hooks that run after a page.
-
-    The activity of a mail created in this page is not loaded as an ORM object unless
-    a hook asks for :attr:`activity` (most hooks need only :attr:`activity_id`).
-    """
-
-    activity_id: int
-    mail: MailMessage
-    decision: MailDecision
-    created: bool
-    activity_facts: ActivityFacts
-    #: what the mail says about itself (its ids and thread keys), parsed once
-    mail_facts: MailFacts = field(repr=False, compare=False)
-    session: Session = field(repr=False, compare=False)
-
-    @property
-    def activity(self) -> Activity:
-        """The activity (from the session's identity map, else one SELECT)."""
-        activity = self.session.get(Activity, self.activity_id)
-        assert activity is not None, f"activity {self.activity_id} vanished in its own page"
-        return activity
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    """Per-run settings of the writer."""
-
-    now: datetime
-    store_body: bool = True
-    policy: CapturePolicy = DEFAULT_POLICY
-
-
-def stored_key(dedupe_key: str) -> str:
-    """Return ``dedupe_key``, hashed when it is too long for an index."""
-    if len(dedupe_key) <= MAX_KEY_LENGTH:
-        return dedupe_key
-    return "sha256:" + hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class PageWriter:

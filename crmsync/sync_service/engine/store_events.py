@@ -1,6 +1,6 @@
 """Store calendar events as ``meeting`` activities; dedupe address-book entries.
 
-Called by :meth:`PageWriter.apply` for :class:`CalendarEvent` changes and each page's
+Called by :meth:`Writer.apply` for :class:`CalendarEvent` changes and each page's
 :class:`ContactCard` changes, inside the page's transaction. A meeting is one activity
 per iCalendar UID (however many calendars hold it), with the organizer and attendees as
 participants, linked by the same matcher chain as mail. The capture rules mirror mail's:
@@ -12,7 +12,6 @@ contacts through :func:`crmsync.crm.cards.import_cards`, the vCard import's rule
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -25,13 +24,12 @@ from crmsync.crm.models import (
     ActivityParticipant,
     ActivitySource,
 )
-from crmsync.crm.tracking import Target, fulfil_meeting_intents, removed_targets
+from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
 from crmsync.mapping.privacy import privacy_verdict
-
-if TYPE_CHECKING:
-    from crmsync.sync_service.engine.store import PageWriter
+from crmsync.sync_service.engine.intents import fulfil_meeting_intents
+from crmsync.sync_service.engine.page import Writer, stored_key
 
 PRIVATE = frozenset({"private", "confidential"})
 SKIP_PRIVATE = "skipped: private meeting"
@@ -39,7 +37,7 @@ SKIP_INTERNAL = "skipped: internal-only meeting"
 SKIP_UNMATCHED = "skipped: no CRM contact or account among attendees"
 
 
-def store_cards(writer: PageWriter, cards: list[ContactCard]) -> None:
+def store_cards(writer: Writer, cards: list[ContactCard]) -> None:
     """Dedupe a page of address-book entries into CRM contacts, in one lookup.
 
     A card matching a CRM contact by address fills that contact's blanks; a differing
@@ -67,7 +65,7 @@ def store_cards(writer: PageWriter, cards: list[ContactCard]) -> None:
                         f"address book {card_value!r}"[:300]] += 1
 
 
-def store_calendar_change(writer: PageWriter, change: CalendarEvent) -> None:
+def store_calendar_change(writer: Writer, change: CalendarEvent) -> None:
     """Store one event in ``writer``'s transaction."""
     if change.sensitivity in PRIVATE:
         writer.counters[SKIP_PRIVATE] += 1
@@ -100,7 +98,7 @@ def meeting_key(event: CalendarEvent, origin: str) -> str:
     return f"ical:{event.ical_uid}" if event.ical_uid else f"event:{origin}:{event.item_id}"
 
 
-def _participants(writer: PageWriter, event: CalendarEvent) -> list[Participant]:
+def _participants(writer: Writer, event: CalendarEvent) -> list[Participant]:
     people: list[tuple[EventPerson, str]] = []
     if event.organizer is not None:
         people.append((event.organizer, "organizer"))
@@ -120,8 +118,7 @@ def _participants(writer: PageWriter, event: CalendarEvent) -> list[Participant]
     return result
 
 
-def _activity_for(writer: PageWriter, event: CalendarEvent) -> Activity:
-    from crmsync.sync_service.engine.store import stored_key
+def _activity_for(writer: Writer, event: CalendarEvent) -> Activity:
 
     key = stored_key(meeting_key(event, writer.origin.key))
     activity = writer.session.scalars(
@@ -150,7 +147,7 @@ def _activity_for(writer: PageWriter, event: CalendarEvent) -> Activity:
     return activity
 
 
-def _merge_meeting(writer: PageWriter, activity: Activity, event: CalendarEvent,
+def _merge_meeting(writer: Writer, activity: Activity, event: CalendarEvent,
                    participants: list[Participant], links: list) -> None:
     have = {(p.address, p.role) for p in activity.participants}
     for p in participants:
@@ -182,7 +179,7 @@ def _merge_meeting(writer: PageWriter, activity: Activity, event: CalendarEvent,
         item_id=event.item_id, flags=[]))
 
 
-def _drop_source(writer: PageWriter, event: CalendarEvent) -> None:
+def _drop_source(writer: Writer, event: CalendarEvent) -> None:
     source = writer.session.scalars(select(ActivitySource).where(
         ActivitySource.origin == writer.origin.key, ActivitySource.folder == event.calendar,
         ActivitySource.item_id == event.item_id)).one_or_none()

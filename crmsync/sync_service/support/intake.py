@@ -1,6 +1,7 @@
 """The support page hook: every mail of a support mailbox opens, joins or answers a case.
 
-It runs inside the page's transaction (see :mod:`..engine.hooks`): the case, its link,
+It runs inside the page's transaction (a page hook, see
+:class:`~crmsync.sync_service.engine.page.PageHook`): the case, its link,
 the intake row (the idempotency key: one decision per activity, ever) and the
 acknowledgement's outbox row commit with the page and its cursor, or not at all.
 """
@@ -8,8 +9,7 @@ acknowledgement's outbox row commit with the page and its cursor, or not at all.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,32 +19,18 @@ from crmsync.crm.support import OutboxMessage, SupportCase, SupportIntake
 from crmsync.crm.tracking import Target, removed_targets
 from crmsync.mapping.cases import ThreadDecision, choose_case
 from crmsync.mapping.loops import SenderKind, classify_sender, is_burst, mail_fingerprint
-from crmsync.sync_service.engine.store import PageWriter, StoredMail
+from crmsync.sync_service.engine.page import StoredMail, Writer
 from crmsync.sync_service.support.alerts import notify, raise_alert
 from crmsync.sync_service.support.lookup import find_candidates
 from crmsync.sync_service.support.opening import open_case
-from crmsync.sync_service.support.settings import SupportSettings, load_settings
+from crmsync.sync_service.support.settings import Intake, load_settings
 
 log = logging.getLogger(__name__)
 #: outcome of a mail a person took off the case it threads onto
 REMOVED = "a person removed this mail from"
 
 
-@dataclass
-class Intake:
-    """What the hook needs for one page of one support mailbox."""
-
-    session: Session
-    mailbox: Mailbox
-    writer: PageWriter
-    settings: SupportSettings
-
-    @property
-    def now(self) -> datetime:
-        return self.writer.options.now
-
-
-def support_page_hook(session: Session, mailbox: Mailbox | None, writer: PageWriter) -> None:
+def support_page_hook(session: Session, mailbox: Mailbox | None, writer: Writer) -> None:
     """Open, thread and acknowledge cases for the mail a support mailbox's page stored."""
     if mailbox is None or mailbox.purpose != "support" or not writer.stored:
         return

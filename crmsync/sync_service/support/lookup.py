@@ -15,7 +15,7 @@ from crmsync.crm.models import Activity, ActivityLink, Case
 from crmsync.crm.support import OutboxMessage
 from crmsync.mapping.cases import CaseCandidate, find_case_markers, find_case_tokens
 from crmsync.mapping.threads import parse_message_ids
-from crmsync.sync_service.engine.store import StoredMail
+from crmsync.sync_service.engine.page import StoredMail
 
 #: most ids of one header that are looked up (References of hostile mail can be huge)
 MAX_IDS = 100

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,11 +12,9 @@ from crmsync.mapping.cases import RuleEntry, classify, first_response_due, split
 from crmsync.mapping.loops import SenderKind
 from crmsync.mapping.records import Participant
 from crmsync.mapping.reply_text import new_text
-from crmsync.sync_service.engine.store import StoredMail
+from crmsync.sync_service.engine.page import StoredMail
 from crmsync.sync_service.support.acks import queue_acknowledgement
-
-if TYPE_CHECKING:
-    from crmsync.sync_service.support.intake import Intake
+from crmsync.sync_service.support.settings import Intake
 
 
 def load_rules(session: Session) -> list[RuleEntry]:

@@ -42,7 +42,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.run import _holder_is_dead, _worker_id
+from crmsync.sync_service.mailboxes.leases import holder_is_dead, worker_id
 from crmsync.sync_service.support.transports import (
     DeliveryError,
     DeliveryUnknownError,
@@ -76,14 +76,14 @@ def deliver_outbox(services: Services, now: datetime | None = None) -> Counter[s
 
 def _claim(services: Services, row_id: int, holder: str | None, now: datetime) -> bool:
     free = [OutboxMessage.status == "pending", OutboxMessage.claim_expires_at < now]
-    if holder and _holder_is_dead(holder):
+    if holder and holder_is_dead(holder):
         free.append(OutboxMessage.claimed_by == holder)
     with session_scope(services.sessions) as session:
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(("pending", "claimed")),
                    or_(*free))
-            .values(status="claimed", claimed_by=_worker_id(),
+            .values(status="claimed", claimed_by=worker_id(),
                     claim_expires_at=now + timedelta(seconds=CLAIM_SECONDS),
                     attempts=OutboxMessage.attempts + 1)
         )

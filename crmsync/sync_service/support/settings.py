@@ -8,15 +8,17 @@ default to what Salesforce Email-to-Case and Zammad do out of the box.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.models import Setting
+from crmsync.crm.models import Mailbox, Setting
 from crmsync.errors import UserError
 from crmsync.mapping.cases import BusinessHours, parse_business_hours
 from crmsync.mapping.loops import AckLimits
+from crmsync.sync_service.engine.page import Writer
 
 PREFIX = "support."
 #: name → (default, type, help)
@@ -102,3 +104,17 @@ def store_setting(session: Session, name: str, raw: str) -> None:
         row.value = raw
     session.flush()
     load_settings(session)
+
+
+@dataclass
+class Intake:
+    """What the hook needs for one page of one support mailbox."""
+
+    session: Session
+    mailbox: Mailbox
+    writer: Writer
+    settings: SupportSettings
+
+    @property
+    def now(self) -> datetime:
+        return self.writer.options.now

@@ -26,7 +26,7 @@ from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.errors import AuthError, ConfigError, TransientError
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.run import reseal_secret
+from crmsync.sync_service.mailboxes.connecting import reseal_secret
 
 if TYPE_CHECKING:  # the Graph client (and requests) load only when Graph mail is sent
     from crmsync.connectors.graph.connector import GraphConnector

@@ -112,7 +112,7 @@ def _assign_roles(rng: random.Random, account: Account) -> None:
 
 
 def write_crm(accounts: list[Account]) -> None:
-    """Write the four CSV files in crmsync's import columns (INTERFACES.md)."""
+    """Write the four CSV files in crmsync's import columns (docs/csv.md)."""
     with open(HERE / "users.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["email", "name", "role", "team"])

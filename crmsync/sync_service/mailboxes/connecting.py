@@ -1,0 +1,48 @@
+"""Connecting to a mailbox: open its credential, build its connector, seal a renewed one.
+
+The engine connects for a sync, the support outbox for sending, the triggers for
+push; each goes through here, so a credential is opened and re-sealed in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from crmsync.connectors.base import Connector
+from crmsync.connectors.registry import load_connector_class
+from crmsync.crm.db import session_scope
+from crmsync.crm.models import Mailbox
+from crmsync.sync_service.context import Services
+from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
+
+
+def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
+    """Return the mailbox's connector settings (with the engine's defaults) and secret.
+
+    :raises ConfigError: the provider is unknown (before the secret is opened).
+    """
+    load_connector_class(mailbox.provider)
+    secret = services.secret_box().open(mailbox.secret, mailbox.name) if mailbox.secret else ""
+    settings = dict(mailbox.settings)
+    settings.setdefault("batch_size", services.config["SYNC_BATCH_SIZE"])
+    settings.setdefault("max_message_bytes", services.config["MAX_MESSAGE_BYTES"])
+    if not settings.get("since"):
+        days = services.config["BACKFILL_DAYS"]
+        settings["since"] = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+    return ConnectorSpec(mailbox.provider, settings, secret)
+
+
+def build_connector(services: Services, mailbox: Mailbox) -> Connector:
+    """Create the mailbox's connector with its decrypted credential."""
+    return connector_spec(services, mailbox).build()
+
+
+def reseal_secret(services: Services, mailbox_id: int, name: str, connector: Connector) -> None:
+    """Seal a credential the connector renewed during the run to the mailbox row again."""
+    updated = connector.updated_secret()
+    if updated:
+        with session_scope(services.sessions) as session:
+            session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(
+                secret=services.secret_box().seal(updated, name)))

@@ -1,0 +1,119 @@
+"""API keys: per-user bearer tokens for scripts and the preview page.
+
+Only the SHA-256 of a key is stored; the key itself is shown once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crmsync.crm.models import ApiKey, User
+from crmsync.errors import UserError
+
+PREFIX = "crm_"
+log = logging.getLogger(__name__)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def require_user(session: Session, email: str) -> User:
+    """Return the CRM user ``email`` (any case), or say plainly that there is none."""
+    user = session.scalars(select(User).where(User.email == email.lower())).one_or_none()
+    if user is None:
+        raise UserError(f"no CRM user {email}")
+    return user
+
+
+def create_api_key(session: Session, email: str) -> str:
+    """Create and return a new key for the user ``email``."""
+    user = require_user(session, email)
+    key = PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), created_at=datetime.now(UTC)))
+    return key
+
+
+def user_for_key(session: Session, key: str) -> User | None:
+    """Return the user a presented key belongs to, or ``None``."""
+    if not key.startswith(PREFIX):
+        return None
+    # One statement per API request, not two: the user comes with the key.
+    return session.scalars(
+        select(User).join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_key(key))
+    ).one_or_none()
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and not token.startswith(PREFIX)
+
+
+def user_for_bearer(session: Session, token: str, validator: Any = None) -> User | None:
+    """Return the user of an API key or of a valid Outlook access token, else ``None``.
+
+    :param validator: a :class:`~crmsync.sync_service.web.outlook_tokens.TokenValidator`,
+        or ``None`` when Outlook tokens are not configured (then only API keys work).
+    """
+    if not looks_like_jwt(token):
+        return user_for_key(session, token)
+    if validator is None:
+        return None
+    from crmsync.sync_service.web.outlook_tokens import InvalidToken
+
+    try:
+        address = validator.address(token)
+    except InvalidToken as exc:
+        log.info("rejected an Outlook token: %s", exc)
+        return None
+    return session.scalars(select(User).where(User.email == address)).one_or_none()
+
+
+_preview_keys: dict[tuple[str, int], str] = {}
+_preview_lock = threading.Lock()
+
+
+def _preview_user(session: Session, message_id: str | None) -> User | None:
+    """The owner of a mailbox holding the message, else the first rep, else the first user."""
+    from crmsync.crm.models import ActivitySource, Mailbox
+    from crmsync.crm.tracking import find_activity
+
+    activity = find_activity(session, message_id) if message_id else None
+    if activity is not None:
+        owner = session.scalars(
+            select(User).join(Mailbox, Mailbox.owner_id == User.id)
+            .join(ActivitySource, ActivitySource.mailbox_id == Mailbox.id)
+            .where(ActivitySource.activity_id == activity.id).order_by(User.id)
+        ).first()
+        if owner is not None:
+            return owner
+    return session.scalars(
+        select(User).order_by((User.role != "rep"), User.id)
+    ).first()
+
+
+def preview_sign_in(services: Any, message_id: str | None) -> tuple[str, str, str] | None:
+    """Sign the preview page in (``CRMSYNC_DEMO=1`` only): (API key, email, name), or ``None``.
+
+    One key per user and process, created on first use, so reloading the page does
+    not pile up keys.
+    """
+    from crmsync.crm.db import session_scope
+
+    with session_scope(services.sessions) as session:
+        user = _preview_user(session, message_id)
+        if user is None:
+            return None
+        cache_key = (services.config["DATABASE_URL"], user.id)
+        with _preview_lock:
+            if cache_key not in _preview_keys:
+                _preview_keys[cache_key] = create_api_key(session, user.email)
+            return _preview_keys[cache_key], user.email, user.name

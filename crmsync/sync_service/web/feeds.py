@@ -1,0 +1,102 @@
+"""The per-user .ics subscription feed of CRM meetings.
+
+Calendar apps cannot send an ``Authorization`` header when they poll a subscription, so
+each user gets a secret feed URL (``/feeds/<token>.ics``, only its SHA-256 stored); scripts
+may use ``/feeds/me.ics`` with a bearer API key instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import icalendar
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from crmsync.crm.db import session_scope
+from crmsync.crm.feeds import FeedToken
+from crmsync.crm.meetings import MeetingSeries
+from crmsync.crm.models import Activity, ActivityParticipant, ActivitySource, Mailbox, User
+from crmsync.sync_service.web.api_keys import hash_key, require_user, user_for_key
+
+blueprint = Blueprint("feeds", __name__, url_prefix="/feeds")
+
+
+def create_feed_token(session: Session, email: str) -> str:
+    """Create and return a new feed token for the user ``email`` (shown once)."""
+    user = require_user(session, email)
+    token = secrets.token_urlsafe(32)
+    session.add(FeedToken(user_id=user.id, token_hash=hash_key(token),
+                          created_at=datetime.now(UTC)))
+    return token
+
+
+def feed_for(session: Session, user: User) -> bytes:
+    """Return the VCALENDAR of the meetings ``user`` takes part in or holds in a mailbox."""
+    mailbox_ids = select(Mailbox.id).where(Mailbox.owner_id == user.id)
+    activities = session.scalars(
+        select(Activity).where(Activity.kind == "meeting", or_(
+            Activity.id.in_(select(ActivityParticipant.activity_id).where(
+                ActivityParticipant.address == user.email)),
+            Activity.id.in_(select(ActivitySource.activity_id).where(
+                ActivitySource.mailbox_id.in_(mailbox_ids))),
+        )).order_by(Activity.occurred_at)
+    ).all()
+    series = {s.activity_id: s for s in session.scalars(select(MeetingSeries).where(
+        MeetingSeries.activity_id.in_([a.id for a in activities])))}
+    feed = icalendar.Calendar()
+    feed.add("PRODID", "-//crmsync//meetings feed//EN")
+    feed.add("VERSION", "2.0")
+    for activity in activities:
+        stored = series.get(activity.id)
+        if stored is not None and stored.ical:
+            for component in icalendar.Calendar.from_ical(stored.ical).subcomponents:
+                feed.add_component(component)
+            continue
+        event = icalendar.Event()
+        event.add("UID", activity.ical_uid or f"crmsync-activity-{activity.id}")
+        event.add("SUMMARY", activity.subject)
+        event.add("DTSTART", activity.occurred_at.replace(tzinfo=activity.occurred_at.tzinfo
+                                                          or UTC))
+        event.add("DTSTAMP", datetime.now(UTC))
+        feed.add_component(event)
+    return feed.to_ical()
+
+
+def _respond(user_id: int | None) -> Response:
+    if user_id is None:
+        abort(404)
+    with session_scope(current_app.extensions["crmsync"].sessions) as session:
+        user = session.get(User, user_id)
+        body = feed_for(session, user)
+    return Response(body, mimetype="text/calendar")
+
+
+@blueprint.get("/<token>.ics")
+def feed_by_token(token: str) -> Response:
+    """The feed for the user holding ``token``; 404 for any unknown token."""
+    if token == "me":
+        return feed_for_bearer()
+    with session_scope(current_app.extensions["crmsync"].sessions) as session:
+        user_id = session.scalar(
+            select(FeedToken.user_id).where(FeedToken.token_hash == hash_key(token)))
+    return _respond(user_id)
+
+
+def feed_for_bearer() -> Response:
+    """The feed for the user of the bearer API key."""
+    header = request.headers.get("Authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    with session_scope(current_app.extensions["crmsync"].sessions) as session:
+        user = user_for_key(session, key) if key else None
+        user_id = user.id if user is not None else None
+    if user_id is None:
+        abort(401)
+    return _respond(user_id)
+
+
+def register(app: Flask) -> None:
+    """Add the feed routes to ``app``."""
+    app.register_blueprint(blueprint)
