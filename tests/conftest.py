@@ -110,15 +110,26 @@ def load_sample_crm(cli: Cli) -> None:
     )
 
 
+#: a folder name Dovecot flags ``\\Sent`` (SPECIAL-USE, RFC 6154), for folder discovery
+SENT_SPECIAL = "Outbox Copies"
+#: a capability list without CONDSTORE and QRESYNC, like Microsoft 365's IMAP
+NO_CONDSTORE = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE"
+
+
+# The session's Dovecot servers, for every test directory: users come from
+# tests.servers.dovecot.new_user, so tests sharing a server never share a user.
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
-    """A real Dovecot with CONDSTORE and QRESYNC, as Debian ships it."""
-    with DovecotServer() as server:
+    """A real Dovecot with CONDSTORE and QRESYNC, as Debian ships it, whose
+    :data:`SENT_SPECIAL` folder (when a user creates it) is SPECIAL-USE ``\\Sent``."""
+    with DovecotServer(special_use={SENT_SPECIAL: "\\Sent"}) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def dovecot_without_condstore() -> Iterator[DovecotServer]:
     """A Dovecot that advertises neither CONDSTORE nor QRESYNC, like Microsoft 365's IMAP."""
-    with DovecotServer(capabilities="IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE") as server:
+    with DovecotServer(capabilities=NO_CONDSTORE) as server:
         yield server

@@ -42,10 +42,22 @@ FORBIDDEN = [
     ("crmsync.sync_service.triggers", "crmsync.sync_service.web", "surfaces sit on top"),
     ("crmsync.sync_service.triggers", "crmsync.sync_service.cli", "surfaces sit on top"),
     ("crmsync.sync_service.web", "crmsync.sync_service.cli", "two surfaces, side by side"),
+    ("crmsync.sync_service.support", "crmsync.connectors.graph",
+     "the outbox sends through the connector's Sending capability"),
+    ("crmsync.sync_service.support", "crmsync.connectors.imap",
+     "the outbox sends through the connector's Sending capability"),
+    ("crmsync.sync_service.support", "crmsync.connectors.smtp",
+     "the outbox sends through the connector's Sending capability"),
+    ("crmsync.sync_service.triggers", "crmsync.connectors.graph",
+     "push goes through the connector's Subscribing and Idling capabilities"),
+    ("crmsync.sync_service.triggers", "crmsync.connectors.imap",
+     "push goes through the connector's Subscribing and Idling capabilities"),
 ]
 #: libraries that do I/O, which mapping/ (pure decisions) never imports
 IO_LIBRARIES = ("sqlalchemy", "socket", "smtplib", "imaplib", "imapclient", "requests",
                 "httpx", "urllib.request", "msal", "exchangelib", "subprocess", "flask")
+#: libraries that talk to a mail system, which only connectors/ imports
+MAIL_LIBRARIES = ("smtplib", "imaplib", "imapclient", "msal", "exchangelib")
 
 
 def _modules() -> dict[str, Path]:
@@ -162,6 +174,18 @@ def test_mapping_does_no_io():
         for module, path in modules.items() if _within(module, "crmsync.mapping")
         for name in _imported_names(module, path)
         if any(_within(name, library) for library in IO_LIBRARIES)
+    )
+    assert not wrong
+
+
+def test_only_connectors_talk_to_mail_systems():
+    # DESIGN.md: sync_service contains no provider-specific I/O (SMTP, Graph calls).
+    modules = _modules()
+    wrong = sorted(
+        f"{module} imports {name}"
+        for module, path in modules.items() if _within(module, "crmsync.sync_service")
+        for name in _imported_names(module, path)
+        if any(_within(name, library) for library in MAIL_LIBRARIES)
     )
     assert not wrong
 

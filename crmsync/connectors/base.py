@@ -17,6 +17,11 @@ CURSOR
     An opaque string a connector returns after each :class:`Page`; passing it
     back resumes right after that page. The engine stores it in the same
     transaction as the page's records, so a crash never skips an item.
+CAPABILITY
+    What a connector can do beyond reading, declared by inheriting a mixin:
+    :class:`Sending` (send mail as the mailbox), :class:`Idling` (wait on a held
+    connection for a change) and :class:`Subscribing` (the mail system calls back on
+    change). The service asks with :func:`supports`, never by the connector's class.
 
 Connectors never touch the database and never know CRM rules.
 """
@@ -24,10 +29,13 @@ Connectors never touch the database and never know CRM rules.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
+
+from crmsync.errors import CrmSyncError
 
 #: Header fields a connector hands to mapping, lower-case. Values are raw
 #: (RFC 2047 words still encoded): mapping decodes only what it shows or matches.
@@ -280,3 +288,152 @@ class Connector(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- capabilities ----------------------------------------------------------------------
+
+
+def supports(connector: Connector | type[Connector], capability: type) -> bool:
+    """Return whether ``connector`` (an instance or a class) declares ``capability``.
+
+    The service asks this instead of testing for a provider's class, so a connector
+    that gains a capability (or a custom one that has it) needs no change outside
+    ``connectors/``. Asking the class decides without connecting (or opening a secret).
+
+    :param capability: :class:`Sending`, :class:`Idling` or :class:`Subscribing`.
+    """
+    cls = connector if isinstance(connector, type) else type(connector)
+    return issubclass(cls, capability)
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """The server's answer to a mail it took.
+
+    :param message_id: the Message-ID the mail went out with (``None`` if it had none).
+    :param reply: the answer as the server gave it (``"250 ..."``, ``"202"``), for logs.
+    """
+
+    message_id: str | None
+    reply: str
+
+
+class SendRefusedError(CrmSyncError):
+    """Nothing was sent: the server refused the mail or was never reached.
+
+    Raised for everything that fails before the mail can be with the server (connect,
+    sign-in, the SMTP envelope) and for an answer after it that proves the server did
+    not take it (Graph's 4xx, or 429 "throttled, not processed"). Sending again is safe.
+    """
+
+
+class SendUnknownError(CrmSyncError):
+    """The mail may have reached the server: sending it again could deliver it twice.
+
+    Raised for a failure after ``point_of_no_return`` that proves nothing either way (a
+    dropped connection during SMTP DATA, a Graph 5xx or timeout).
+    """
+
+
+class Sending(abc.ABC):
+    """Capability: send mail as the connector's mailbox (SMTP submission, Graph sendMail).
+
+    The contract gives callers exactly-once delivery as far as a client can: every step
+    that cannot leave the mail with the server runs before ``point_of_no_return`` is
+    called; the connector never resends on its own after that call (no automatic retry
+    of a request the server may have acted on).
+    """
+
+    @classmethod
+    def send_settings_problem(cls, settings: Mapping[str, Any]) -> str:
+        """Return why a mailbox with these stored settings cannot send, or ``""``.
+
+        Decided from the settings alone, without connecting, so mail is not queued
+        for a mailbox that can never send it.
+
+        :param settings: the mailbox's settings as :meth:`Connector.from_settings` takes them.
+        :returns: what is missing, worded to follow the mailbox's name ("has no SMTP
+            settings to send from"); ``""`` when the settings are enough.
+        """
+        return ""
+
+    @abc.abstractmethod
+    def send(self, message: EmailMessage,
+             point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:
+        """Send ``message`` from the mailbox; its From, To/Cc/Bcc and Message-ID are used.
+
+        :param point_of_no_return: called once, right before the server may hold the
+            mail (before SMTP DATA, before the Graph POST); the caller records there
+            that the mail may be out. An exception from it propagates and sends nothing.
+        :returns: the server's answer.
+        :raises SendRefusedError: nothing was sent; sending again is safe.
+        :raises SendUnknownError: the mail may have been sent; never resend it
+            automatically.
+        """
+
+
+class Idling(abc.ABC):
+    """Capability: wait on a held connection until a resource changes (IMAP IDLE)."""
+
+    @abc.abstractmethod
+    def idle_wait(self, resource: str, timeout: float) -> bool:
+        """Wait until ``resource`` changes or ``timeout`` seconds pass.
+
+        :returns: whether the server reported a change; the caller then runs
+            :meth:`Connector.fetch_changes` (also after ``False``: a change just before
+            the wait began is not reported).
+        :raises AuthError: credentials were refused.
+        :raises TransientError: the connection failed; wait again later.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A change-notification subscription the mail system holds for us.
+
+    :param id: the mail system's id of the subscription.
+    :param resource: what it watches, as :meth:`Subscribing.subscription_resources` named it.
+    :param expires_at: when the mail system drops it unless renewed (UTC).
+    """
+
+    id: str
+    resource: str
+    expires_at: datetime
+
+
+class SubscriptionGoneError(CrmSyncError):
+    """The mail system no longer knows the subscription (removed, expired): subscribe again."""
+
+
+class Subscribing(abc.ABC):
+    """Capability: the mail system calls a URL of ours when a resource changes.
+
+    A notification only says that something changed; :meth:`Connector.fetch_changes`
+    finds what. Subscriptions expire, so the caller renews them in time.
+    """
+
+    @abc.abstractmethod
+    def subscription_resources(self) -> list[str]:
+        """Return what to subscribe to so that every synced resource is watched."""
+
+    @abc.abstractmethod
+    def subscribe(self, resource: str, notification_url: str, client_state: str,
+                  now: datetime) -> Subscription:
+        """Subscribe ``notification_url`` to changes of ``resource``.
+
+        :param client_state: a secret the mail system echoes in every notification,
+            so a forged one can be told apart.
+        :raises CrmSyncError: the mail system refused (e.g. the URL failed validation).
+        """
+
+    @abc.abstractmethod
+    def renew_subscription(self, subscription_id: str, now: datetime) -> datetime:
+        """Push the subscription's expiry out again; return the new expiry (UTC).
+
+        :raises SubscriptionGoneError: the mail system no longer knows it.
+        :raises CrmSyncError: the mail system refused for another reason.
+        """
+
+    @abc.abstractmethod
+    def unsubscribe(self, subscription_id: str) -> None:
+        """Remove the subscription; one that is already gone is fine."""

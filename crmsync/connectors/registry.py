@@ -15,6 +15,8 @@ CONNECTORS: dict[str, str] = {
     "imap": "crmsync.connectors.imap:ImapConnector",
     "files": "crmsync.connectors.files:FileConnector",
     "graph": "crmsync.connectors.graph:GraphConnector",
+    # in-memory mailboxes for tests and demos (crmsync.connectors.fake)
+    "fake": "crmsync.connectors.fake:FakeConnector",
 }
 
 

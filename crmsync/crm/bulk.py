@@ -65,7 +65,8 @@ class _Plan:
             return [pick(row) for row in rows]
         converted = []
         # the same time recurs down a page (its "now", an activity's time on its links);
-        # keyed with its tzinfo too, as equal instants in two zones convert differently
+        # keyed with its tzinfo too: equal instants in two zones are equal keys, and a
+        # type that keeps the wall clock (plain DateTime on SQLite) converts them apart
         memo: dict[tuple[int, datetime, Any], Any] = {}
         for row in rows:
             values = list(pick(row))

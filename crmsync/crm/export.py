@@ -23,11 +23,9 @@ BATCH = 500
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    """Format as ISO-8601 UTC with ``Z``; naive values (SQLite) are UTC already."""
+    """Format an aware time as ISO-8601 UTC with ``Z`` (stored times read back aware)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

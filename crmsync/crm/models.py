@@ -7,7 +7,7 @@ generic ``(target_type, target_id)`` pair).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Dialect,
     FetchedValue,
     ForeignKey,
     Index,
@@ -26,11 +27,14 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     event,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crmsync.mapping.links import Target
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,7 +49,50 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-UtcDateTime = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, stored in UTC and always read back as an aware UTC ``datetime``.
+
+    Every stored time is UTC, but SQLite keeps no zone: its ``DATETIME`` text is the wall
+    clock of the value given (``2026-11-02 09:00:00.000000``) and reads back naive, and
+    PostgreSQL's ``timestamptz`` reads back in the session's zone. Converting here, once,
+    spares every reader its own fix-up and keeps naive and aware values from meeting in
+    a comparison.
+
+    - bind: an aware value is converted to UTC first (on SQLite an offset was otherwise
+      dropped, storing another instant); a naive value is taken to be UTC already. The
+      text SQLite stores for a UTC value is the same as plain ``DateTime``'s.
+    - result: aware, in UTC (:data:`datetime.UTC`), on both backends.
+
+    The column type is ``DateTime(timezone=True)``'s, so the schema (and Alembic's
+    comparison with the migrations) is unchanged.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, datetime) or value.tzinfo is UTC:
+            return value  # None, a date, or UTC already: as plain DateTime takes it
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is UTC:
+            return value
+        if value.tzinfo is None:  # SQLite: the stored wall clock is UTC
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # PostgreSQL: the session's zone
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """Compare with a datetime as this type (converted as above); anything else, such
+        as a ``timedelta`` added to the column, as plain ``DateTime`` would."""
+        if isinstance(value, datetime):
+            return self
+        return self.impl_instance.coerce_compared_value(op, value)
 
 
 class Team(Base):
@@ -232,13 +279,24 @@ LINK_TARGET_COLUMNS = {
 }
 
 
-def link_target(row: object) -> tuple[str, int] | None:
-    """Return (kind, id) of a link-shaped row: exactly one typed column is set."""
+def link_target(row: object) -> Target | None:
+    """Return the record a link-shaped row points at (a link, removal, intent, or a
+    result row selecting their typed columns): exactly one typed column is set.
+
+    The one reader of those columns, so that "which record" means the same everywhere.
+
+    :returns: ``None`` only for a row not yet given a target.
+    """
     for kind, column in LINK_TARGET_COLUMNS.items():
         value = getattr(row, column)
         if value is not None:
-            return kind, value
+            return Target(kind, value)
     return None
+
+
+def link_columns(target: Target) -> dict[str, int]:
+    """Return the keyword arguments that set ``target``'s typed column of a link-shaped row."""
+    return {LINK_TARGET_COLUMNS[target.kind]: target.id}
 
 
 class ActivityLink(Base):

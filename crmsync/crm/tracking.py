@@ -23,7 +23,6 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -39,8 +38,10 @@ from crmsync.crm.models import (
     Case,
     Contact,
     Opportunity,
+    link_columns,
     link_target,
 )
+from crmsync.mapping.links import Target  # the surfaces name targets from here too
 from crmsync.mapping.threads import parse_message_ids
 
 #: the header the compose pane sets on the draft (Office.js ``item.internetHeaders``,
@@ -57,24 +58,6 @@ TARGET_MODELS: dict[str, type] = {
     "opportunity": Opportunity,
     "case": Case,
 }
-
-
-@dataclass(frozen=True)
-class Target:
-    """One CRM record a mail can belong to: a kind and the record's primary key."""
-
-    kind: str
-    id: int
-
-    def columns(self) -> dict[str, int]:
-        """Keyword arguments setting the one typed column of a link-like row."""
-        return {LINK_TARGET_COLUMNS[self.kind]: self.id}
-
-
-def target_of(row: Any) -> Target | None:
-    """Return the target of a link, removal or intent row (exactly one column is set)."""
-    found = link_target(row)
-    return Target(*found) if found else None
 
 
 def normalize_message_id(raw: str | None) -> str | None:
@@ -139,7 +122,7 @@ def ensure_activity(session: Session, item: ItemSummary, now: datetime) -> Activ
 
 
 def _link_to(activity: Activity, target: Target) -> ActivityLink | None:
-    return next((link for link in activity.links if target_of(link) == target), None)
+    return next((link for link in activity.links if link_target(link) == target), None)
 
 
 def _forget_removal(session: Session, activity_id: int, target: Target) -> None:
@@ -168,7 +151,7 @@ def track(
         return link, False
     link = ActivityLink(
         reason="tracked by a person", confidence=1.0, source="user", created_by_id=user_id,
-        created_at=now, **target.columns(),
+        created_at=now, **link_columns(target),
     )
     activity.links.append(link)
     session.flush()
@@ -188,18 +171,26 @@ def untrack(
         session.delete(link)
     _forget_removal(session, activity.id, target)
     session.add(LinkRemoval(activity_id=activity.id, removed_by_id=user_id, removed_at=now,
-                            **target.columns()))
+                            **link_columns(target)))
     session.flush()
     return link is not None
 
 
-def removed_targets(session: Session, activity_ids: Iterable[int]) -> set[tuple[int, Target]]:
-    """Return the (activity id, target) pairs a person unlinked: automation must skip them."""
+def removed_targets(session: Session, activity_ids: Iterable[int]) -> dict[int, set[Target]]:
+    """Return, by activity id, the targets a person unlinked: automation must skip them.
+
+    One query; none when no id is given (an activity not stored yet has no removals).
+    Activities nobody unlinked anything from are absent.
+    """
     ids = [i for i in activity_ids if i is not None]
+    removed: dict[int, set[Target]] = {}
     if not ids:
-        return set()
-    rows = session.scalars(select(LinkRemoval).where(LinkRemoval.activity_id.in_(ids)))
-    return {(row.activity_id, target) for row in rows if (target := target_of(row))}
+        return removed
+    for row in session.scalars(select(LinkRemoval).where(LinkRemoval.activity_id.in_(ids))):
+        target = link_target(row)
+        if target is not None:
+            removed.setdefault(row.activity_id, set()).add(target)
+    return removed
 
 
 #: the columns naming what an intent waits for
@@ -219,7 +210,7 @@ def send_tokens(header: str | None) -> tuple[str, ...]:
 
 def create_intent(session: Session, intent: TrackIntent) -> TrackIntent:
     """Store a track-on-send intent, once per (user, key, target)."""
-    target = target_of(intent)
+    target = link_target(intent)
     keys = [(getattr(TrackIntent, name), getattr(intent, name)) for name in INTENT_KEYS]
     query = select(TrackIntent).where(
         TrackIntent.user_id == intent.user_id, TrackIntent.fulfilled_at.is_(None),

@@ -123,3 +123,24 @@ def test_untracked_link_stays_gone_through_reimport_and_relink(
     out = loaded("relink", "--since", "2000-01-01").output
     assert "relinked" in out
     assert ("contact", "c-1") not in links() and ("account", "acc-acme") in links()
+
+
+def test_a_deal_chosen_for_a_meeting_keeps_other_deals_off_when_it_is_updated(
+    client: FlaskClient, loaded: Cli, tmp_path: Path
+) -> None:
+    # Maria makes the meeting's deal hers; renamed later to name another deal, it is
+    # stored again with its new subject, and automation adds no second deal (as for mail).
+    loaded("calendar", "import", str(_meeting_file(tmp_path / "kickoff.ics", "kickoff-3")))
+    maria = auth(loaded, "maria.lopez@northwind.example")
+    body = {"ical_uid": "kickoff-3", "target": GLOBEX_PILOT}
+    assert client.post("/api/v1/meetings/link", json=body, headers=maria).json["linked"]
+    renamed = tmp_path / "renamed.ics"
+    renamed.write_text(_meeting_file(tmp_path / "kickoff.ics", "kickoff-3").read_text()
+                       .replace("SUMMARY:Pilot kickoff", "SUMMARY:Pilot kickoff [opp-1]")
+                       .replace("DTSTAMP:", "SEQUENCE:1\r\nDTSTAMP:"))
+    loaded("calendar", "import", str(renamed))
+    [meeting] = [a for a in loaded.export_activities() if a["kind"] == "meeting"]
+    assert meeting["subject"] == "Pilot kickoff [opp-1]"
+    deals = sorted((x["external_id"], x["source"]) for x in meeting["links"]
+                   if x["type"] == "opportunity")
+    assert deals == [("opp-2", "user")]

@@ -1,8 +1,10 @@
-"""Fixtures for connector tests: private Dovecot servers (session-wide), a user per test."""
+"""Fixtures for connector tests: a TLS Dovecot, a user per test, connectors, IMAP logs.
+
+``dovecot`` and ``dovecot_without_condstore`` are the session's servers of tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterator
 
@@ -10,27 +12,8 @@ import pytest
 import trustme
 
 from crmsync.connectors.imap import ImapConnector, ImapSettings
+from tests.servers import dovecot as dovecot_servers
 from tests.servers.dovecot import DovecotServer
-
-#: Dovecot's own list minus CONDSTORE and QRESYNC (and everything we do not need).
-NO_CONDSTORE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT UIDPLUS LITERAL+"
-SENT_SPECIAL = "Outbox Copies"
-
-_users = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[DovecotServer]:
-    """One Dovecot with CONDSTORE/QRESYNC and a SPECIAL-USE ``\\Sent`` folder name."""
-    with DovecotServer(special_use={SENT_SPECIAL: "\\Sent"}) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def dovecot_no_condstore() -> Iterator[DovecotServer]:
-    """A Dovecot that does not advertise CONDSTORE or QRESYNC."""
-    with DovecotServer(capabilities=NO_CONDSTORE) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +28,7 @@ def new_user() -> Callable[[DovecotServer], str]:
     """Return a function adding a fresh user (password ``pw``) to a server."""
 
     def add(server: DovecotServer) -> str:
-        name = f"user{next(_users)}"
-        server.add_user(name, "pw")
-        return name
+        return dovecot_servers.new_user(server, "pw")
 
     return add
 

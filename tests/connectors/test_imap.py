@@ -13,8 +13,8 @@ from crmsync.connectors.base import Deletion, FlagsChanged, MailMessage, Page, U
 from crmsync.connectors.imap.cursor import ImapCursor
 from crmsync.connectors.mime import parse_message
 from crmsync.errors import AuthError, CursorExpiredError, TransientError
+from tests.conftest import SENT_SPECIAL
 from tests.connectors import mail
-from tests.connectors.conftest import SENT_SPECIAL
 from tests.servers import free_port
 
 
@@ -31,7 +31,7 @@ def message_ids(pages: list[Page]) -> list[str]:
 
 
 def fill(server, user, count, folder="INBOX", start=0):
-    return [server.append(user, folder, mail.plain(n)) for n in range(start, start + count)]
+    return server.append_many(user, folder, [mail.plain(n) for n in range(start, start + count)])
 
 
 def test_first_sync_in_arrival_order_within_window(dovecot, user, connect):
@@ -196,9 +196,9 @@ def test_uidvalidity_change_resyncs(dovecot, user, connect):
     assert sorted(message_ids(pages[1:])) == sorted(message_ids(before))
 
 
-def test_server_without_condstore(dovecot_no_condstore, new_user, connect):
+def test_server_without_condstore(dovecot_without_condstore, new_user, connect):
     # Without CONDSTORE new mail and expunges are still found; flag changes are not.
-    server = dovecot_no_condstore
+    server = dovecot_without_condstore
     user = new_user(server)
     uids = fill(server, user, 3)
     connector = connect(server, user)

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 from tests.conftest import Cli
-from tests.servers.dovecot import DovecotServer
+from tests.servers.dovecot import DovecotServer, new_user
 
-_users = itertools.count()
-
-
-def new_user(server: DovecotServer) -> str:
-    name = f"user{next(_users)}"
-    server.add_user(name, "pw-" + name)
-    return name
+__all__ = ["add_mailbox", "new_user", "sync"]
 
 
 def add_mailbox(cli: Cli, server: DovecotServer, user: str, name: str | None = None,

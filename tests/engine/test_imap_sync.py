@@ -90,17 +90,6 @@ def test_no_change_poll_changes_nothing(cli: Cli, dovecot: DovecotServer) -> Non
     assert cli.export_activities() == before
 
 
-def _reset_uidvalidity(server: DovecotServer, user: str, folder: str) -> None:
-    """RENAME the folder away, re-CREATE it and MOVE the messages back (new UIDVALIDITY)."""
-    with server.connect(user) as client:
-        client.rename_folder(folder, folder + "-old")
-        client.create_folder(folder)
-        client.select_folder(folder + "-old")
-        client.move(client.search("ALL"), folder)
-        client.unselect_folder()
-        client.delete_folder(folder + "-old")
-
-
 def test_uidvalidity_reset_creates_no_duplicate(cli: Cli, dovecot: DovecotServer) -> None:
     # F5: the same messages under a new UIDVALIDITY are re-matched, not doubled or deleted;
     # a genuinely new message under the same folder name is ingested.
@@ -115,7 +104,7 @@ def test_uidvalidity_reset_creates_no_duplicate(cli: Cli, dovecot: DovecotServer
     before = cli.export_activities()
     old_items = {s.item_id for s in sources(cli)}
 
-    _reset_uidvalidity(dovecot, user, "Customers")
+    dovecot.reset_uidvalidity(user, "Customers")
     dovecot.append(user, "Customers", make_mail(99, sender=HANK))
     out = sync(cli, name)
     assert "1 captured" in out

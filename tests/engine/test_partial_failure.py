@@ -10,7 +10,6 @@ real Dovecot (the corrupted FETCH answer comes through a rewriting proxy in fron
 from __future__ import annotations
 
 import mailbox
-import re
 from pathlib import Path
 
 import pytest
@@ -34,16 +33,6 @@ BAD = 37  # the position of the bad message in the page
 def mails(bad: bytes) -> list[bytes]:
     """Return a page's worth of customer mail with ``bad`` at position :data:`BAD`."""
     return [bad if n == BAD else make_mail(n) for n in range(PAGE)]
-
-
-def fill(server: DovecotServer, user: str, raws: list[bytes]) -> list[int]:
-    """APPEND ``raws`` to the INBOX in one session; return their UIDs."""
-    uids = []
-    with server.connect(user) as client:
-        for raw in raws:
-            answer = client.append("INBOX", raw)
-            uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", answer).group(1)))
-    return uids
 
 
 def refuse(cli: Cli, word: str) -> None:
@@ -84,7 +73,7 @@ def test_imap_row_the_database_refuses_is_quarantined_rest_committed(
     # database's error, cursor past both; the next polls add only new mail.
     load_sample_crm(cli)
     user = new_user(dovecot)
-    uids = fill(dovecot, user, mails(make_mail(BAD, subject="POISON quote")))
+    uids = dovecot.append_many(user, "INBOX", mails(make_mail(BAD, subject="POISON quote")))
     name = add_mailbox(cli, dovecot, user)
     refuse(cli, "POISON")
     out = sync(cli, name)
@@ -96,7 +85,7 @@ def test_imap_row_the_database_refuses_is_quarantined_rest_committed(
     assert b"Subject: POISON quote" in item.raw
 
     assert "captured" not in sync(cli, name) and stored(cli)[0] == ids  # nothing again
-    fill(dovecot, user, [make_mail(PAGE)])
+    dovecot.append_many(user, "INBOX", [make_mail(PAGE)])
     assert "1 captured" in sync(cli, name)
     ids, quarantined = stored(cli)
     assert len(ids) == len(set(ids)) == PAGE and len(quarantined) == 1
@@ -108,7 +97,7 @@ def test_imap_message_id_too_long_for_the_column(cli: Cli, dovecot: DovecotServe
     load_sample_crm(cli)
     user = new_user(dovecot)
     long_id = "<" + "x" * 1200 + "@test.example>"
-    fill(dovecot, user, mails(make_mail(BAD, message_id=long_id)))
+    dovecot.append_many(user, "INBOX", mails(make_mail(BAD, message_id=long_id)))
     name = add_mailbox(cli, dovecot, user)
     out = sync(cli, name)
     ids, quarantined = stored(cli)
@@ -147,7 +136,7 @@ def test_imap_fetch_answer_that_cannot_be_parsed(cli: Cli, dovecot: DovecotServe
     # raw message; the other 99 are stored and the cursor moves past all of them.
     load_sample_crm(cli)
     user = new_user(dovecot)
-    uids = fill(dovecot, user, mails(make_mail(BAD)))
+    uids = dovecot.append_many(user, "INBOX", mails(make_mail(BAD)))
     spoiled = f"(UID {uids[BAD]} RFC822.SIZE ".encode()
 
     def spoil(line: bytes) -> bytes:
@@ -176,7 +165,7 @@ def test_item_by_item_pass_commits_nothing_before_its_cursor(
     # each once.
     load_sample_crm(cli)
     user = new_user(dovecot)
-    fill(dovecot, user, mails(make_mail(BAD, subject="POISON quote")))
+    dovecot.append_many(user, "INBOX", mails(make_mail(BAD, subject="POISON quote")))
     name = add_mailbox(cli, dovecot, user)
 
     def crash(_session: Session, _mailbox: Mailbox | None, writer: PageWriter) -> None:

@@ -224,10 +224,12 @@ class DovecotServer:
         :param internal_date: the INTERNALDATE to set (a naive datetime is local time).
         """
         with self.connect(user) as client:
-            response = client.append(folder, raw, tuple(flags), internal_date)
-        # Dovecot answers "[APPENDUID <uidvalidity> <uid>] Append completed."
-        text = response.decode() if isinstance(response, bytes) else str(response)
-        return int(text.split("APPENDUID", 1)[1].split()[1].rstrip("]"))
+            return _appended_uid(client.append(folder, raw, tuple(flags), internal_date))
+
+    def append_many(self, user: str, folder: str, raws: Iterable[bytes]) -> list[int]:
+        """APPEND each of ``raws`` to ``folder`` of ``user`` in one session; return the UIDs."""
+        with self.connect(user) as client:
+            return [_appended_uid(client.append(folder, raw)) for raw in raws]
 
     def create_folder(self, user: str, name: str, special_use: str | None = None) -> None:
         r"""Create folder ``name`` for ``user``.
@@ -346,6 +348,12 @@ class DovecotServer:
         log = self.log
         self.stop()
         raise RuntimeError(f"dovecot did not listen on {ports} within {timeout}s\n{log}")
+
+
+def _appended_uid(response: bytes | str) -> int:
+    """Return the UID in Dovecot's answer "[APPENDUID <uidvalidity> <uid>] Append completed."."""
+    text = response.decode() if isinstance(response, bytes) else str(response)
+    return int(text.split("APPENDUID", 1)[1].split()[1].rstrip("]"))
 
 
 _user_numbers = itertools.count(1)

@@ -5,23 +5,39 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import requests
 
-from crmsync.connectors.base import CalendarEvent, Connector, Page
-from crmsync.connectors.graph import calendar_view_delta, contacts_delta, events
+from crmsync.connectors.base import (
+    CalendarEvent,
+    Connector,
+    Page,
+    Sending,
+    SendReceipt,
+    SendRefusedError,
+    SendUnknownError,
+    Subscribing,
+    Subscription,
+    SubscriptionGoneError,
+)
+from crmsync.connectors.graph import calendar_view_delta, contacts_delta, events, subscriptions
 from crmsync.connectors.graph.auth import (
     DelegatedTokenSource,
     TokenSource,
     certificate_credential,
 )
-from crmsync.connectors.graph.client import GraphClient
+from crmsync.connectors.graph.client import GraphClient, GraphError
 from crmsync.connectors.graph.messages_delta import fetch_messages
-from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail
+from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail, send_message
 from crmsync.connectors.graph.settings import GraphSettings
-from crmsync.errors import ConfigError
+from crmsync.errors import AuthError, ConfigError, TransientError
+
+#: Graph's "throttled, not processed": the only retry-later answer that proves nothing was sent
+NOT_PROCESSED = 429
 
 
 def ca_bundle() -> str | bool:
@@ -29,7 +45,7 @@ def ca_bundle() -> str | bool:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
 
 
-class GraphConnector(Connector):
+class GraphConnector(Connector, Sending, Subscribing):
     """One Microsoft 365 mailbox, app-only or delegated, through Graph delta queries.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -98,11 +114,64 @@ class GraphConnector(Connector):
         """Send a mail from this mailbox (see :mod:`.send_mail`)."""
         send_mail(self.client, mail)
 
+    def send(self, message: EmailMessage,
+             point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:
+        """See `Sending.send`: sign in, then ``sendMail`` in the MIME form (every header kept).
+
+        The POST is the point of no return. It goes through a client that never retries
+        on its own, as a 5xx may come after Exchange acted on the mail; a 4xx, or a 429
+        (throttled, not processed), proves it did not, and is a refusal.
+        """
+        try:  # sign in first: a refused or unreachable sign-in sends nothing
+            self.client.tokens.token(self.settings.scope)
+        except (AuthError, TransientError) as exc:
+            raise SendRefusedError(f"Graph sign-in: {exc}") from exc
+        once = GraphClient(replace(self.settings, max_retries=0), self.client.tokens,
+                           self.session, self._sleep)
+        if point_of_no_return is not None:
+            point_of_no_return()
+        try:
+            status = send_message(once, message)
+        except (AuthError, GraphError) as exc:  # a 4xx answer: Exchange did not take it
+            raise SendRefusedError(f"Graph sendMail refused: {exc}") from exc
+        except TransientError as exc:
+            if getattr(exc, "status", None) == NOT_PROCESSED:
+                raise SendRefusedError(f"Graph sendMail throttled: {exc}") from exc
+            raise SendUnknownError(f"Graph sendMail: {exc}") from exc
+        return SendReceipt(message["Message-ID"], str(status))
+
     def create_event(self, payload: Mapping[str, Any]) -> CalendarEvent:
         return events.create_event(self.client, payload)
 
     def update_event(self, item_id: str, changes: Mapping[str, Any]) -> CalendarEvent:
         return events.update_event(self.client, item_id, changes)
+
+    # -- push ----------------------------------------------------------------------------
+
+    def subscription_resources(self) -> list[str]:
+        """See `Subscribing.subscription_resources`: each mail folder, and the calendar."""
+        settings = self.settings
+        return subscriptions.resource_paths(settings.address, settings.folders,
+                                            settings.calendar)
+
+    def subscribe(self, resource: str, notification_url: str, client_state: str,
+                  now: datetime) -> Subscription:
+        """See `Subscribing.subscribe` (:func:`.subscriptions.create_subscription`)."""
+        return subscriptions.create_subscription(self.client, resource, notification_url,
+                                                 client_state, now)
+
+    def renew_subscription(self, subscription_id: str, now: datetime) -> datetime:
+        """See `Subscribing.renew_subscription`; Graph's 404 means it is gone."""
+        try:
+            return subscriptions.renew_subscription(self.client, subscription_id, now)
+        except GraphError as exc:
+            if exc.status == 404:
+                raise SubscriptionGoneError(str(exc)) from exc
+            raise
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        """See `Subscribing.unsubscribe` (:func:`.subscriptions.delete_subscription`)."""
+        subscriptions.delete_subscription(self.client, subscription_id)
 
     def updated_secret(self) -> str | None:
         """The credential to store again after a run, or None if unchanged.

@@ -6,12 +6,14 @@ Automatic mail (case acknowledgements) must carry ``Auto-Submitted: auto-replied
 (RFC 3834) and ``X-Auto-Response-Suppress: All``. Graph's JSON form accepts only
 ``X-`` names in ``internetMessageHeaders``, so automatic mail is sent in the MIME
 form (base64 MIME body, ``Content-Type: text/plain``), which keeps every header;
-ordinary mail uses the JSON form.
+ordinary mail uses the JSON form. A mail built elsewhere as MIME (the support outbox's,
+through :meth:`GraphConnector.send`) goes in the MIME form as it is.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -80,12 +82,42 @@ def send_mail(client: GraphClient, mail: OutgoingMail) -> None:
 
     :raises GraphError: Graph refused the message.
     """
-    path = f"/users/{client.settings.address}/sendMail"
     non_x = any(not k.lower().startswith("x-") for k in mail.headers())
     if non_x:
-        response = client.request("POST", path, data=mime_payload(mail, client.settings.address),
-                                  content_type="text/plain")
-    else:
-        response = client.request("POST", path, json=json_payload(mail))
+        post_mime(client, mime_payload(mail, client.settings.address))
+        return
+    response = client.request("POST", _path(client), json=json_payload(mail))
     if response.status_code != 202:
         checked_json(response)
+
+
+def send_message(client: GraphClient, message: EmailMessage) -> int:
+    """Send a MIME ``message`` from the client's mailbox, every header kept.
+
+    Graph sends as the signed-in mailbox, so its address replaces the From (another
+    address would need "Send As" rights the app is not given).
+
+    :returns: Graph's status (202).
+    :raises GraphError: Graph refused the message.
+    """
+    outgoing = copy.deepcopy(message)
+    if outgoing["From"] is None:
+        outgoing["From"] = client.settings.address
+    else:
+        outgoing.replace_header("From", client.settings.address)
+    return post_mime(client, base64.b64encode(outgoing.as_bytes()))
+
+
+def post_mime(client: GraphClient, payload: bytes) -> int:
+    """POST a base64 MIME body to ``sendMail``; return Graph's status.
+
+    :raises GraphError: Graph refused the message.
+    """
+    response = client.request("POST", _path(client), data=payload, content_type="text/plain")
+    if response.status_code != 202:
+        checked_json(response)
+    return response.status_code
+
+
+def _path(client: GraphClient) -> str:
+    return f"/users/{client.settings.address}/sendMail"

@@ -9,21 +9,14 @@ Outlook resources (messages, events, contacts) expire after at most 4,230 minute
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crmsync.connectors.base import Subscription
 from crmsync.connectors.graph.client import GraphClient, GraphError, checked_json
 from crmsync.connectors.graph.times import parse_utc
 
 #: Microsoft's maximum for Outlook resources, less a margin for clock skew
 MAX_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=30)
-
-
-@dataclass(frozen=True)
-class Subscription:
-    id: str
-    resource: str
-    expires_at: datetime
 
 
 def resource_paths(address: str, folders: tuple[str, ...], calendar: bool) -> list[str]:

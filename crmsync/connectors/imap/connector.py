@@ -12,20 +12,35 @@ no expunge and no flag change. Otherwise:
 
 QRESYNC's ``VANISHED`` would save the expunge SEARCH, but imapclient cannot pass
 QRESYNC parameters to SELECT; the exact EXISTS count keeps that SEARCH rare.
+
+Push is IMAP IDLE (:class:`~crmsync.connectors.base.Idling`); sending goes through the
+mailbox's SMTP submission server (:class:`~crmsync.connectors.base.Sending`,
+:mod:`crmsync.connectors.smtp`), since IMAP itself cannot send.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
+from email.message import EmailMessage
 from typing import Any
 
 from imapclient import IMAPClient
 
-from crmsync.connectors.base import Change, Connector, Deletion, FlagsChanged, Page
+from crmsync.connectors.base import (
+    Change,
+    Connector,
+    Deletion,
+    FlagsChanged,
+    Idling,
+    Page,
+    Sending,
+    SendReceipt,
+    SendRefusedError,
+)
 from crmsync.connectors.imap.cursor import ImapCursor, format_uid_set
 from crmsync.connectors.imap.fetch import FolderContext, fetch_messages, flags_of
 from crmsync.connectors.imap.folders import discover_folders
@@ -38,16 +53,18 @@ from crmsync.connectors.imap.session import (
     translated_errors,
 )
 from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.connectors.smtp import SmtpSettings, submit
 from crmsync.errors import CursorExpiredError
 
 log = logging.getLogger(__name__)
 
 
-class ImapConnector(Connector):
+class ImapConnector(Connector, Sending, Idling):
     """Mail of one IMAP mailbox (Inbox and Sent by default), read-only.
 
     :param settings: where and how to connect.
-    :param secret: the password, or the XOAUTH2 access token.
+    :param secret: the password, or the XOAUTH2 access token (SMTP AUTH uses it too).
+    :param smtp: the mailbox's submission server; ``None`` when it sends nothing.
     """
 
     name = "imap"
@@ -58,16 +75,20 @@ class ImapConnector(Connector):
     #: a backfill may run in a process of its own, with its own session
     fetch_in_process = True
 
-    def __init__(self, settings: ImapSettings, secret: str) -> None:
+    def __init__(self, settings: ImapSettings, secret: str,
+                 smtp: SmtpSettings | None = None) -> None:
         self.settings = settings
+        self.smtp = smtp
         self._secret = secret
         self._client: IMAPClient | None = None
         self._roles: dict[str, str] | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> ImapConnector:
-        """See `Connector.from_settings`; the keys are :meth:`ImapSettings.from_mapping`'s."""
-        return cls(ImapSettings.from_mapping(settings), secret)
+        """See `Connector.from_settings`; the keys are :meth:`ImapSettings.from_mapping`'s
+        and :meth:`SmtpSettings.from_mapping`'s."""
+        return cls(ImapSettings.from_mapping(settings), secret,
+                   SmtpSettings.from_mapping(settings))
 
     # -- session -----------------------------------------------------------------
 
@@ -287,10 +308,9 @@ class ImapConnector(Connector):
     # -- push --------------------------------------------------------------------
 
     def idle_wait(self, resource: str, timeout: float) -> bool:
-        """Wait with IMAP IDLE (RFC 2177) until ``resource`` changes or ``timeout`` passes.
+        """See `Idling.idle_wait`: IMAP IDLE (RFC 2177) on ``resource``.
 
-        :returns: whether the server reported a change (EXISTS, EXPUNGE or FETCH);
-            the caller then runs :meth:`fetch_changes`.
+        :returns: whether the server reported a change (EXISTS, EXPUNGE or FETCH).
         """
         with self._call(f"idle on {resource!r}"):
             client = self._session()
@@ -304,6 +324,21 @@ class ImapConnector(Connector):
             isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
             for r in responses
         )
+
+
+    # -- send --------------------------------------------------------------------
+
+    @classmethod
+    def send_settings_problem(cls, settings: Mapping[str, Any]) -> str:
+        """See `Sending.send_settings_problem`: sending needs ``smtp_host``."""
+        return "" if SmtpSettings.from_mapping(settings) else "has no SMTP settings to send from"
+
+    def send(self, message: EmailMessage,
+             point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:
+        """See `Sending.send`: SMTP submission with the mailbox's login (:mod:`.smtp`)."""
+        if self.smtp is None:
+            raise SendRefusedError(f"{self.settings.username}: no SMTP settings")
+        return submit(self.smtp, self._secret, message, point_of_no_return)
 
 
 def _fresh_cursor(state: FolderState, since: date | None) -> ImapCursor:

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crmsync.crm.links import TrackIntent
-from crmsync.crm.models import Activity, Mailbox, User
-from crmsync.crm.tracking import SEND_SKEW, TRACK_HEADER, send_tokens, target_of, track
+from crmsync.crm.models import Activity, Mailbox, User, link_target
+from crmsync.crm.tracking import SEND_SKEW, TRACK_HEADER, send_tokens, track
 from crmsync.sync_service.engine.page import Writer
 
 
@@ -92,14 +92,9 @@ def _open_intents(session: Session, sent: Sequence[SentMail]) -> list[tuple[Trac
     return [(intent, email) for intent, email in rows]
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _sent_after(activity: Activity, intent: TrackIntent) -> bool:
     """Whether the mail was sent after the intent was made (give or take clock skew)."""
-    return _utc(activity.occurred_at) >= _utc(intent.created_at) - SEND_SKEW
+    return activity.occurred_at >= intent.created_at - SEND_SKEW
 
 
 def fulfil_intents(session: Session, sent: Iterable[SentMail], now: datetime) -> int:
@@ -140,7 +135,7 @@ def _fulfil_for(session: Session, mail: SentMail,
             continue  # someone else's reply in the same conversation
         if not _sent_after(activity, intent):
             continue  # an earlier mail of the conversation, stored again
-        track(session, activity, target_of(intent), intent.user_id, now)
+        track(session, activity, link_target(intent), intent.user_id, now)
         intent.fulfilled_at, intent.activity_id = now, activity.id
         fulfilled += 1
     return fulfilled
@@ -167,7 +162,7 @@ def fulfil_meeting_intents(
     if intents:
         session.flush()  # a meeting stored in this page needs its id
     for intent in intents:
-        track(session, activity, target_of(intent), intent.user_id, now)
+        track(session, activity, link_target(intent), intent.user_id, now)
         intent.fulfilled_at, intent.activity_id = now, activity.id
     return len(intents)
 

@@ -18,18 +18,15 @@ from crmsync.connectors.base import MailMessage
 from crmsync.crm.bulk import insert_rows
 from crmsync.crm.conversations import REF
 from crmsync.crm.links import ActivityThreadKey, LinkSuggestion
-from crmsync.crm.models import Activity, ActivityLink
+from crmsync.crm.models import LINK_TARGET_COLUMNS, Activity, ActivityLink
 from crmsync.mapping.conversations import best_thread_links
 from crmsync.mapping.evidence import ThreadLink
 from crmsync.mapping.facts import MailFacts, mail_facts
 from crmsync.mapping.mail import SKIP_UNMATCHED, MailDecision
+from crmsync.sync_service.engine.link_rows import stored_target
 
-_KINDS = (
-    ("contact", ActivityLink.contact_id),
-    ("account", ActivityLink.account_id),
-    ("opportunity", ActivityLink.opportunity_id),
-    ("case", ActivityLink.case_id),
-)
+#: a link's typed target columns, selected without loading whole link rows
+_TARGET_COLUMNS = tuple(getattr(ActivityLink, column) for column in LINK_TARGET_COLUMNS.values())
 
 
 FactsOf = Callable[[MailMessage], MailFacts]
@@ -127,16 +124,16 @@ def _links_by_key(
         return {}
     by_key: dict[str, list[ThreadLink]] = defaultdict(list)
     rows = session.execute(
-        select(ActivityLink.activity_id, ActivityLink.source, *(c for _, c in _KINDS)).where(
+        select(ActivityLink.activity_id, ActivityLink.source, *_TARGET_COLUMNS).where(
             ActivityLink.activity_id.in_(activities)
         )
     )
-    for activity_id, source, *targets in rows:
-        kind, target = next((k, t) for (k, _), t in zip(_KINDS, targets, strict=True) if t)
-        for key in activities[activity_id]:
-            by_key[key].append(
-                ThreadLink(kind, target, source == "user", not key.startswith("conv:"))
-            )
+    for row in rows:
+        target = stored_target(row)
+        for key in activities[row.activity_id]:
+            by_key[key].append(ThreadLink(
+                target.kind, target.id, row.source == "user", not key.startswith("conv:")
+            ))
     return by_key
 
 

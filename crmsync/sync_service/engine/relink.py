@@ -14,12 +14,19 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from crmsync.crm.links import LinkRemoval, LinkSuggestion
-from crmsync.crm.models import LINK_TARGET_COLUMNS, Activity, ActivityLink
+from crmsync.crm.links import LinkSuggestion
+from crmsync.crm.models import Activity, ActivityLink
+from crmsync.crm.tracking import removed_targets
 from crmsync.mapping.directory import Directory
-from crmsync.mapping.evidence import ThreadLink, gather_links
-from crmsync.mapping.records import Participant, ProposedLink
-from crmsync.sync_service.engine.settle import settle_activities, target_of
+from crmsync.mapping.evidence import LinkEvidence, ThreadLink, gather_links
+from crmsync.mapping.links import Target, every_automatic, plan_links
+from crmsync.sync_service.engine.link_rows import (
+    apply_link_plan,
+    held_links,
+    stored_participants,
+    thread_link,
+)
+from crmsync.sync_service.engine.settle import settle_activities
 
 BATCH = 200
 
@@ -49,15 +56,13 @@ def relink_since(
             return counts
         seen += [a.id for a in batch if a.kind == "email"]
         _load_older_threads(session, batch, since, threads)
-        removals = _removals(session, [a.id for a in batch])
+        removals = removed_targets(session, [a.id for a in batch])
         for activity in batch:
             thread = list(threads.get(activity.conversation, ())) if activity.conversation else []
             desired = _decide(activity, directory, thread)
             counts += _apply(session, activity, desired, removals.get(activity.id, set()), now)
             if activity.conversation:
-                threads[activity.conversation] += [
-                    ThreadLink(*target_of(link), link.source == "user") for link in activity.links
-                ]
+                threads[activity.conversation] += map(thread_link, held_links(activity.links))
             counts["activities"] += 1
         last = batch[-1].id
 
@@ -76,67 +81,32 @@ def _load_older_threads(
         .where(Activity.conversation.in_(wanted), Activity.occurred_at < since)
     )
     for conversation, link in rows:
-        threads[conversation].append(ThreadLink(*target_of(link), link.source == "user"))
+        threads[conversation] += map(thread_link, held_links([link]))
     for conversation in wanted:
         threads.setdefault(conversation, [])
 
 
-def _removals(session: Session, activity_ids: list[int]) -> dict[int, set[tuple[str, int]]]:
-    removed: dict[int, set[tuple[str, int]]] = defaultdict(set)
-    for row in session.scalars(
-        select(LinkRemoval).where(LinkRemoval.activity_id.in_(activity_ids))
-    ):
-        removed[row.activity_id].add(target_of(row))
-    return removed
-
-
-def _decide(activity: Activity, directory: Directory, thread: list[ThreadLink]):
-    participants = []
-    for row in activity.participants:
-        contact = directory.contact_for(row.address)
-        row.contact_id = None if contact is None else contact.id
-        participants.append(Participant(
-            address=row.address, name=row.name, role=row.role, contact_id=row.contact_id,
-            is_internal=directory.is_internal(row.address),
-        ))
+def _decide(activity: Activity, directory: Directory, thread: list[ThreadLink]
+            ) -> LinkEvidence:
+    """Decide ``activity``'s links again; its participants get their current contacts."""
+    participants = stored_participants(activity, directory)
+    for row, participant in zip(activity.participants, participants, strict=True):
+        row.contact_id = participant.contact_id
     if all(p.is_internal for p in participants):
         return gather_links((), activity.subject, directory, ())
     return gather_links(participants, activity.subject, directory, thread)
 
 
 def _apply(
-    session: Session, activity: Activity, evidence, removed: set[tuple[str, int]],
+    session: Session, activity: Activity, evidence: LinkEvidence, removed: set[Target],
     now: datetime,
 ) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    desired: dict[tuple[str, int], ProposedLink] = {
-        (link.kind, link.target_id): link for link in evidence.links
-    }
-    by_person = {target_of(link) for link in activity.links if link.source == "user"}
-    person_kinds = {kind for kind, _ in by_person}
-    for link in list(activity.links):
-        if link.source == "user":
-            continue  # a person's link is never undone by automation
-        proposal = desired.get(target_of(link))
-        if proposal is None:
-            activity.links.remove(link)
-            counts["removed"] += 1
-        elif (link.reason, link.confidence) != (proposal.reason, proposal.confidence):
-            link.reason, link.confidence = proposal.reason, proposal.confidence
-            counts["updated"] += 1
-    have = {target_of(link) for link in activity.links}
-    for target, proposal in desired.items():
-        if target in have or target in removed:
-            continue  # already there, or a person took it off
-        if target[0] in ("opportunity", "case") and target[0] in person_kinds:
-            continue  # a person chose the deal or case
-        link = ActivityLink(reason=proposal.reason, confidence=proposal.confidence,
-                            source="auto", created_at=now)
-        setattr(link, LINK_TARGET_COLUMNS[target[0]], target[1])
-        activity.links.append(link)
-        counts["added"] += 1
+    """Make every automatic link of ``activity`` one of ``evidence``; return the counts."""
+    plan = plan_links(held_links(activity.links), evidence.links, removed,
+                      replaceable=every_automatic)
+    apply_link_plan(activity, plan, now)
     _replace_suggestions(session, activity.id, evidence.suggestions, now)
-    return counts
+    return Counter(added=len(plan.add), removed=len(plan.remove), updated=len(plan.update))
 
 
 def _replace_suggestions(session: Session, activity_id: int, suggestions, now: datetime) -> None:

@@ -11,7 +11,8 @@ completes, ``crmsync relink`` for the conversations it relinks.
 What it never does: touch a person's link, re-add a link a person removed
 (``link_removals``), add a deal or case when a person chose one, or remove a link another
 feature made (support intake's case link): it removes or rewrites only automatic links
-whose reason is one the mail linking itself gives.
+whose reason is one the mail linking itself gives (:func:`crmsync.mapping.links.plan_links`
+with :func:`~crmsync.mapping.links.made_for`).
 
 Query budget: one query per round of :func:`find_conversation_keys` (one round unless a
 conversation is a chain of In-Reply-To without References), one for the members' dates,
@@ -32,8 +33,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from crmsync.crm.conversations import chunks, find_conversation_keys, members_of
 from crmsync.crm.links import ActivityThreadKey, LinkSuggestion
-from crmsync.crm.models import LINK_TARGET_COLUMNS, Activity, ActivityLink, link_target
-from crmsync.crm.tracking import Target, removed_targets
+from crmsync.crm.models import Activity
+from crmsync.crm.tracking import removed_targets
 from crmsync.mapping.conversations import (
     ConversationMember,
     best_thread_links,
@@ -49,10 +50,15 @@ from crmsync.mapping.evidence import (
     gather_links,
     thread_reason,
 )
+from crmsync.mapping.links import HeldLink, Target, made_for, plan_links
 from crmsync.mapping.records import Participant, ProposedLink
-
-#: (kind, target id, by a person)
-Held = tuple[str, int, bool]
+from crmsync.sync_service.engine.link_rows import (
+    apply_link_plan,
+    held_links,
+    proposal_target,
+    stored_participants,
+    thread_link,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class SettleContext:
     """What settling needs besides the conversations."""
 
     directory: Directory
-    removed: set[tuple[int, Target]]
+    #: by activity id, the targets a person unlinked
+    removed: dict[int, set[Target]]
     now: datetime
     #: the links the store decided for the page's own mails (their reasons are ours)
     decided: dict[int, tuple[ProposedLink, ...]]
@@ -113,22 +120,22 @@ def settle_groups(session: Session, groups: Sequence[Sequence[ConversationMember
 def settle(group: Sequence[ConversationMember], activities: dict[int, Activity],
            context: SettleContext) -> list[dict[str, Any]]:
     """Decide each mail of one conversation again, in order; return its suggestion rows."""
-    before = {i: _held(activities[i]) for i in _ids(group)}
+    before = {i: held_links(activities[i].links) for i in _ids(group)}
     inherits = predecessors(group)
-    held: dict[int, list[Held]] = {}
+    held: dict[int, list[HeldLink]] = {}
     rows: list[dict[str, Any]] = []
     for activity_id in conversation_order(group):
         activity = activities[activity_id]
         thread = best_thread_links(
-            ThreadLink(kind, target, by_person, via_headers)
+            thread_link(link, via_headers)
             for parent, via_headers in inherits[activity_id]
-            for kind, target, by_person in held[parent]
+            for link in held[parent]
         )
-        participants = _participants(activity, context.directory)
+        participants = stored_participants(activity, context.directory)
         evidence = _evidence(participants, activity.subject, context.directory, thread)
         ours = _our_reasons(activity, participants, evidence, before, context)
         _apply(activity, evidence, ours, context)
-        held[activity_id] = _held(activity)
+        held[activity_id] = held_links(activity.links)
         rows += [
             {"activity_id": activity_id, "opportunity_id": s.target_id, "rank": s.rank,
              "reason": s.reason, "score": s.score, "created_at": context.now}
@@ -141,27 +148,6 @@ def _ids(group: Sequence[ConversationMember]) -> set[int]:
     return {m.activity_id for m in group}
 
 
-def _held(activity: Activity) -> list[Held]:
-    return [(*target_of(link), link.source == "user") for link in activity.links]
-
-
-def target_of(row: Any) -> tuple[str, int]:
-    """Return (kind, id) of a link-shaped row (``ActivityLink``, ``LinkRemoval``)."""
-    return link_target(row) or ("", 0)
-
-
-def _participants(activity: Activity, directory: Directory) -> list[Participant]:
-    participants = []
-    for row in activity.participants:
-        contact = directory.contact_for(row.address)
-        participants.append(Participant(
-            address=row.address, name=row.name, role=row.role,
-            contact_id=None if contact is None else contact.id,
-            is_internal=directory.is_internal(row.address),
-        ))
-    return participants
-
-
 def _evidence(participants: list[Participant], subject: str, directory: Directory,
               thread: Sequence[ThreadLink]) -> LinkEvidence:
     if all(p.is_internal for p in participants):
@@ -171,9 +157,9 @@ def _evidence(participants: list[Participant], subject: str, directory: Director
 
 def _our_reasons(
     activity: Activity, participants: list[Participant], evidence: LinkEvidence,
-    before: dict[int, list[Held]], context: SettleContext,
-) -> set[tuple[str, int, str]]:
-    """Return the (kind, target, reason) of links mail linking may have made here.
+    before: dict[int, list[HeldLink]], context: SettleContext,
+) -> set[tuple[Target, str]]:
+    """Return the (target, reason) of links mail linking may have made here.
 
     Everything this mail's evidence gives with no conversation, with the conversation as
     it was stored, and with it now, and every inherited reason of the conversation's
@@ -181,43 +167,29 @@ def _our_reasons(
     """
     directory = context.directory
     stored_thread = [
-        ThreadLink(kind, target, by_person, True)
+        thread_link(link)
         for other, links in before.items() if other != activity.id
-        for kind, target, by_person in links
+        for link in links
     ]
     proposals = [*evidence.links, *context.decided.get(activity.id, ())]
     for thread in ((), stored_thread):
         proposals += _evidence(participants, activity.subject, directory, thread).links
-    ours = {(p.kind, p.target_id, p.reason) for p in proposals}
+    ours = {(proposal_target(p), p.reason) for p in proposals}
     for link in stored_thread:
         if link.kind in INHERITED_KINDS:
             for by_person in (True, False):
                 reason = thread_reason(link.kind, link.target_id, by_person, directory)
-                ours.add((link.kind, link.target_id, reason))
+                ours.add((Target(link.kind, link.target_id), reason))
     return ours
 
 
-def _apply(activity: Activity, evidence: LinkEvidence, ours: set[tuple[str, int, str]],
+def _apply(activity: Activity, evidence: LinkEvidence, ours: set[tuple[Target, str]],
            context: SettleContext) -> None:
-    """Make the activity's automatic links those of ``evidence``, as the store would."""
-    desired = {(link.kind, link.target_id): link for link in evidence.links}
-    for link in list(activity.links):
-        target = target_of(link)
-        if link.source == "user" or (*target, link.reason) not in ours:
-            continue  # a person's link, or another feature's: never undone here
-        proposal = desired.get(target)
-        if proposal is None:
-            activity.links.remove(link)
-        elif (link.reason, link.confidence) != (proposal.reason, proposal.confidence):
-            link.reason, link.confidence = proposal.reason, proposal.confidence
-    have = {target_of(link) for link in activity.links}
-    chosen = {target_of(link)[0] for link in activity.links if link.source == "user"}
-    for target, proposal in desired.items():
-        if target in have or (activity.id, Target(*target)) in context.removed:
-            continue  # already there, or a person took it off
-        if target[0] in ("opportunity", "case") and target[0] in chosen:
-            continue  # a person chose the deal or case: automation adds no other
-        link = ActivityLink(reason=proposal.reason, confidence=proposal.confidence,
-                            source="auto", created_at=context.now)
-        setattr(link, LINK_TARGET_COLUMNS[target[0]], target[1])
-        activity.links.append(link)
+    """Make the activity's automatic links those of ``evidence``, as the store would.
+
+    Only links made for one of ``ours`` are replaced: a person's link, or another
+    feature's (a support case link), is never undone here.
+    """
+    plan = plan_links(held_links(activity.links), evidence.links,
+                      context.removed.get(activity.id, frozenset()), replaceable=made_for(ours))
+    apply_link_plan(activity, plan, context.now)

@@ -35,12 +35,14 @@ from crmsync.crm.models import (
     ActivityParticipant,
     ActivitySource,
     QuarantinedItem,
-    link_target,
+    link_columns,
 )
-from crmsync.crm.tracking import Target, removed_targets
+from crmsync.crm.tracking import removed_targets
 from crmsync.mapping import Directory, MailDecision, decide_mail
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
+from crmsync.mapping.links import HeldLink, Target, plan_links
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
+from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links, proposal_target
 from crmsync.sync_service.engine.linking import ThreadIndex
 from crmsync.sync_service.engine.page import (
     ActivityFacts,
@@ -266,15 +268,15 @@ class PageWriter:
                 "address": p.address[:320], "name": p.name[:300], "role": p.role,
                 "contact_id": p.contact_id,
             })
-        for proposed in decision.links:
-            key = (proposed.kind, proposed.target_id)
-            if key not in rows.links:
-                link = dict(_NO_TARGET, reason=proposed.reason, confidence=proposed.confidence,
-                            source="auto", created_at=self.options.now,
-                            # the copy of the activity's time every link carries (0071)
-                            occurred_at=rows.values["occurred_at"])
-                link[LINK_TARGET_COLUMNS[proposed.kind]] = proposed.target_id
-                rows.links[key] = link
+        # A new activity holds only automatic links (of this page's copies) and no removal.
+        held = [HeldLink(target, by_person=False) for target in rows.links]
+        for proposed in plan_links(held, decision.links).add:
+            target = proposal_target(proposed)
+            rows.links[target] = dict(
+                _NO_TARGET, **link_columns(target), reason=proposed.reason,
+                confidence=proposed.confidence, source="auto", created_at=self.options.now,
+                # the copy of the activity's time every link carries (0071)
+                occurred_at=rows.values["occurred_at"])
         # One source row per folder, holding the latest id (see _merge_source).
         rows.sources[mail.folder] = {
             "mailbox_id": self.origin.mailbox_id, "origin": self.origin.key,
@@ -324,10 +326,13 @@ class PageWriter:
         }
 
     def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision,
-               removed: set[tuple[int, Target]] | frozenset = frozenset()) -> None:
+               removed: dict[int, set[Target]]) -> None:
         """Add this copy's participants, links and source to ``activity`` (idempotent).
 
-        :param removed: (activity id, target) pairs a person unlinked (``link_removals``):
+        Links are only added (:func:`~crmsync.mapping.links.plan_links` keeping every held
+        link): another copy of a mail says nothing against what the first one linked.
+
+        :param removed: by activity id, the targets a person unlinked (``link_removals``):
             automation never links them again.
         """
         have = {(p.address, p.role) for p in activity.participants}
@@ -340,23 +345,9 @@ class PageWriter:
                         contact_id=p.contact_id,
                     )
                 )
-        linked = {(link.source, _target_of(link)) for link in activity.links}
-        by_person = {kind for source, (kind, _) in linked if source == "user"}
-        for proposed in decision.links:
-            target = (proposed.kind, proposed.target_id)
-            if ("user", target) in linked or ("auto", target) in linked:
-                continue  # a person's link wins; an automatic one is already there
-            if (activity.id, Target(*target)) in removed:
-                continue  # a person removed this link: their removal wins
-            if proposed.kind in ("opportunity", "case") and proposed.kind in by_person:
-                continue  # a person chose the deal or case: automation adds no other
-            linked.add(("auto", target))
-            link = ActivityLink(
-                reason=proposed.reason, confidence=proposed.confidence, source="auto",
-                created_at=self.options.now,
-            )
-            setattr(link, LINK_TARGET_COLUMNS[proposed.kind], proposed.target_id)
-            activity.links.append(link)
+        plan = plan_links(held_links(activity.links), decision.links,
+                          removed.get(activity.id, frozenset()))
+        apply_link_plan(activity, plan, self.options.now)
         self._merge_source(activity, mail)
 
     def _merge_source(self, activity: Activity, mail: MailMessage) -> None:
@@ -382,7 +373,7 @@ class _NewRows:
     values: dict[str, Any]
     attachments: list[dict[str, Any]]
     participants: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    links: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    links: dict[Target, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of(self, attr: str) -> list[dict[str, Any]]:
@@ -408,10 +399,6 @@ def _attachment_rows(mail: MailMessage) -> list[dict[str, Any]]:
          "size": a.size}
         for a in mail.attachments
     ]
-
-
-def _target_of(link: ActivityLink) -> tuple[str, int | None]:
-    return link_target(link) or ("", None)
 
 
 def _raw_of(mail: MailMessage) -> bytes:

@@ -17,18 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crmsync.connectors.base import CalendarEvent, ContactCard, EventPerson
-from crmsync.crm.models import (
-    LINK_TARGET_COLUMNS,
-    Activity,
-    ActivityLink,
-    ActivityParticipant,
-    ActivitySource,
-)
-from crmsync.crm.tracking import Target, removed_targets
+from crmsync.crm.models import Activity, ActivityParticipant, ActivitySource
+from crmsync.crm.tracking import removed_targets
 from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
+from crmsync.mapping.links import plan_links
 from crmsync.mapping.privacy import privacy_verdict
 from crmsync.sync_service.engine.intents import fulfil_meeting_intents
+from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import Writer, stored_key
 
 PRIVATE = frozenset({"private", "confidential"})
@@ -156,20 +152,11 @@ def _merge_meeting(writer: Writer, activity: Activity, event: CalendarEvent,
             activity.participants.append(ActivityParticipant(
                 address=p.address[:320], name=p.name[:300], role=p.role,
                 contact_id=p.contact_id))
-    linked = {(link.contact_id, link.account_id, link.opportunity_id, link.case_id)
-              for link in activity.links}
-    # A link a person removed is never re-added (their removal wins).
-    removed = removed_targets(writer.session, [activity.id])
-    for proposed in links:
-        link = ActivityLink(reason=proposed.reason, confidence=proposed.confidence,
-                            source="auto", created_at=writer.options.now)
-        setattr(link, LINK_TARGET_COLUMNS[proposed.kind], proposed.target_id)
-        target = (link.contact_id, link.account_id, link.opportunity_id, link.case_id)
-        if (activity.id, Target(proposed.kind, proposed.target_id)) in removed:
-            continue
-        if target not in linked:
-            linked.add(target)
-            activity.links.append(link)
+    # As for another copy of a mail: links are only added; a link a person removed is never
+    # added again, nor another deal or case beside the one a person chose in the pane.
+    removed = removed_targets(writer.session, [activity.id]).get(activity.id, frozenset())
+    plan = plan_links(held_links(activity.links), links, removed)
+    apply_link_plan(activity, plan, writer.options.now)
     for source in activity.sources:
         if source.origin == writer.origin.key and source.folder == event.calendar:
             source.item_id = event.item_id

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from crmsync.connectors.base import Connector
+from crmsync.connectors.base import Connector, supports
 from crmsync.connectors.registry import load_connector_class
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
@@ -32,6 +32,17 @@ def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
         days = services.config["BACKFILL_DAYS"]
         settings["since"] = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
     return ConnectorSpec(mailbox.provider, settings, secret)
+
+
+def provider_supports(provider: str, capability: type) -> bool:
+    """Return whether ``provider``'s connector declares ``capability`` (nothing is opened).
+
+    :param capability: :class:`~crmsync.connectors.base.Sending`,
+        :class:`~crmsync.connectors.base.Idling` or
+        :class:`~crmsync.connectors.base.Subscribing`.
+    :raises ConfigError: the provider is unknown.
+    """
+    return supports(load_connector_class(provider), capability)
 
 
 def build_connector(services: Services, mailbox: Mailbox) -> Connector:

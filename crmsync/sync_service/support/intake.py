@@ -14,11 +14,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crmsync.crm.models import ActivityLink, Case, Mailbox
+from crmsync.crm.models import Case, Mailbox
 from crmsync.crm.support import OutboxMessage, SupportCase, SupportIntake
-from crmsync.crm.tracking import Target, removed_targets
+from crmsync.crm.tracking import removed_targets
 from crmsync.mapping.cases import ThreadDecision, choose_case
+from crmsync.mapping.links import Target, plan_links
 from crmsync.mapping.loops import SenderKind, classify_sender, is_burst, mail_fingerprint
+from crmsync.mapping.records import ProposedLink
+from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import StoredMail, Writer
 from crmsync.sync_service.support.alerts import notify, raise_alert
 from crmsync.sync_service.support.lookup import find_candidates
@@ -28,6 +31,10 @@ from crmsync.sync_service.support.settings import Intake, load_settings
 log = logging.getLogger(__name__)
 #: outcome of a mail a person took off the case it threads onto
 REMOVED = "a person removed this mail from"
+#: The case a support mailbox's thread names is linked even when a person put the mail on
+#: another case (:data:`~crmsync.mapping.links.EXCLUSIVE_KINDS` does not apply here), as
+#: intake always has.
+INTAKE_EXCLUSIVE: frozenset[str] = frozenset()
 
 
 def support_page_hook(session: Session, mailbox: Mailbox | None, writer: Writer) -> None:
@@ -151,14 +158,14 @@ def link_to_case(intake: Intake, stored: StoredMail, case: Case, reason: str) ->
         (``link_removals``), since automation never undoes a person's decision.
     """
     activity = stored.activity
-    if any(link.case_id == case.id for link in activity.links):
-        return True
-    if (activity.id, Target("case", case.id)) in removed_targets(intake.session, [activity.id]):
-        return False
-    activity.links.append(ActivityLink(
-        case_id=case.id, reason=reason, confidence=1.0, source="auto", created_at=intake.now,
-    ))
-    return True
+    held = held_links(activity.links)
+    if any(link.target == Target("case", case.id) for link in held):
+        return True  # on the case already (removals are read only when they can matter)
+    removed = removed_targets(intake.session, [activity.id]).get(activity.id, frozenset())
+    plan = plan_links(held, [ProposedLink("case", case.id, reason, 1.0)], removed,
+                      exclusive=INTAKE_EXCLUSIVE)
+    apply_link_plan(activity, plan, intake.now)
+    return bool(plan.add)
 
 
 def _burst_case(intake: Intake, stored: StoredMail) -> Case | None:

@@ -1,25 +1,29 @@
-"""Deliver the outbox after commit: mail through the mailbox's own transport, webhooks by POST.
+"""Deliver the outbox after commit: mail through the mailbox's connector, webhooks by POST.
 
-Mail leaves by SMTP submission (IMAP mailboxes) or Graph ``sendMail`` (Microsoft 365
-mailboxes), chosen per mailbox by :func:`.transports.transport_for`. Exactly once, as
-far as a client can make it:
+Mail is sent by the mailbox's connector, which declares that it can
+(:class:`~crmsync.connectors.base.Sending`): SMTP submission for IMAP mailboxes, Graph
+``sendMail`` for Microsoft 365 mailboxes (:func:`.transports.send_row`). Exactly once,
+as far as a client can make it:
 
 1. ``pending`` → ``claimed``: one deliverer takes the row with a conditional UPDATE
    and commits. A claim whose holder died (same host) or expired is taken again:
    nothing had reached the server yet.
 2. Everything that sends nothing is done first: the SMTP connection, login and envelope
-   (MAIL FROM, RCPT TO), or the Graph sign-in. A refusal puts the row back to
-   ``pending`` (retried up to :data:`MAX_ATTEMPTS`): nothing was delivered.
+   (MAIL FROM, RCPT TO), or the Graph sign-in. A refusal (``SendRefusedError``, or our
+   own :class:`.transports.DeliveryError`) puts the row back to ``pending`` (retried up
+   to :data:`MAX_ATTEMPTS`): nothing was delivered.
 3. ``claimed`` → ``sending`` is committed *before* the message goes out (SMTP DATA, the
-   Graph POST). From here the server may hold the mail, so the row is never retried
-   automatically, with one exception: a Graph answer that proves it was not taken (a
-   4xx, or 429 "throttled, not processed") puts it back to ``pending``.
+   Graph POST): the connector calls back at its point of no return. From here the
+   server may hold the mail, so the row is never retried automatically
+   (``SendUnknownError``), with one exception: a Graph answer that proves it was not
+   taken (a 4xx, or 429 "throttled, not processed") is a ``SendRefusedError`` and puts
+   it back to ``pending``.
 4. On the server's answer (SMTP 250, Graph 202), ``sending`` → ``sent``.
 
 Webhooks are at-least-once instead: a failed POST is retried and the receiver
 deduplicates on the ``Idempotency-Key`` header (the row's key).
 
-The residual window is step 4, the same for both transports: a crash after the server
+The residual window is step 4, the same for both providers: a crash after the server
 accepted the mail but before ``sent`` commits leaves the row ``sending``; it is shown by
 ``crmsync cases outbox`` and not resent, so the customer gets at most one copy. A crash
 or network failure (or a Graph 5xx/timeout) while the mail was going out leaves the
@@ -38,17 +42,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
+from crmsync.connectors.base import SendRefusedError, SendUnknownError
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.mailboxes.leases import holder_is_dead, worker_id
-from crmsync.sync_service.support.transports import (
-    DeliveryError,
-    DeliveryUnknownError,
-    build_message,
-    transport_for,
-)
+from crmsync.sync_service.support.transports import DeliveryError, build_message, send_row
 
 __all__ = ["DeliveryError", "build_message", "deliver_outbox"]
 
@@ -106,12 +106,12 @@ def _deliver_one(services: Services, row_id: int) -> str:
             _post_webhook(services, row)
         else:
             _send_mail(services, row, mailbox)
-    except DeliveryError as exc:
+    except (DeliveryError, SendRefusedError) as exc:
         status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
         _set(services, row_id, status=status, last_error=str(exc)[:2000], claimed_by=None)
         log.warning("outbox %s (%s): %s", row.id, row.kind, exc)
         return status
-    except DeliveryUnknownError as exc:
+    except SendUnknownError as exc:
         # Failed while the body was going out: it may have arrived. Never resend.
         _set(services, row_id, last_error=f"delivery unknown: {exc}"[:2000])
         log.error("outbox %s (%s): delivery unknown: %s", row.id, row.kind, exc)
@@ -121,10 +121,10 @@ def _deliver_one(services: Services, row_id: int) -> str:
 
 
 def _send_mail(services: Services, row: OutboxMessage, mailbox: Mailbox | None) -> None:
-    """Send through the mailbox's own transport; ``sending`` commits at its point of no return."""
+    """Send through the mailbox's connector; ``sending`` commits at its point of no return."""
     if mailbox is None:
         raise DeliveryError("the mailbox to send from no longer exists")
-    transport_for(services, mailbox).send(row, lambda: _set(services, row.id, status="sending"))
+    send_row(services, mailbox, row, lambda: _set(services, row.id, status="sending"))
 
 
 def _post_webhook(services: Services, row: OutboxMessage) -> None:

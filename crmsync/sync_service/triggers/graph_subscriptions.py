@@ -1,5 +1,7 @@
 """Push for Graph mailboxes: subscriptions (create, renew, remove) and notifications.
 
+The Graph calls are the connector's :class:`~crmsync.connectors.base.Subscribing`
+capability; this module keeps the rows, the client states and the timing.
 Subscriptions are created when a mailbox connects (if a notification URL is set),
 renewed by the scheduler before they expire (Outlook resources live under 3 days),
 and removed on disconnect. A notification only says "something changed in mailbox
@@ -23,20 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.graph import GraphConnector
-from crmsync.connectors.graph.client import GraphError
-from crmsync.connectors.graph.subscriptions import (
-    create_subscription,
-    delete_subscription,
-    renew_subscription,
-    resource_paths,
-)
+from crmsync.connectors.base import Connector, Subscribing, SubscriptionGoneError
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.crm.subscriptions import GraphSubscription
 from crmsync.errors import CrmSyncError
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.mailboxes.connecting import build_connector
+from crmsync.sync_service.mailboxes.connecting import build_connector, provider_supports
 
 log = logging.getLogger(__name__)
 #: renew a subscription once less than this is left of it
@@ -56,17 +51,17 @@ def subscribe_mailbox(services: Services, name: str, notification_url: str,
     """Create the mailbox's subscriptions (each mail folder, and the calendar).
 
     :returns: how many were created.
-    :raises GraphError: Graph refused (e.g. our endpoint failed the validation handshake).
+    :raises CrmSyncError: Graph refused (e.g. our endpoint failed the validation
+        handshake: a ``GraphError``).
     """
     now = now or _now()
     mailbox = _mailbox(services, name)
     with build_connector(services, mailbox) as connector:
-        assert isinstance(connector, GraphConnector)
-        settings = connector.settings
+        subscriber = _subscriber(connector, mailbox)
         created = []
-        for resource in resource_paths(settings.address, settings.folders, settings.calendar):
+        for resource in subscriber.subscription_resources():
             state = secrets.token_urlsafe(24)
-            sub = create_subscription(connector.client, resource, notification_url, state, now)
+            sub = subscriber.subscribe(resource, notification_url, state, now)
             created.append(GraphSubscription(
                 mailbox_id=mailbox.id, subscription_id=sub.id, resource=resource,
                 client_state_hash=_hash(state), notification_url=notification_url,
@@ -136,28 +131,27 @@ def _renew_mailbox(services: Services, mailbox_id: int, now: datetime,
         if not rows:
             return 0
         with build_connector(services, mailbox) as connector:
-            assert isinstance(connector, GraphConnector)
+            subscriber = _subscriber(connector, mailbox)
             for row in rows:
                 try:
-                    _renew_or_recreate(connector, row, now)
+                    _renew_or_recreate(subscriber, row, now)
                 except CrmSyncError as exc:  # recorded on the row; the others go on
                     log.warning("renewing subscription %s failed: %s", row.id, exc)
                     row.last_event = f"renewal failed: {exc}"[:500]
     return len(rows)
 
 
-def _renew_or_recreate(connector: GraphConnector, row: GraphSubscription,
+def _renew_or_recreate(subscriber: Subscribing, row: GraphSubscription,
                        now: datetime) -> None:
     """Renew ``row``'s subscription; if Graph dropped it (removed, expired), subscribe again."""
     try:
-        row.expires_at = renew_subscription(connector.client, row.subscription_id, now)
+        row.expires_at = subscriber.renew_subscription(row.subscription_id, now)
         row.last_event = "renewed"
         return
-    except GraphError as exc:
-        if exc.status != 404:
-            raise
+    except SubscriptionGoneError:
+        pass
     state = secrets.token_urlsafe(24)
-    sub = create_subscription(connector.client, row.resource, row.notification_url, state, now)
+    sub = subscriber.subscribe(row.resource, row.notification_url, state, now)
     row.subscription_id, row.client_state_hash = sub.id, _hash(state)
     row.expires_at, row.last_event, row.created_at = sub.expires_at, "recreated", now
 
@@ -169,9 +163,9 @@ def unsubscribe_mailbox(services: Services, name: str) -> int:
         rows = list(session.scalars(select(GraphSubscription).where(
             GraphSubscription.mailbox_id == mailbox.id)))
         with build_connector(services, mailbox) as connector:
-            assert isinstance(connector, GraphConnector)
+            subscriber = _subscriber(connector, mailbox)
             for row in rows:
-                delete_subscription(connector.client, row.subscription_id)
+                subscriber.unsubscribe(row.subscription_id)
                 session.delete(row)
     return len(rows)
 
@@ -215,11 +209,19 @@ def read_notifications(services: Services, payload: Mapping[str, Any]) -> Notifi
 
 
 def _mailbox(services: Services, name: str) -> Mailbox:
+    """Return the mailbox named ``name``, checked to take subscriptions before connecting."""
     with session_scope(services.sessions) as session:
         mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
-    if mailbox.provider != "graph":
+    if not provider_supports(mailbox.provider, Subscribing):
         raise CrmSyncError(f"mailbox {name} is not a Microsoft 365 (graph) mailbox")
     return mailbox
+
+
+def _subscriber(connector: Connector, mailbox: Mailbox) -> Subscribing:
+    """Return the connector as a subscriber; its class was checked, this narrows the type."""
+    if not isinstance(connector, Subscribing):
+        raise CrmSyncError(f"mailbox {mailbox.name} is not a Microsoft 365 (graph) mailbox")
+    return connector
 
 
 SyncRequester = Callable[[str], None]

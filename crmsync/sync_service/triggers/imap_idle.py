@@ -1,7 +1,8 @@
 """IMAP push for ``crmsync serve``: a mail shows up in the CRM about a second after it arrives.
 
-One thread per IMAP mailbox holds its own connection IDLEing on the Inbox
-(:meth:`ImapConnector.idle_wait`, RFC 2177). When the server reports a change the
+One thread per mailbox whose connector can idle (it declares
+:class:`~crmsync.connectors.base.Idling`, as IMAP's does) holds its own connection
+IDLEing on the Inbox (``idle_wait``, RFC 2177). When the server reports a change the
 thread runs the ordinary unit of work, :func:`sync_mailbox`, so push adds no second
 write path: the lease, the page transaction and the cursor rules are the same.
 
@@ -26,13 +27,13 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from crmsync.connectors.base import Connector
+from crmsync.connectors.base import Connector, Idling
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
-from crmsync.errors import CrmSyncError
+from crmsync.errors import ConfigError, CrmSyncError
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import SyncReport, sync_mailbox
-from crmsync.sync_service.mailboxes.connecting import build_connector
+from crmsync.sync_service.mailboxes.connecting import build_connector, provider_supports
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ ERROR_BACKOFF_SECONDS = (1, 2, 5, 15, 30, 60)
 
 
 class ImapPush:
-    """Watch every IMAP mailbox with IDLE and sync it on change (see module docstring).
+    """Watch every mailbox that can idle and sync it on change (see module docstring).
 
     :param idle_seconds: how long one IDLE lasts before it is renewed (and a
         safety-net sync runs); ``None`` reads ``PUSH_IDLE_SECONDS`` from the config.
@@ -70,7 +71,7 @@ class ImapPush:
         )
 
     def start(self) -> None:
-        """Start watching the IMAP mailboxes there are now, and those added later."""
+        """Start watching the mailboxes that can idle there are now, and those added later."""
         self._watch_new_mailboxes()
         self._supervisor.start()
 
@@ -98,9 +99,10 @@ class ImapPush:
 
     def _watch_new_mailboxes(self) -> None:
         with session_scope(self.services.sessions) as session:
-            names = list(session.scalars(select(Mailbox.name).where(Mailbox.provider == "imap")))
-        for name in names:
-            if name not in self._threads:
+            mailboxes = session.execute(select(Mailbox.name, Mailbox.provider)).all()
+        idles = {provider: _can_idle(provider) for provider in {p for _, p in mailboxes}}
+        for name, provider in mailboxes:
+            if idles[provider] and name not in self._threads:
                 thread = threading.Thread(
                     target=self._watch, args=(name,), name=f"crmsync-push-{name}", daemon=True
                 )
@@ -113,11 +115,14 @@ class ImapPush:
         while not self._stop.is_set():
             try:
                 with self._connector(name) as connector:
+                    if not isinstance(connector, Idling):
+                        log.info("push: mailbox %s cannot idle; not watched", name)
+                        return
                     folder = connector.list_resources()[0]
                     failures, busy = 0, False
                     while not self._stop.is_set():
                         wait = BURST_SECONDS if busy else self.idle_seconds
-                        changed = connector.idle_wait(folder, wait)  # type: ignore[attr-defined]
+                        changed = connector.idle_wait(folder, wait)
                         if not self._stop.is_set():
                             busy = self._sync(name, changed)
             except LookupError:
@@ -157,3 +162,11 @@ class ImapPush:
         if self.on_sync is not None:
             self.on_sync(report)
         return changed or bool(report.counters)
+
+
+def _can_idle(provider: str) -> bool:
+    """Whether mailboxes of ``provider`` are watched: their connector declares Idling."""
+    try:
+        return provider_supports(provider, Idling)
+    except ConfigError:  # an unknown provider: the scheduler reports it, push skips it
+        return False

@@ -58,8 +58,7 @@ def feed_for(session: Session, user: User) -> bytes:
         event = icalendar.Event()
         event.add("UID", activity.ical_uid or f"crmsync-activity-{activity.id}")
         event.add("SUMMARY", activity.subject)
-        event.add("DTSTART", activity.occurred_at.replace(tzinfo=activity.occurred_at.tzinfo
-                                                          or UTC))
+        event.add("DTSTART", activity.occurred_at)
         event.add("DTSTAMP", datetime.now(UTC))
         feed.add_component(event)
     return feed.to_ical()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.links import TrackIntent
+from crmsync.crm.models import link_columns
 from crmsync.crm.tracking import (
     TRACK_HEADER,
     MeetingKeys,
@@ -107,7 +108,7 @@ def track_on_send(body: dict[str, Any]) -> dict[str, Any]:
         if not keys["item_id"]:
             keys["send_token"] = _draft_token(session, who.id, body.get("send_token"))
         intent = create_intent(session, TrackIntent(user_id=who.id, created_at=now(), **keys,
-                                                    **target.columns()))
+                                                    **link_columns(target)))
         record = find_record(session, who, body["target"]["type"], body["target"]["external_id"])
         return {"id": intent.id, "target": record_ref(target.kind, record),
                 "conversation_id": intent.conversation_id,
@@ -154,7 +155,7 @@ def link_meeting(body: dict[str, Any]) -> dict[str, Any]:
         else:
             create_intent(session, TrackIntent(
                 user_id=who.id, created_at=now(), item_id=keys.item_id,
-                rest_item_id=keys.rest_item_id, ical_uid=keys.ical_uid, **target.columns()))
+                rest_item_id=keys.rest_item_id, ical_uid=keys.ical_uid, **link_columns(target)))
         return {"target": record_ref(target.kind, record), "linked": meeting is not None,
                 "pending": meeting is None,
                 "links": activity_links(session, who, meeting) if meeting else []}
