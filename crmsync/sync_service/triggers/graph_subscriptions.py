@@ -184,15 +184,21 @@ def read_notifications(services: Services, payload: Mapping[str, Any]) -> Notifi
 
     Change notifications and ``missed`` queue a sync; ``reauthorizationRequired`` and
     ``subscriptionRemoved`` queue a renewal (recreation) and a sync, so nothing that
-    changed meanwhile is missed. Unknown subscriptions and wrong ``clientState`` are
-    ignored (counted).
+    changed meanwhile is missed. Unknown subscriptions, wrong ``clientState`` and items
+    that are not notifications are ignored (counted). The subscriptions are read in one
+    query, whatever the number of notifications (the body's size is bounded by the app).
     """
     outcome = NotificationOutcome()
     items = payload.get("value") if isinstance(payload, Mapping) else None
+    items = items if isinstance(items, list) else []
+    notifications = [item for item in items if isinstance(item, Mapping)]
+    outcome.ignored += len(items) - len(notifications)  # not a notification at all
     with session_scope(services.sessions) as session:
-        for item in items if isinstance(items, list) else []:
-            row = session.scalars(select(GraphSubscription).where(
-                GraphSubscription.subscription_id == str(item.get("subscriptionId")))).first()
+        wanted = sorted({str(item.get("subscriptionId")) for item in notifications})
+        rows = {row.subscription_id: row for row in session.scalars(
+            select(GraphSubscription).where(GraphSubscription.subscription_id.in_(wanted)))}
+        for item in notifications:
+            row = rows.get(str(item.get("subscriptionId")))
             state = str(item.get("clientState") or "")
             if row is None or not hmac.compare_digest(_hash(state), row.client_state_hash):
                 outcome.ignored += 1

@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.startup import build_services
+from crmsync.sync_service.web.limits import install_limits
 
 
 def create_app(
@@ -20,6 +21,7 @@ def create_app(
     app.config.update(services.config)
     app.config["TESTING"] = bool((test_config or {}).get("TESTING"))
     app.extensions["crmsync"] = services
+    install_limits(app)
 
     @app.get("/healthz")
     def healthz():
