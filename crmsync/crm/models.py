@@ -231,6 +231,12 @@ class Activity(Base):
     direction: Mapped[str] = mapped_column(String(10), default="inbound")
     body_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: ``private`` or ``normal`` (:func:`crmsync.mapping.privacy.sensitivity_of`)
+    sensitivity: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
+    #: the mailbox that first captured it (``None``: imported from a file by an admin);
+    #: who sees it follows its mailboxes (:mod:`crmsync.crm.visibility`), and this one
+    #: stays when the copy is deleted from the mailbox
+    owner_mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"), index=True)
     participants: Mapped[list[ActivityParticipant]] = relationship(
         back_populates="activity", cascade="all, delete-orphan", order_by="ActivityParticipant.id"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, true
@@ -53,19 +54,24 @@ def activity_shape(activity: ActivitySummary | Activity) -> dict[str, Any]:
             "occurred_at": iso_utc(activity.occurred_at), "direction": activity.direction}
 
 
-def _recent_activities(session: Session, contact: Contact | None, account: Account | None):
+def _recent_activities(session: Session, contact: Contact | None, account: Account | None,
+                       seen_by: Mapping[str, Any] | None):
     ids = {kind: record.id for kind, record in (("contact", contact), ("account", account))
            if record is not None}
-    return [activity_shape(a) for a in newest_activities(session, list(ids), ids, RECENT)]
+    rows = newest_activities(session, list(ids), ids, RECENT, seen_by=seen_by)
+    return [activity_shape(a) for a in rows]
 
 
 def lookup_sender(
-    session: Session, raw_address: str, visible: ColumnElement[bool] | None = None
+    session: Session, raw_address: str, visible: ColumnElement[bool] | None = None, *,
+    seen_by: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Return what the CRM knows about an address: contact, account, deals, cases, history.
 
     Five statements or fewer whatever the CRM's size. ``visible``: a WHERE clause on
-    :class:`Opportunity` the listed opportunities must meet (the viewer's access).
+    :class:`Opportunity` the listed opportunities must meet (the viewer's access);
+    ``seen_by``: the viewer's :func:`~crmsync.crm.visibility.viewer_params`, which the
+    recent activities must meet (``None``: all of them).
     """
     address = normalize_address(raw_address)
     if address is None:
@@ -104,5 +110,5 @@ def lookup_sender(
         if account else None,
         "opportunities": opportunities,
         "cases": cases,
-        "recent_activities": _recent_activities(session, contact, account),
+        "recent_activities": _recent_activities(session, contact, account, seen_by),
     }

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
@@ -33,7 +33,6 @@ from crmsync.crm.models import (
     Account,
     Activity,
     ActivityLink,
-    ActivityParticipant,
     ActivitySource,
     Case,
     Contact,
@@ -41,6 +40,7 @@ from crmsync.crm.models import (
     link_columns,
     link_target,
 )
+from crmsync.crm.visibility import visible_activities
 from crmsync.mapping.links import Target  # the surfaces name targets from here too
 from crmsync.mapping.threads import parse_message_ids
 
@@ -66,59 +66,22 @@ def normalize_message_id(raw: str | None) -> str | None:
     return ids[0] if ids else None
 
 
-def find_activity(session: Session, internet_message_id: str | None) -> Activity | None:
-    """Return the stored mail with that internet message id, if crmsync holds it."""
+def find_activity(session: Session, internet_message_id: str | None, *,
+                  seen_by: Mapping[str, Any] | None) -> Activity | None:
+    """Return the stored mail with that internet message id, if crmsync holds it and the
+    viewer may see it (``seen_by``: :func:`~crmsync.crm.visibility.viewer_params`;
+    ``None`` only for code acting for the organization).
+    """
     message_id = normalize_message_id(internet_message_id)
     if message_id is None:
         return None
-    return session.scalars(
-        select(Activity).where(
-            or_(Activity.dedupe_key == f"mid:{message_id}",
-                Activity.internet_message_id == message_id)
-        ).order_by(Activity.id)
-    ).first()
-
-
-@dataclass(frozen=True)
-class ItemSummary:
-    """What the pane knows of an Outlook item, enough to store it if crmsync has not yet."""
-
-    internet_message_id: str
-    subject: str = ""
-    occurred_at: datetime | None = None
-    direction: str = "inbound"
-    conversation: str = ""
-    #: (address, display name, role) with role from/to/cc
-    participants: Sequence[tuple[str, str, str]] = field(default_factory=tuple)
-
-
-def ensure_activity(session: Session, item: ItemSummary, now: datetime) -> Activity:
-    """Return the activity for ``item``, storing it now when no sync has brought it yet.
-
-    The dedupe key is the one the sync engine uses (``mid:<id>``), so when the same
-    mail arrives through a mailbox later it merges into this row instead of doubling.
-    """
-    message_id = normalize_message_id(item.internet_message_id)
-    if message_id is None:
-        raise ValueError("an internet message id is required")
-    existing = find_activity(session, message_id)
-    if existing is not None:
-        return existing
-    activity = Activity(
-        kind="email", dedupe_key=f"mid:{message_id}"[:1000], internet_message_id=message_id,
-        conversation=(item.conversation or message_id)[:1000], subject=item.subject,
-        occurred_at=item.occurred_at or now, direction=item.direction, created_at=now,
-    )
-    seen: set[tuple[str, str]] = set()
-    for address, name, role in item.participants:
-        if (address, role) not in seen:
-            seen.add((address, role))
-            activity.participants.append(
-                ActivityParticipant(address=address[:320], name=name[:300], role=role)
-            )
-    session.add(activity)
-    session.flush()
-    return activity
+    query = select(Activity).where(
+        or_(Activity.dedupe_key == f"mid:{message_id}",
+            Activity.internet_message_id == message_id)
+    ).order_by(Activity.id)
+    if seen_by is not None:
+        query = query.where(visible_activities())
+    return session.scalars(query, dict(seen_by or {})).first()
 
 
 def _link_to(activity: Activity, target: Target) -> ActivityLink | None:
@@ -239,8 +202,10 @@ class MeetingKeys:
         return [i for i in (self.item_id, self.rest_item_id) if i]
 
 
-def find_meeting(session: Session, keys: MeetingKeys) -> Activity | None:
-    """Return the stored meeting with that iCalendar UID or a copy with that item id."""
+def find_meeting(session: Session, keys: MeetingKeys, *,
+                 seen_by: Mapping[str, Any] | None) -> Activity | None:
+    """Return the stored meeting with that iCalendar UID or a copy with that item id, when
+    the viewer may see it (``seen_by`` as for :func:`find_activity`)."""
     wanted = []
     if keys.ical_uid:
         wanted.append(Activity.ical_uid == keys.ical_uid)
@@ -249,6 +214,7 @@ def find_meeting(session: Session, keys: MeetingKeys) -> Activity | None:
             ActivitySource.item_id.in_(keys.item_ids()))))
     if not wanted:
         return None
-    return session.scalars(
-        select(Activity).where(Activity.kind == "meeting", or_(*wanted)).order_by(Activity.id)
-    ).first()
+    query = select(Activity).where(Activity.kind == "meeting", or_(*wanted))
+    if seen_by is not None:
+        query = query.where(visible_activities())
+    return session.scalars(query.order_by(Activity.id), dict(seen_by or {})).first()

@@ -19,7 +19,7 @@ from crmsync.mapping.evidence import LinkEvidence, ThreadLink, gather_links
 from crmsync.mapping.facts import MailFacts, mail_facts
 from crmsync.mapping.opportunities import Suggestion
 from crmsync.mapping.policy import DEFAULT_POLICY, CapturePolicy
-from crmsync.mapping.privacy import privacy_verdict
+from crmsync.mapping.privacy import privacy_verdict, sensitivity_of
 from crmsync.mapping.records import Participant, ProposedLink
 
 __all__ = [
@@ -56,6 +56,9 @@ class MailDecision:
     :param links: the links to make (see :mod:`crmsync.mapping.evidence`); empty unless
         captured.
     :param suggestions: ranked opportunities a rep may pick when none was clearly meant.
+    :param sensitivity: ``private`` (marked private, personal or confidential: captured
+        only when the organization allows it, then seen only by its mailboxes' owners) or
+        ``normal``.
     """
 
     action: str
@@ -69,6 +72,7 @@ class MailDecision:
     participants: tuple[Participant, ...]
     links: tuple[ProposedLink, ...]
     suggestions: tuple[Suggestion, ...] = ()
+    sensitivity: str = "normal"
 
 
 def decide_mail(
@@ -122,6 +126,7 @@ def decide_mail(
         participants=participants,
         links=evidence.links,
         suggestions=evidence.suggestions,
+        sensitivity=sensitivity_of(headers),
     )
 
 

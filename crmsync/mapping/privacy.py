@@ -18,12 +18,17 @@ __all__ = [
     "SENSITIVE_VALUES",
     "address_hash",
     "is_sensitive",
+    "sensitivity_of",
     "privacy_verdict",
 ]
 
 #: Values of the ``Sensitivity`` header (RFC 2156), Graph/EWS ``sensitivity`` and iCalendar
 #: ``CLASS`` that mark an item as not for the CRM, lower-case.
 SENSITIVE_VALUES = frozenset({"private", "personal", "confidential", "company-confidential"})
+
+#: an activity's stored sensitivity: seen by its mailboxes' owners only, or as shared
+PRIVATE = "private"
+NORMAL = "normal"
 
 SKIP_SENSITIVE = "marked private, personal or confidential"
 SKIP_SUPPRESSED = "a participant was erased or opted out"
@@ -51,6 +56,16 @@ def is_sensitive(headers: Mapping[str, str]) -> bool:
         if value in SENSITIVE_VALUES:
             return True
     return False
+
+
+def sensitivity_of(headers: Mapping[str, str]) -> str:
+    """Return the item's sensitivity as stored: ``private`` when it is marked private,
+    personal or confidential (:func:`is_sensitive`), else ``normal``.
+
+    Stored per activity so that, when an organization captures such items, only the
+    owner of a mailbox holding one sees it.
+    """
+    return PRIVATE if is_sensitive(headers) else NORMAL
 
 
 def _within(domain: str, listed: Iterable[str]) -> bool:

@@ -31,6 +31,11 @@ from crmsync.sync_service.web.api.access import Viewer, visible_opportunities
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
+def _everything(session, kind: str, record_id: int, limit: int):
+    """A timeline as the organization sees it (no viewer: these tests are about order)."""
+    return timeline_activities(session, kind, record_id, limit, seen_by=None)
+
+
 @pytest.fixture
 def session(services: Services) -> Iterator[Session]:
     with services.sessions() as session:
@@ -77,7 +82,7 @@ def test_recent_activities_are_the_newest_of_contact_and_account(session: Sessio
     _mail(session, 102, minutes=102, account=other.id)
     session.commit()
 
-    recent = lookup_sender(session, "ANA@acme.example")["recent_activities"]
+    recent = lookup_sender(session, "ANA@acme.example", seen_by=None)["recent_activities"]
     assert [a["subject"] for a in recent] == ["mail 100"] + [f"mail {n}" for n in
                                                              range(14, 5, -1)]
     assert len(recent) == RECENT
@@ -93,12 +98,12 @@ def test_links_written_in_bulk_and_moved_meetings_keep_their_place(session: Sess
         {"activity_id": second, "contact_id": ana.id, "created_at": T0, "reason": "bulk",
          "occurred_at": T0 + timedelta(minutes=20)}])
     session.commit()
-    assert _subjects(timeline_activities(session, "contact", ana.id, 5)) == ["mail 2", "mail 1"]
+    assert _subjects(_everything(session, "contact", ana.id, 5)) == ["mail 2", "mail 1"]
 
     session.execute(update(Activity).where(Activity.id == first)
                     .values(occurred_at=T0 + timedelta(minutes=30)))
     session.commit()
-    assert _subjects(timeline_activities(session, "contact", ana.id, 5)) == ["mail 1", "mail 2"]
+    assert _subjects(_everything(session, "contact", ana.id, 5)) == ["mail 1", "mail 2"]
     # Code reading the copy through the ORM object it just created sees the database's.
     link = session.scalars(select(ActivityLink).where(ActivityLink.activity_id == first)).one()
     session.refresh(link)
@@ -115,7 +120,7 @@ def test_an_orm_link_reads_the_copied_time(session: Session) -> None:
     session.expunge_all()
     session.add(ActivityLink(activity_id=activity.id, account_id=acme.id, created_at=T0))
     session.commit()
-    assert [a.subject for a in timeline_activities(session, "account", acme.id, 5)] == ["mail 1"]
+    assert [a.subject for a in _everything(session, "account", acme.id, 5)] == ["mail 1"]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -133,9 +138,9 @@ def test_account_timeline_includes_its_contacts_mail(session: Session) -> None:
     _mail(session, 11, minutes=5, contact=bo.id)  # older than all but one
     session.commit()
 
-    assert _subjects(timeline_activities(session, "account", acme.id, 3)) == [
+    assert _subjects(_everything(session, "account", acme.id, 3)) == [
         "mail 5", "mail 10", "mail 4"]
-    assert _subjects(timeline_activities(session, "account", acme.id, 20)) == [
+    assert _subjects(_everything(session, "account", acme.id, 20)) == [
         "mail 5", "mail 10", "mail 4", "mail 3", "mail 2", "mail 1", "mail 11", "mail 0"]
 
     quiet = session.scalars(select(Account).where(Account.external_id == "acc-other")).one()
@@ -143,7 +148,7 @@ def test_account_timeline_includes_its_contacts_mail(session: Session) -> None:
     for n in range(20, 25):
         _mail(session, n, minutes=n, contact=zed.id)
     session.commit()
-    assert _subjects(timeline_activities(session, "account", quiet.id, 3)) == [
+    assert _subjects(_everything(session, "account", quiet.id, 3)) == [
         "mail 24", "mail 23", "mail 22"]
 
 
@@ -163,13 +168,13 @@ def test_lookup_statements_stay_flat_as_history_grows(session: Session) -> None:
         _mail(session, n, minutes=n, contact=ana.id, account=acme.id)
     session.commit()
     seen = _statements(session)
-    small = lookup_sender(session, "ana@acme.example")
+    small = lookup_sender(session, "ana@acme.example", seen_by=None)
     count = len(seen)
     for n in range(3, 60):
         _mail(session, n, minutes=n, contact=ana.id, account=acme.id)
     session.commit()
     seen.clear()
-    large = lookup_sender(session, "ana@acme.example")
+    large = lookup_sender(session, "ana@acme.example", seen_by=None)
     assert len(seen) == count <= 4
     assert len(small["recent_activities"]) == 3 and len(large["recent_activities"]) == RECENT
     assert large["contact"]["emails"] == ["ana@acme.example"]
@@ -189,5 +194,5 @@ def test_lookup_lists_only_the_opportunities_the_viewer_may_see(session: Session
                      Opportunity(external_id="opp-free", name="Free", account=acme)])
     session.commit()
     viewer = Viewer(rita.id, rita.email, "", "rep", None)
-    shown = lookup_sender(session, "ana@acme.example", visible_opportunities(viewer))
+    shown = lookup_sender(session, "ana@acme.example", visible_opportunities(viewer), seen_by=None)
     assert sorted(o["external_id"] for o in shown["opportunities"]) == ["opp-free", "opp-mine"]

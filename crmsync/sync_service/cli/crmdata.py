@@ -9,6 +9,7 @@ import click
 from crmsync.crm.db import session_scope
 from crmsync.crm.importer import import_csv
 from crmsync.crm.models import Setting
+from crmsync.crm.visibility import SHARING_CHOICES, set_sharing
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.context import INTERNAL_DOMAINS_SETTING
@@ -59,3 +60,14 @@ def org_set_domains(domains: tuple[str, ...]) -> None:
         setting.value = value
         session.add(setting)
     click.echo(f"internal domains: {value}")
+
+
+@org.command("set-sharing")
+@click.argument("sharing", type=click.Choice(SHARING_CHOICES))
+def org_set_sharing(sharing: str) -> None:
+    """Who sees a rep's mail: only the rep (private), their team (team, the default) or
+    everyone (everyone). Private items are always seen only by their mailbox's owner;
+    support mailboxes' mail by agents, admins and managers."""
+    with session_scope(services().sessions) as session:
+        set_sharing(session, sharing)
+    click.echo(f"sharing: {sharing}")

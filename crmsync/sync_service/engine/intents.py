@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from crmsync.crm.links import TrackIntent
 from crmsync.crm.models import Activity, Mailbox, User, link_target
 from crmsync.crm.tracking import SEND_SKEW, TRACK_HEADER, send_tokens, track
-from crmsync.sync_service.engine.page import Writer
+from crmsync.sync_service.engine.page import StoredMail, Writer
 
 
 def _sender_of(activity: Activity) -> str | None:
@@ -167,12 +167,43 @@ def fulfil_meeting_intents(
     return len(intents)
 
 
-def tracking_page_hook(session: Session, _mailbox: Mailbox | None, writer: Writer) -> None:
-    """Page hook: fulfil track-on-send intents for the outbound mail of a stored page.
+def fulfil_mailbox_intents(session: Session, owner_id: int, stored: Sequence[StoredMail],
+                           now: datetime) -> int:
+    """Link mail its mailbox's owner tracked before crmsync held it (or could show it).
+
+    ``POST /track`` of an unknown Message-ID leaves an intent of the caller's; it is
+    fulfilled only by that mail coming from one of the caller's own mailboxes, so
+    tracking can never reach into another person's mail, and what is linked is the
+    synced mail. One query per :data:`INTENT_BATCH` mails.
+    """
+    by_message_id = {s.activity_facts.message_id: s for s in stored
+                     if s.activity_facts.message_id}
+    ids = sorted(by_message_id)
+    fulfilled = 0
+    for start in range(0, len(ids), INTENT_BATCH):
+        intents = session.scalars(select(TrackIntent).where(
+            TrackIntent.fulfilled_at.is_(None), TrackIntent.user_id == owner_id,
+            TrackIntent.internet_message_id.in_(ids[start:start + INTENT_BATCH]),
+        ).order_by(TrackIntent.id)).all()
+        if intents:
+            session.flush()  # the page's activities need their ids before they are linked
+        for intent in intents:
+            activity = by_message_id[intent.internet_message_id].activity
+            track(session, activity, link_target(intent), intent.user_id, now)
+            intent.fulfilled_at, intent.activity_id = now, activity.id
+            fulfilled += 1
+    return fulfilled
+
+
+def tracking_page_hook(session: Session, mailbox: Mailbox | None, writer: Writer) -> None:
+    """Page hook: fulfil the intents of the page's mail: those its mailbox's owner left
+    for a Message-ID, then track-on-send intents for its outbound mail.
 
     Runs inside the page's transaction (a :class:`~.page.PageHook`), so what it
     changes commits with the page and its cursor.
     """
+    if mailbox is not None and mailbox.owner_id is not None and writer.stored:
+        fulfil_mailbox_intents(session, mailbox.owner_id, writer.stored, writer.options.now)
     sent = [
         SentMail(partial(getattr, s, "activity"), s.activity_facts.message_id,
                  s.activity_facts.conversation, s.mail.conversation_id,

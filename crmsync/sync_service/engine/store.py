@@ -323,6 +323,8 @@ class PageWriter:
             "body_text": mail.body_text
             if self.options.store_body and self.options.policy.store_body else None,
             "created_at": self.options.now,
+            "sensitivity": decision.sensitivity,
+            "owner_mailbox_id": self.origin.mailbox_id,
         }
 
     def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision,

@@ -22,7 +22,7 @@ from crmsync.crm.tracking import removed_targets
 from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
 from crmsync.mapping.links import plan_links
-from crmsync.mapping.privacy import privacy_verdict
+from crmsync.mapping.privacy import privacy_verdict, sensitivity_of
 from crmsync.sync_service.engine.intents import fulfil_meeting_intents
 from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import Writer, stored_key
@@ -130,7 +130,8 @@ def _activity_for(writer: Writer, event: CalendarEvent) -> Activity:
             conversation=f"series:{event.series_id}"[:1000] if event.series_id else "",
             direction="outbound" if organizer_internal else "inbound",
             created_at=writer.options.now, participants=[], links=[], sources=[],
-            attachments=[],
+            attachments=[], owner_mailbox_id=writer.origin.mailbox_id,
+            sensitivity=sensitivity_of({"sensitivity": event.sensitivity}),
         )
         writer.session.add(activity)
         writer.counters["meetings_captured"] += 1

@@ -86,7 +86,7 @@ def _preview_user(session: Session, message_id: str | None) -> User | None:
     from crmsync.crm.models import ActivitySource, Mailbox
     from crmsync.crm.tracking import find_activity
 
-    activity = find_activity(session, message_id) if message_id else None
+    activity = find_activity(session, message_id, seen_by=None) if message_id else None
     if activity is not None:
         owner = session.scalars(
             select(User).join(Mailbox, Mailbox.owner_id == User.id)

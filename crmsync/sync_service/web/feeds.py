@@ -19,6 +19,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.feeds import FeedToken
 from crmsync.crm.meetings import MeetingSeries
 from crmsync.crm.models import Activity, ActivityParticipant, ActivitySource, Mailbox, User
+from crmsync.crm.visibility import Viewer, sharing, visible_activities
 from crmsync.sync_service.web.api_keys import hash_key, require_user, user_for_key
 
 blueprint = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -34,7 +35,9 @@ def create_feed_token(session: Session, email: str) -> str:
 
 
 def feed_for(session: Session, user: User) -> bytes:
-    """Return the VCALENDAR of the meetings ``user`` takes part in or holds in a mailbox."""
+    """Return the VCALENDAR of the meetings ``user`` takes part in or holds in a mailbox,
+    of those they may see (:mod:`crmsync.crm.visibility`: a private meeting in another
+    person's calendar stays out even when ``user`` is invited)."""
     mailbox_ids = select(Mailbox.id).where(Mailbox.owner_id == user.id)
     activities = session.scalars(
         select(Activity).where(Activity.kind == "meeting", or_(
@@ -42,7 +45,8 @@ def feed_for(session: Session, user: User) -> bytes:
                 ActivityParticipant.address == user.email)),
             Activity.id.in_(select(ActivitySource.activity_id).where(
                 ActivitySource.mailbox_id.in_(mailbox_ids))),
-        )).order_by(Activity.occurred_at)
+        ), visible_activities()).order_by(Activity.occurred_at),
+        Viewer.of(user, sharing(session)).seen_by,
     ).all()
     series = {s.activity_id: s for s in session.scalars(select(MeetingSeries).where(
         MeetingSeries.activity_id.in_([a.id for a in activities])))}

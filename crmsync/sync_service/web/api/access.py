@@ -1,6 +1,8 @@
-"""Who sees what: record visibility by role and team, and sensitive fields.
+"""Who sees what of the records: by role and team, and sensitive fields.
 
-The rules, in one place so every endpoint applies the same ones:
+Mail and meetings (activities) follow their mailboxes and the organization's sharing
+setting, in :mod:`crmsync.crm.visibility`. The records' rules, in one place so every
+endpoint applies the same ones:
 
 - ``admin`` and ``manager`` see every record and every field.
 - ``rep`` sees the accounts, contacts and cases of the organization, and the
@@ -14,13 +16,15 @@ The rules, in one place so every endpoint applies the same ones:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from crmsync.crm.models import Opportunity, User
+from crmsync.crm.visibility import Viewer
+
+__all__ = ["Viewer", "filter_opportunities", "may_see_field", "redact", "visible_opportunities"]
 
 FULL_ACCESS = frozenset({"admin", "manager"})
 #: (record kind, field) → roles allowed to see it
@@ -29,23 +33,9 @@ SENSITIVE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """The CRM user a request acts for."""
-
-    id: int
-    email: str
-    name: str
-    role: str
-    team_id: int | None
-
-    @classmethod
-    def of(cls, user: User) -> Viewer:
-        return cls(user.id, user.email, user.name, user.role, user.team_id)
-
-    def may_see_field(self, kind: str, field: str) -> bool:
-        allowed = SENSITIVE_FIELDS.get((kind, field))
-        return allowed is None or self.role in allowed
+def may_see_field(viewer: Viewer, kind: str, field: str) -> bool:
+    allowed = SENSITIVE_FIELDS.get((kind, field))
+    return allowed is None or viewer.role in allowed
 
 
 def visible_opportunities(viewer: Viewer) -> ColumnElement[bool]:
@@ -75,7 +65,7 @@ def visible_opportunity_ids(
 
 def redact(viewer: Viewer, kind: str, shape: dict[str, Any]) -> dict[str, Any]:
     """Return ``shape`` with the fields ``viewer`` may not see set to ``None``."""
-    hidden = [f for (k, f) in SENSITIVE_FIELDS if k == kind and not viewer.may_see_field(k, f)]
+    hidden = [f for (k, f) in SENSITIVE_FIELDS if k == kind and not may_see_field(viewer, k, f)]
     return {**shape, **dict.fromkeys(hidden)} if hidden else shape
 
 

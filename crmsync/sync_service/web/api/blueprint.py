@@ -10,8 +10,8 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint
 
 from crmsync.crm.db import session_scope
+from crmsync.crm.visibility import Viewer, sharing
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.web.api.access import Viewer
 from crmsync.sync_service.web.api.errors import Unauthorized, install_error_handlers
 from crmsync.sync_service.web.api_keys import user_for_bearer
 
@@ -41,6 +41,6 @@ def _authenticate() -> None:
         user = user_for_bearer(session, token.strip(), validator)
         if user is None:
             raise Unauthorized("the token is not valid")
-        g.viewer = Viewer.of(user)
+        g.viewer = Viewer.of(user, sharing(session))
         # kept for code written against the first API
         g.user_id, g.user_role = user.id, user.role

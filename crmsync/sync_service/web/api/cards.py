@@ -75,7 +75,7 @@ def guess_names(display_name: str, address: str) -> tuple[str, str]:
 
 def card(session: Session, viewer: Viewer, person: Participant) -> dict[str, Any]:
     """The card of one participant: contact, account, deals, cases, history, or a prefill."""
-    data = lookup_sender(session, person.address)
+    data = lookup_sender(session, person.address, seen_by=viewer.seen_by)
     data["opportunities"] = filter_opportunities(session, viewer, data["opportunities"])
     data["name"] = data["contact"]["name"] if data["contact"] else person.name
     data["role"] = person.role
@@ -116,7 +116,7 @@ def _hidden_opportunities(session: Session, viewer: Viewer, ids: list[int]) -> s
 def tracking_state(session: Session, viewer: Viewer, internet_message_id: str | None) -> dict:
     """Where the mail is tracked to, with reasons; links the viewer may not see are left out."""
     message_id = normalize_message_id(internet_message_id)
-    activity = find_activity(session, message_id)
+    activity = find_activity(session, message_id, seen_by=viewer.seen_by)
     state: dict[str, Any] = {"internet_message_id": message_id, "stored": activity is not None,
                              "links": []}
     if activity is None:

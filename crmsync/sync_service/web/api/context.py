@@ -8,15 +8,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
-from crmsync.crm.tracking import ItemSummary, MeetingKeys, find_meeting
-from crmsync.mapping.addresses import normalize_address
+from crmsync.crm.tracking import MeetingKeys, find_meeting
 from crmsync.sync_service.web.api.access import Viewer
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.cards import (
     activity_links,
     card,
     external_participants,
-    is_internal,
     suggestions,
     tracking_state,
 )
@@ -34,19 +32,6 @@ def people_of(item: dict[str, Any]) -> list[tuple[str, str, str]]:
     for role in ("to", "cc"):
         people += [(p["address"], p.get("name", ""), role) for p in item.get(role) or []]
     return people
-
-
-def item_summary(item: dict[str, Any], internal_domains: frozenset[str]) -> ItemSummary:
-    """An :class:`ItemSummary` of the pane's item, for storing a mail no sync brought yet."""
-    sender = (item.get("sender") or {}).get("address", "")
-    return ItemSummary(
-        internet_message_id=item["internet_message_id"] or "",
-        subject=item.get("subject") or "",
-        occurred_at=item.get("occurred_at"),
-        direction="outbound" if sender and is_internal(sender, internal_domains) else "inbound",
-        participants=tuple((address, n, r) for a, n, r in people_of(item)
-                           if (address := normalize_address(a)) is not None),
-    )
 
 
 def build_context(session: Session, who: Viewer, item: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +52,8 @@ def build_context(session: Session, who: Viewer, item: dict[str, Any]) -> dict[s
 
 def _meeting_links(session: Session, who: Viewer, item: dict[str, Any]) -> list[dict]:
     """Where the open meeting is linked, when crmsync holds it (by either item id)."""
-    meeting = find_meeting(session, MeetingKeys(item.get("item_id"), item.get("rest_item_id")))
+    meeting = find_meeting(session, MeetingKeys(item.get("item_id"), item.get("rest_item_id")),
+                           seen_by=who.seen_by)
     return activity_links(session, who, meeting) if meeting is not None else []
 
 

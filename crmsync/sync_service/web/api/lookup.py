@@ -21,6 +21,7 @@ def lookup(args: dict[str, Any]) -> dict[str, Any]:
     if not address:
         raise APIError("the query parameter 'address' is required")
     with session_scope(services().sessions) as session:
-        data = lookup_sender(session, address, visible_opportunities(viewer()))
+        data = lookup_sender(session, address, visible_opportunities(viewer()),
+                             seen_by=viewer().seen_by)
         data["opportunities"] = [redact(viewer(), "opportunity", o) for o in data["opportunities"]]
         return data

@@ -12,7 +12,8 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import Activity
 from crmsync.crm.tracking import find_activity
-from crmsync.sync_service.web.api.blueprint import blueprint, services
+from crmsync.crm.visibility import visible_activities
+from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.schemas import Schema, Short, Strict
 
 EXCERPT = 4000
@@ -64,14 +65,14 @@ def message_shape(activity: Activity) -> dict[str, Any]:
 @blueprint.arguments(MessagesQuery, location="query")
 @blueprint.response(200, MessagesOut)
 def recent_messages(args: dict[str, Any]) -> dict[str, Any]:
-    """The latest stored mails, newest first, in the shape the pane's host gives it."""
+    """The latest stored mails the viewer may see, newest first, shaped like Outlook items."""
     with session_scope(services().sessions) as session:
         rows = list(session.scalars(
-            select(Activity).where(Activity.kind == "email")
+            select(Activity).where(Activity.kind == "email", visible_activities())
             .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(args["limit"])
-            .options(selectinload(Activity.participants))
+            .options(selectinload(Activity.participants)), viewer().seen_by
         ))
-        first = find_activity(session, args.get("internet_message_id"))
+        first = find_activity(session, args.get("internet_message_id"), seen_by=viewer().seen_by)
         if first is not None:
             rows = [first] + [r for r in rows if r.id != first.id]
         return {"messages": [message_shape(a) for a in rows]}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.case_numbers import allocate_case_number
 from crmsync.crm.db import session_scope
+from crmsync.crm.links import TrackIntent
 from crmsync.crm.models import (
     Account,
     AccountDomain,
@@ -22,7 +23,7 @@ from crmsync.crm.queries import activity_shape, contact_shape
 from crmsync.crm.recent import timeline_activities
 from crmsync.crm.tracking import (
     Target,
-    ensure_activity,
+    create_intent,
     find_activity,
     normalize_message_id,
     track,
@@ -30,7 +31,7 @@ from crmsync.crm.tracking import (
 from crmsync.mapping.addresses import normalize_address
 from crmsync.sync_service.web.api.access import Viewer, visible_opportunities
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
-from crmsync.sync_service.web.api.context import item_summary, now
+from crmsync.sync_service.web.api.context import now
 from crmsync.sync_service.web.api.errors import APIError, Conflict
 from crmsync.sync_service.web.api.resolve import find_record, record_ref
 from crmsync.sync_service.web.api.schemas import (
@@ -86,16 +87,16 @@ def _case_parties(session: Session, who: Viewer, body: dict[str, Any]) -> tuple:
 
 
 def _link_mail(session: Session, who: Viewer, body: dict[str, Any], case: Case) -> bool:
-    """Track the mail the case was made from to the case (storing it if needed)."""
-    message_id = body.get("internet_message_id")
+    """Track the mail the case was made from to the case: now when the creator may see it,
+    else when it is synced from one of their mailboxes (an intent; nothing is stored from
+    what the pane says of it)."""
+    message_id = normalize_message_id(body.get("internet_message_id"))
     if not message_id:
         return False
-    activity = find_activity(session, message_id)
-    if activity is None and body.get("item"):
-        item = {**body["item"], "internet_message_id": message_id}
-        activity = ensure_activity(session, item_summary(item, services().internal_domains(
-            session)), now())
+    activity = find_activity(session, message_id, seen_by=who.seen_by)
     if activity is None:
+        create_intent(session, TrackIntent(user_id=who.id, created_at=now(),
+                                           internet_message_id=message_id, case_id=case.id))
         return False
     track(session, activity, Target("case", case.id), who.id, now())
     return True
@@ -169,6 +170,7 @@ def timeline(args: dict[str, Any], kind: str, external_id: str) -> dict[str, Any
     """A record's mails and meetings, newest first; 404 when absent or not visible."""
     with session_scope(services().sessions) as session:
         record = find_record(session, viewer(), kind, external_id)
-        rows = timeline_activities(session, kind, record.id, args["limit"])
+        rows = timeline_activities(session, kind, record.id, args["limit"],
+                                   seen_by=viewer().seen_by)
         return {"record": record_ref(kind, record),
                 "activities": [activity_shape(a) for a in rows]}

@@ -57,7 +57,8 @@ class TargetIn(Strict):
 class TrackIn(Strict):
     internet_message_id = Short(required=True, validate=validate.Length(min=3, max=1000))
     target = fields.Nested(TargetIn, required=True)
-    item = fields.Nested(ItemIn, load_default=None, allow_none=True)
+    item = fields.Nested(ItemIn, load_default=None, allow_none=True, metadata={
+        "description": "accepted and ignored: a mail is stored only by a sync"})
 
 
 class UntrackIn(Strict):
@@ -225,6 +226,9 @@ class ContextOut(Schema):
 
 class TrackOut(TrackingOut):
     created = fields.Boolean()
+    pending = fields.Boolean(metadata={
+        "description": "crmsync holds no such mail you may see: the link is made when the "
+                       "mail is synced from one of your mailboxes"})
 
 
 class IntentOut(Schema):

@@ -19,6 +19,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Activity, ActivityLink, Case, Contact, ContactEmail
 from crmsync.crm.templates import ReplyTemplate
 from crmsync.crm.tracking import find_activity, normalize_message_id
+from crmsync.crm.visibility import visible_activities
 from crmsync.mapping.addresses import normalize_address
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.cards import CASE_NUMBER
@@ -51,12 +52,14 @@ def rank(templates: list[ReplyTemplate], haystack: str, language: str | None) ->
 
 
 def _thread_text(session: Session, subject: str, message_id: str | None) -> tuple[str, list[int]]:
-    activity = find_activity(session, message_id) if message_id else None
+    seen_by = viewer().seen_by
+    activity = find_activity(session, message_id, seen_by=seen_by) if message_id else None
     if activity is None:
         return subject, []
     thread = session.scalars(
-        select(Activity).where(Activity.conversation == activity.conversation)
-        .order_by(Activity.occurred_at.desc()).limit(20)
+        select(Activity).where(Activity.conversation == activity.conversation,
+                               visible_activities())
+        .order_by(Activity.occurred_at.desc()).limit(20), seen_by
     ).all()
     text = " ".join([subject] + [f"{a.subject} {a.body_text or ''}" for a in thread])
     return text[:THREAD_CHARS], [a.id for a in thread]

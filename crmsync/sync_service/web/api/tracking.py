@@ -14,7 +14,6 @@ from crmsync.crm.tracking import (
     TRACK_HEADER,
     MeetingKeys,
     create_intent,
-    ensure_activity,
     find_activity,
     find_meeting,
     new_send_token,
@@ -24,7 +23,7 @@ from crmsync.crm.tracking import (
 )
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.cards import activity_links, tracking_state
-from crmsync.sync_service.web.api.context import item_summary, now
+from crmsync.sync_service.web.api.context import now
 from crmsync.sync_service.web.api.errors import APIError, NotFound
 from crmsync.sync_service.web.api.resolve import find_record, record_ref, resolve_target
 from crmsync.sync_service.web.api.schemas import (
@@ -52,22 +51,25 @@ def _message_id(raw: str) -> str:
 def track_item(body: dict[str, Any]) -> dict[str, Any]:
     """Link a mail (by internet message id) to a record; calling it again changes nothing.
 
-    When crmsync does not hold the mail yet, ``item`` (what the pane knows of it)
-    stores it now; a later sync of the same mail merges into that record.
+    A mail crmsync does not hold (or one the caller may not see) is not stored from what
+    the pane says of it: the choice waits as an intent of the caller's, applied when
+    the mail is synced from one of the caller's own mailboxes (``pending``). The synced
+    mail is what everyone sees.
     """
     who = viewer()
     message_id = _message_id(body["internet_message_id"])
     with session_scope(services().sessions) as session:
         target = resolve_target(session, who, body["target"])
-        activity = find_activity(session, message_id)
+        activity = find_activity(session, message_id, seen_by=who.seen_by)
         if activity is None:
-            if not body.get("item"):
-                raise NotFound("crmsync does not hold this mail; send 'item' to store it")
-            item = {**body["item"], "internet_message_id": message_id}
-            summary = item_summary(item, services().internal_domains(session))
-            activity = ensure_activity(session, summary, now())
+            create_intent(session, TrackIntent(user_id=who.id, created_at=now(),
+                                               internet_message_id=message_id,
+                                               **link_columns(target)))
+            return {**tracking_state(session, who, message_id), "created": False,
+                    "pending": True}
         _, created = track(session, activity, target, who.id, now())
-        return {**tracking_state(session, who, message_id), "created": created}
+        return {**tracking_state(session, who, message_id), "created": created,
+                "pending": False}
 
 
 @blueprint.post("/untrack")
@@ -79,7 +81,7 @@ def untrack_item(body: dict[str, Any]) -> dict[str, Any]:
     message_id = _message_id(body["internet_message_id"])
     with session_scope(services().sessions) as session:
         target = resolve_target(session, who, body["target"])
-        activity = find_activity(session, message_id)
+        activity = find_activity(session, message_id, seen_by=who.seen_by)
         if activity is None:
             raise NotFound("crmsync does not hold this mail")
         untrack(session, activity, target, who.id, now())
@@ -149,7 +151,7 @@ def link_meeting(body: dict[str, Any]) -> dict[str, Any]:
     with session_scope(services().sessions) as session:
         target = resolve_target(session, who, body["target"])
         record = find_record(session, who, body["target"]["type"], body["target"]["external_id"])
-        meeting = find_meeting(session, keys)
+        meeting = find_meeting(session, keys, seen_by=who.seen_by)
         if meeting is not None:
             track(session, meeting, target, who.id, now())
         else:

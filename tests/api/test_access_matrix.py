@@ -1,0 +1,253 @@
+"""RELIABILITY A2, generated from the app: every route × every role × every kind of item.
+
+Five mails, each from another mailbox: Maria's own, her teammate Lena's, Zhang Wei's
+(another team), Maria's private note, and one of the support mailbox. Six people ask
+every route about each. :data:`SEES` is the oracle, written out by hand from the rule
+("their own mailboxes; their team's by default; support mail for agents, admins and
+managers; private items only for their owner"), not computed by the code under test.
+
+A route reveals an item when its answer holds the item's canary subject or body word;
+it must do so exactly when the person may see the item. A write route must leave an
+item the person may not see as it was (its links), and answer 404 where it names the
+item directly. The route list comes from Flask's ``url_map``: a new route that is not
+in :data:`PROBES` (or :data:`NO_ITEM_DATA`, with the reason) fails the suite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from crmsync.sync_service.web.app import create_app
+from tests.conftest import SAMPLES, Cli
+from tests.engine.mailboxes import add_mailbox, new_user, sync
+from tests.servers.dovecot import DovecotServer
+
+MARIA = "maria.lopez@northwind.example"  # rep, Sales EMEA
+LENA = "lena.berg@northwind.example"  # rep, Sales EMEA (Maria's teammate)
+WEI = "wei.zhang@northwind.example"  # rep, Sales APAC
+SAM = "sam.taylor@northwind.example"  # agent, Support
+OLIVIA = "olivia.admin@northwind.example"  # admin, no team
+MIKE = "mike.chen@northwind.example"  # manager, Sales APAC
+PEOPLE = (MARIA, LENA, WEI, SAM, OLIVIA, MIKE)
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    mailbox: str
+    owner: str
+    sender: str
+    headers: tuple[str, ...] = ()
+
+    @property
+    def message_id(self) -> str:
+        return f"<{self.key}@acme.example>"
+
+    @property
+    def canary(self) -> str:
+        """Subject and body word: nowhere else in the CRM."""
+        return f"canary{self.key.replace('-', '')}"
+
+
+ITEMS = (
+    Item("own", "maria", MARIA, "ana.ruiz@acme.example"),
+    Item("team", "lena", LENA, "ana.ruiz@acme.example"),
+    Item("other", "wei", WEI, "ana.ruiz@acme.example"),
+    Item("private", "maria", MARIA, "ana.ruiz@acme.example", ("Sensitivity: Private",)),
+    Item("support", "support", SAM, "ana.ruiz@acme.example"),
+)
+#: who sees which item, with the organization's default sharing (team)
+SEES = {
+    MARIA: {"own", "team", "private"},
+    LENA: {"own", "team"},
+    WEI: {"other"},
+    SAM: {"support"},
+    OLIVIA: {"support"},
+    MIKE: {"other", "support"},
+}
+ACME = {"type": "account", "external_id": "acc-acme"}
+INITECH = {"type": "account", "external_id": "acc-initech"}
+
+
+@dataclass
+class Office:
+    cli: Cli
+    client: FlaskClient
+    keys: dict[str, dict[str, str]]
+
+    def links(self, item: Item) -> str:
+        for activity in self.cli.export_activities():
+            if activity["internet_message_id"] == item.message_id:
+                return json.dumps(sorted(json.dumps(x, sort_keys=True)
+                                         for x in activity["links"]))
+        raise AssertionError(f"{item.key} was not stored")
+
+
+def _mail(item: Item) -> bytes:
+    return "\r\n".join([
+        f"Message-ID: {item.message_id}", f"From: {item.sender}", f"To: {item.owner}",
+        f"Subject: {item.canary}", "Date: Tue, 03 Nov 2026 10:00:00 +0000", *item.headers,
+        "Content-Type: text/plain; charset=utf-8", "", f"body {item.canary}", "",
+    ]).encode()
+
+
+@pytest.fixture
+def office(cli: Cli, dovecot: DovecotServer, tmp_path: Path) -> Iterator[Office]:
+    users = tmp_path / "users.csv"
+    users.write_text((SAMPLES / "users.csv").read_text()
+                     + f"{LENA},Lena Berg,rep,Sales EMEA\n{MIKE},Mike Chen,manager,Sales APAC\n")
+    cli("org", "set-domains", "northwind.example")
+    cli("crm", "import", "--users", str(users), "--accounts", str(SAMPLES / "accounts.csv"),
+        "--contacts", str(SAMPLES / "contacts.csv"),
+        "--opportunities", str(SAMPLES / "opportunities.csv"))
+    cli("privacy", "set", "capture_sensitive", "on")
+    owners = {"maria": MARIA, "lena": LENA, "wei": WEI, "support": SAM}
+    logins = {name: new_user(dovecot) for name in owners}
+    for item in ITEMS:
+        dovecot.append(logins[item.mailbox], "INBOX", _mail(item))
+    for name, owner in owners.items():
+        purpose = ("--purpose", "support") if name == "support" else ()
+        add_mailbox(cli, dovecot, logins[name], name, "--owner", owner, *purpose)
+        sync(cli, name)
+    app = create_app({"TESTING": True, "DATABASE_URL": cli.env["CRMSYNC_DATABASE_URL"]})
+    keys = {who: {"Authorization": "Bearer " + cli("apikey", "create", who).output.strip()}
+            for who in PEOPLE}
+    yield Office(cli, app.test_client(), keys)
+    app.extensions["crmsync"].dispose()
+
+
+# -- probes: one per route; each returns (status, body text) for one person and item -----
+
+Probe = Callable[[Office, str, Item], tuple[int, str]]
+
+
+def _get(office: Office, who: str, url: str) -> tuple[int, str]:
+    answer = office.client.get(url, headers=office.keys[who])
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+def _post(office: Office, who: str, url: str, body: dict[str, Any]) -> tuple[int, str]:
+    answer = office.client.post(url, json=body, headers=office.keys[who])
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+def _template(office: Office, item: Item) -> None:
+    """A reply template whose keyword is the item's canary: matching reads the body."""
+    from datetime import UTC, datetime
+
+    from crmsync.crm.templates import ReplyTemplate
+
+    with office.cli.session() as session:
+        if session.query(ReplyTemplate).filter_by(name=item.key).first() is None:
+            session.add(ReplyTemplate(name=item.key, body="Hello", keywords=item.canary,
+                                      created_at=datetime.now(UTC)))
+            session.commit()
+
+
+def _templates_probe(office: Office, who: str, item: Item) -> tuple[int, str]:
+    _template(office, item)
+    status, text = _get(office, who,
+                        f"/api/v1/templates?internet_message_id={item.message_id}&subject=x")
+    matched = [t["name"] for t in json.loads(text)["templates"] if t["matched"]]
+    return status, item.canary if item.key in matched else ""
+
+
+PROBES: dict[str, Probe] = {
+    "api.recent_messages": lambda o, w, i: _get(
+        o, w, f"/api/v1/messages?limit=200&internet_message_id={i.message_id}"),
+    "api.timeline": lambda o, w, i: _get(o, w, "/api/v1/timeline/account/acc-acme?limit=50"),
+    "api.lookup": lambda o, w, i: _get(o, w, f"/api/v1/lookup?address={i.sender}"),
+    "api.item_context": lambda o, w, i: _post(o, w, "/api/v1/context", {
+        "internet_message_id": i.message_id, "subject": "hello",
+        "from": {"address": i.sender, "name": ""}}),
+    "api.list_templates": _templates_probe,
+    "api.search": lambda o, w, i: _get(o, w, f"/api/v1/search?q={i.canary}"),
+    "api.track_item": lambda o, w, i: _post(o, w, "/api/v1/track", {
+        "internet_message_id": i.message_id, "target": INITECH}),
+    "api.untrack_item": lambda o, w, i: _post(o, w, "/api/v1/untrack", {
+        "internet_message_id": i.message_id, "target": ACME}),
+    "api.create_case": lambda o, w, i: _post(o, w, "/api/v1/cases", {
+        "subject": "probe", "internet_message_id": i.message_id}),
+    "api.track_on_send": lambda o, w, i: _post(o, w, "/api/v1/track-on-send", {
+        "internet_message_id": i.message_id, "target": INITECH}),
+    "api.link_meeting": lambda o, w, i: _post(o, w, "/api/v1/meetings/link", {
+        "ical_uid": i.message_id, "target": INITECH}),
+    "api.create_contact": lambda o, w, i: _post(o, w, "/api/v1/contacts", {
+        "email": f"{i.key}@newco.example", "first_name": "Probe"}),
+    "feeds.feed_by_token": lambda o, w, i: _get(o, w, "/feeds/me.ics"),
+    "admin.activities": lambda o, w, i: _get(o, w, "/admin/"),
+    "admin.quarantine": lambda o, w, i: _get(o, w, "/admin/quarantine"),
+    "admin.mailboxes": lambda o, w, i: _get(o, w, "/admin/mailboxes"),
+}
+#: routes that hold no item data, and why
+NO_ITEM_DATA = {
+    "healthz": "liveness only",
+    "index": "redirects to the admin console",
+    "api-docs.openapi_json": "the API's description",
+    "addin.static": "the task pane's files",
+    "addin.taskpane": "the task pane's page (data comes through the API)",
+    "addin.preview": "the demo's page hosting the pane (demo mode only)",
+    "admin.static": "the console's style sheet",
+    "webhooks.graph_notifications": "takes notifications in, gives nothing out",
+}
+#: write routes that name the item directly: a person who may not see it gets 404
+NAMES_ITEM = {"api.untrack_item"}
+#: routes that list case records: a support mail opens a case, and the case (its subject
+#: is the mail's) is a record every rep may see; the mail itself stays the desk's
+CASE_RECORDS = {"api.lookup", "api.item_context", "api.search"}
+#: routes closed to everyone until the admin console has sign-in (demo mode only)
+DEMO_ONLY = {"admin.activities", "admin.quarantine", "admin.mailboxes"}
+
+
+def test_every_route_of_the_app_is_in_the_matrix(sqlite_url: str) -> None:
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url})
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(PROBES) | set(NO_ITEM_DATA)
+    assert set(PROBES).isdisjoint(NO_ITEM_DATA)
+
+
+def test_no_route_shows_or_changes_an_item_to_someone_who_may_not_see_it(office: Office):
+    wrong = []
+    for endpoint, probe in PROBES.items():
+        for who in PEOPLE:
+            for item in ITEMS:
+                before = office.links(item)
+                status, text = probe(office, who, item)
+                may_see = item.key in SEES[who]
+                if endpoint in DEMO_ONLY:
+                    if status != 403 or item.canary in text:
+                        wrong.append(f"{endpoint} answered {status} to {who} out of demo mode")
+                    continue
+                if status >= 500:
+                    wrong.append(f"{endpoint} answered {status} to {who} about {item.key}")
+                shown_as_case = item.key == "support" and endpoint in CASE_RECORDS
+                if not may_see and item.canary in text and not shown_as_case:
+                    wrong.append(f"{endpoint} showed {item.key} to {who}")
+                if not may_see and office.links(item) != before:
+                    wrong.append(f"{endpoint} changed {item.key}'s links for {who}")
+                if not may_see and endpoint in NAMES_ITEM and status != 404:
+                    wrong.append(f"{endpoint} answered {status}, not 404, to {who} "
+                                 f"about {item.key}")
+    if wrong:
+        pytest.fail("\n".join(wrong))
+
+
+def test_read_routes_show_each_person_what_they_may_see(office: Office):
+    # The other half of the oracle: visibility is not "nobody sees anything".
+    missing = []
+    for endpoint in ("api.recent_messages", "api.timeline", "api.list_templates"):
+        for who in PEOPLE:
+            for item in ITEMS:
+                status, text = PROBES[endpoint](office, who, item)
+                assert status == 200, (endpoint, text)
+                if item.key in SEES[who] and item.canary not in text:
+                    missing.append(f"{endpoint} hid {item.key} from {who}")
+    if missing:
+        pytest.fail("\n".join(missing))
