@@ -349,13 +349,22 @@ class ActivityLink(Base):
 
 
 class ApiKey(Base):
-    """A per-user API key for scripts and the preview page; only its SHA-256 is stored."""
+    """A per-user API key for scripts and the preview page; only its SHA-256 is stored.
+
+    Invariant: a key authenticates only while ``revoked_at`` is unset and ``expires_at``
+    (when set) is in the future; a ``preview`` key only while demo mode is on.
+    """
 
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: ``api`` (``crmsync apikey create``) or ``preview`` (minted by the demo's page)
+    purpose: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     user: Mapped[User] = relationship()
 
 

@@ -48,7 +48,9 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Re-evaluate automatic links of recent activities; a person's links stay.",
     ),
     "rules": (("rules",), "Privacy rules: what is never captured."),
-    "serve": (("apikeys",), "Serve the API and run the embedded scheduler."),
+    "serve": (("apikeys",),
+              "Serve the API (waitress, a production WSGI server) and run the embedded "
+              "scheduler."),
     "sync": (("syncing",), "Sync one or all mailboxes."),
 }
 
@@ -110,6 +112,9 @@ def main(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from crmsync.sync_service.log_redaction import install_redaction
+
+    install_redaction()
     overrides = {"DATABASE_URL": database_url} if database_url else None
     ctx.obj = build_services(overrides)
     ctx.call_on_close(ctx.obj.dispose)

@@ -15,20 +15,54 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.argument("email")
-def apikey_create(email: str) -> None:
-    """Print a new API key for that CRM user."""
+@click.option("--days", type=click.IntRange(0, 3650), default=365, show_default=True,
+              help="The key stops working after this many days (0: never).")
+@click.option("--label", default="", help="What the key is for, shown by 'apikey list'.")
+def apikey_create(email: str, days: int, label: str) -> None:
+    """Print a new API key for that CRM user (shown once; only its hash is kept)."""
     from crmsync.sync_service.web.api_keys import create_api_key
 
     with session_scope(services().sessions) as session:
-        click.echo(create_api_key(session, email))
+        click.echo(create_api_key(session, email, days=days or None, label=label))
+
+
+@apikey.command("list")
+@click.option("--user", "email", help="Only this CRM user's keys.")
+def apikey_list(email: str | None) -> None:
+    """List API keys: id, user, label, created, expires, state (never the key)."""
+    from crmsync.crm.export import iso_utc
+    from crmsync.sync_service.web.api_keys import list_api_keys
+
+    with session_scope(services().sessions) as session:
+        for key in list_api_keys(session, email):
+            state = "revoked" if key["revoked_at"] else "live"
+            click.echo(f"{key['id']}\t{key['user']}\t{key['purpose']}\t{key['label']}\t"
+                       f"{iso_utc(key['created_at'])}\t{iso_utc(key['expires_at']) or 'never'}"
+                       f"\t{state}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+def apikey_revoke(key_id: int) -> None:
+    """Revoke the key KEY_ID (from 'apikey list'): its next request gets 401."""
+    from crmsync.sync_service.web.api_keys import revoke_api_key
+
+    with session_scope(services().sessions) as session:
+        revoke_api_key(session, key_id)
+    click.echo(f"revoked API key {key_id}")
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, default=8000)
 @click.option("--no-scheduler", is_flag=True, help="Do not sync mailboxes in the background.")
-def serve(host: str, port: int, no_scheduler: bool) -> None:
-    """Serve the API and run the embedded scheduler."""
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Requests served at once.")
+@click.option("--debug", is_flag=True,
+              help="Flask's development server (reloads nothing, shows tracebacks): never "
+                   "in production.")
+def serve(host: str, port: int, no_scheduler: bool, threads: int, debug: bool) -> None:
+    """Serve the API (waitress, a production WSGI server) and run the embedded scheduler."""
     from crmsync.sync_service.triggers.scheduler import Scheduler
     from crmsync.sync_service.web.app import create_app
 
@@ -39,7 +73,13 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
         app.extensions["crmsync.scheduler"] = scheduler  # push: webhooks request syncs
         scheduler.start()
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        if debug:
+            app.run(host=host, port=port, threaded=True, use_reloader=False)
+        else:
+            import waitress
+
+            click.echo(f"serving on http://{host}:{port}")
+            waitress.serve(app, host=host, port=port, threads=threads, ident="crmsync")
     finally:
         if scheduler:
             scheduler.stop()

@@ -10,7 +10,7 @@ import click
 from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.engine.meetings import import_calendar
-from crmsync.sync_service.web.feeds import create_feed_token
+from crmsync.sync_service.web.feeds import create_feed_token, revoke_feed_tokens
 
 
 @main.group()
@@ -31,8 +31,15 @@ def calendar_import(files: tuple[Path, ...]) -> None:
 
 @calendar.command("feed-token")
 @click.argument("email")
-def calendar_feed_token(email: str) -> None:
-    """Print a new secret feed URL path for EMAIL's meetings (.ics subscription)."""
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+              help="The URL stops working after this many days.")
+@click.option("--revoke", is_flag=True, help="Revoke EMAIL's feed URLs; print none.")
+def calendar_feed_token(email: str, days: int, revoke: bool) -> None:
+    """Print a new secret feed URL path for EMAIL's meetings (.ics subscription); the
+    earlier ones stop working."""
     with session_scope(services().sessions) as session:
-        token = create_feed_token(session, email)
+        if revoke:
+            click.echo(f"revoked {revoke_feed_tokens(session, email)} feed URL(s)")
+            return
+        token = create_feed_token(session, email, days)
     click.echo(f"/feeds/{token}.ics")

@@ -9,10 +9,10 @@ import hashlib
 import logging
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crmsync.crm.models import ApiKey, User
@@ -34,37 +34,76 @@ def require_user(session: Session, email: str) -> User:
     return user
 
 
-def create_api_key(session: Session, email: str) -> str:
-    """Create and return a new key for the user ``email``."""
+#: how long a key works unless asked otherwise (``crmsync apikey create --days``)
+DEFAULT_KEY_DAYS = 365
+#: a key minted by the demo's preview page: it works only while demo mode is on
+PREVIEW = "preview"
+
+
+def create_api_key(session: Session, email: str, days: int | None = DEFAULT_KEY_DAYS,
+                   label: str = "", purpose: str = "api") -> str:
+    """Create and return a new key for the user ``email``.
+
+    :param days: the key stops working after this many days; ``None``: never.
+    """
     user = require_user(session, email)
     key = PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), created_at=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), created_at=now,
+                       purpose=purpose, label=label[:100],
+                       expires_at=now + timedelta(days=days) if days else None))
     return key
 
 
-def user_for_key(session: Session, key: str) -> User | None:
-    """Return the user a presented key belongs to, or ``None``."""
+def list_api_keys(session: Session, email: str | None = None) -> list[dict[str, Any]]:
+    """Every key (never its secret): id, user, label, purpose, created, expires, revoked."""
+    query = select(ApiKey, User.email).join(User, User.id == ApiKey.user_id).order_by(ApiKey.id)
+    if email:
+        query = query.where(User.id == require_user(session, email).id)
+    return [{"id": key.id, "user": address, "label": key.label, "purpose": key.purpose,
+             "created_at": key.created_at, "expires_at": key.expires_at,
+             "revoked_at": key.revoked_at} for key, address in session.execute(query)]
+
+
+def revoke_api_key(session: Session, key_id: int) -> None:
+    """Revoke the key ``key_id`` at once (the next request with it gets 401)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise UserError(f"no API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+
+
+def user_for_key(session: Session, key: str, allow_preview: bool = False) -> User | None:
+    """Return the user a presented key belongs to while the key is live, or ``None``.
+
+    :param allow_preview: whether keys the demo's preview page minted count (demo mode).
+    """
     if not key.startswith(PREFIX):
         return None
     # One statement per API request, not two: the user comes with the key.
-    return session.scalars(
-        select(User).join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == hash_key(key))
-    ).one_or_none()
+    query = select(User).join(ApiKey, ApiKey.user_id == User.id).where(
+        ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > datetime.now(UTC)))
+    if not allow_preview:
+        query = query.where(ApiKey.purpose != PREVIEW)
+    return session.scalars(query).one_or_none()
 
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and not token.startswith(PREFIX)
 
 
-def user_for_bearer(session: Session, token: str, validator: Any = None) -> User | None:
+def user_for_bearer(session: Session, token: str, validator: Any = None,
+                    allow_preview: bool = False) -> User | None:
     """Return the user of an API key or of a valid Outlook access token, else ``None``.
 
     :param validator: a :class:`~crmsync.sync_service.web.outlook_tokens.TokenValidator`,
         or ``None`` when Outlook tokens are not configured (then only API keys work).
+    :param allow_preview: demo mode: keys of the preview page work.
     """
     if not looks_like_jwt(token):
-        return user_for_key(session, token)
+        return user_for_key(session, token, allow_preview)
     if validator is None:
         return None
     from crmsync.sync_service.web.outlook_tokens import InvalidToken
@@ -115,5 +154,6 @@ def preview_sign_in(services: Any, message_id: str | None) -> tuple[str, str, st
         cache_key = (services.config["DATABASE_URL"], user.id)
         with _preview_lock:
             if cache_key not in _preview_keys:
-                _preview_keys[cache_key] = create_api_key(session, user.email)
+                _preview_keys[cache_key] = create_api_key(
+                    session, user.email, days=1, label="preview page", purpose=PREVIEW)
             return _preview_keys[cache_key], user.email, user.name

@@ -8,11 +8,11 @@ may use ``/feeds/me.ics`` with a bearer API key instead.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 from flask import Blueprint, Flask, Response, abort, current_app, request
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
@@ -25,13 +25,31 @@ from crmsync.sync_service.web.api_keys import hash_key, require_user, user_for_k
 blueprint = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 
-def create_feed_token(session: Session, email: str) -> str:
-    """Create and return a new feed token for the user ``email`` (shown once)."""
+#: how long a feed URL works (a calendar app polls it; a leaked one must die)
+FEED_DAYS = 365
+
+
+def create_feed_token(session: Session, email: str, days: int = FEED_DAYS) -> str:
+    """Create and return a new feed token for the user ``email`` (shown once); the user's
+    earlier feed URLs stop working, so handing out a new one is how an old one is revoked."""
     user = require_user(session, email)
     token = secrets.token_urlsafe(32)
-    session.add(FeedToken(user_id=user.id, token_hash=hash_key(token),
-                          created_at=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    session.execute(update(FeedToken).where(FeedToken.user_id == user.id,
+                                            FeedToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+    session.add(FeedToken(user_id=user.id, token_hash=hash_key(token), created_at=now,
+                          expires_at=now + timedelta(days=days)))
     return token
+
+
+def revoke_feed_tokens(session: Session, email: str) -> int:
+    """Revoke every feed URL of ``email``; return how many were live."""
+    user = require_user(session, email)
+    result = session.execute(update(FeedToken).where(FeedToken.user_id == user.id,
+                                                     FeedToken.revoked_at.is_(None))
+                             .values(revoked_at=datetime.now(UTC)))
+    return result.rowcount or 0
 
 
 def feed_for(session: Session, user: User) -> bytes:
@@ -84,7 +102,9 @@ def feed_by_token(token: str) -> Response:
         return feed_for_bearer()
     with session_scope(current_app.extensions["crmsync"].sessions) as session:
         user_id = session.scalar(
-            select(FeedToken.user_id).where(FeedToken.token_hash == hash_key(token)))
+            select(FeedToken.user_id).where(
+                FeedToken.token_hash == hash_key(token), FeedToken.revoked_at.is_(None),
+                or_(FeedToken.expires_at.is_(None), FeedToken.expires_at > datetime.now(UTC))))
     return _respond(user_id)
 
 
