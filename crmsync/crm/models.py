@@ -105,11 +105,16 @@ class User(Base):
     """A person of the organization who uses the CRM (rep, agent, manager, admin)."""
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("entra_tenant_id", "entra_object_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), default="rep")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    #: the Microsoft Entra identity (tenant id, object id) bound at the first Outlook
+    #: sign-in: immutable claims, so a renamed or reused address cannot take an account
+    entra_tenant_id: Mapped[str | None] = mapped_column(String(36))
+    entra_object_id: Mapped[str | None] = mapped_column(String(36))
     team: Mapped[Team | None] = relationship()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import jwt
@@ -48,7 +49,7 @@ class IdentityProvider:
         now = int(time.time())
         claims = {"aud": AUDIENCE, "iss": ISSUER, "tid": TENANT, "iat": now, "nbf": now,
                   "exp": now + 3600, "scp": "access_as_user", "preferred_username": email,
-                  "oid": "00000000-0000-0000-0000-0000000000aa", "ver": "2.0"}
+                  "oid": object_id(email), "ver": "2.0"}
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
@@ -60,3 +61,8 @@ class IdentityProvider:
     def public_pem(self, kid: str = "key-1") -> bytes:
         return self.keys[kid].public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def object_id(email: str) -> str:
+    """The Entra object id of ``email``'s account in the test tenant (stable, distinct)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"entra:{email}"))

@@ -7,13 +7,14 @@ import json
 import time
 from collections.abc import Iterator
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 
 from crmsync.sync_service.web.app import create_app
 from tests.addin.conftest import serve
-from tests.api.identity import AUDIENCE, TENANT, IdentityProvider
+from tests.api.identity import AUDIENCE, TENANT, IdentityProvider, object_id
 from tests.conftest import Cli, load_sample_crm
 
 MARIA = "maria.lopez@northwind.example"
@@ -120,3 +121,24 @@ def test_unknown_kids_refetch_the_key_set_at_most_once(client, idp) -> None:
     for _ in range(5):
         assert _get(client, _unknown_kid(provider)).status_code == 401
     assert provider.requests - before <= 1
+
+
+def test_identity_is_the_immutable_tenant_and_object_id(client, idp) -> None:
+    # The first sign-in binds Maria's account to her Entra object id; then only it opens it.
+    provider = idp[0]
+    assert _get(client, provider.token(MARIA)).status_code == 200
+    # Another account that was given Maria's address (renamed, reused) is not Maria.
+    impostor = provider.token(MARIA, oid="11111111-2222-3333-4444-555555555555")
+    assert _get(client, impostor).status_code == 401
+    # Maria renamed in the tenant keeps her account: the object id still names her.
+    renamed = provider.token("maria.garcia@northwind.example", oid=object_id(MARIA))
+    assert _get(client, renamed).status_code == 200
+
+
+def test_a_token_naming_its_user_only_by_email_or_without_oid_is_refused(client, idp) -> None:
+    provider = idp[0]
+    claims = {**provider.claims(MARIA, preferred_username=None), "email": MARIA}
+    only_email = jwt.encode(claims, provider.keys["key-1"], algorithm="RS256",
+                            headers={"kid": "key-1"})
+    assert _get(client, only_email).status_code == 401
+    assert _get(client, provider.token(MARIA, oid=None)).status_code == 401

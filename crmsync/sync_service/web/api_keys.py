@@ -109,11 +109,27 @@ def user_for_bearer(session: Session, token: str, validator: Any = None,
     from crmsync.sync_service.web.outlook_tokens import InvalidToken
 
     try:
-        address = validator.address(token)
+        identity = validator.identity(token)
     except InvalidToken as exc:
         log.info("rejected an Outlook token: %s", exc)
         return None
-    return session.scalars(select(User).where(User.email == address)).one_or_none()
+    return user_for_identity(session, identity)
+
+
+def user_for_identity(session: Session, identity: Any) -> User | None:
+    """The CRM user of an Entra identity: by its bound (tenant, object id), else the user
+    with its address and no identity yet, who is bound to it now (once, for good)."""
+    bound = session.scalars(select(User).where(
+        User.entra_tenant_id == identity.tenant_id,
+        User.entra_object_id == identity.object_id)).one_or_none()
+    if bound is not None:
+        return bound
+    user = session.scalars(select(User).where(User.email == identity.address)).one_or_none()
+    if user is None or user.entra_object_id is not None:
+        return None  # unknown, or the address now names another identity's account
+    user.entra_tenant_id, user.entra_object_id = identity.tenant_id, identity.object_id
+    log.info("bound CRM user %s to an Entra identity", user.id)
+    return user
 
 
 _preview_keys: dict[tuple[str, int], str] = {}

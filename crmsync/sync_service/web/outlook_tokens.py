@@ -13,8 +13,11 @@ is accepted only when every check passes (RELIABILITY.md A1):
 - ``exp``, ``iat`` present; ``exp``/``nbf`` checked with ``OUTLOOK_CLOCK_SKEW`` leeway;
 - ``scp`` holds ``OUTLOOK_SCOPE``.
 
-The user is the CRM user whose address is the token's ``preferred_username``
-(v2) or ``upn``/``email`` (v1). Legacy Exchange identity tokens are not accepted.
+The user is found by the token's immutable ``tid`` + ``oid`` once they are bound; the
+first sign-in binds them to the CRM user whose address is the token's
+``preferred_username`` (v2) or ``upn`` (v1) and who has no identity yet. ``email`` and
+``unique_name`` never identify anyone (a tenant's users may set them). Legacy Exchange
+identity tokens are not accepted.
 An unknown ``kid`` refetches the JWKS at most once per :attr:`JwksCache.min_refetch`
 seconds, so forged tokens cannot make crmsync hammer the issuer.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import urllib.request
@@ -34,7 +38,8 @@ import jwt
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256"]
-EMAIL_CLAIMS = ("preferred_username", "upn", "email", "unique_name")
+EMAIL_CLAIMS = ("preferred_username", "upn")
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class InvalidToken(Exception):
@@ -119,13 +124,17 @@ class TokenValidator:
             return jwt.decode(
                 token, key.key, algorithms=ALGORITHMS, audience=list(self.settings.audiences),
                 leeway=self.settings.leeway,
-                options={"require": ["exp", "iat", "aud", "iss", "tid"]},
+                options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
 
     def address(self, token: str) -> str:
         """Return the signed-in user's address; :raises InvalidToken: on any failed check."""
+        return self.identity(token).address
+
+    def identity(self, token: str) -> Identity:
+        """Return who signed in; :raises InvalidToken: on any failed check."""
         claims = self._claims(token)
         tenant = str(claims["tid"]).lower()
         if tenant not in self.settings.tenants:
@@ -137,7 +146,19 @@ class TokenValidator:
         address = next((claims[c] for c in EMAIL_CLAIMS if isinstance(claims.get(c), str)), "")
         if "@" not in address:
             raise InvalidToken("no user address in the token")
-        return address.strip().lower()
+        object_id = str(claims["oid"]).lower()
+        if not _GUID.fullmatch(object_id):
+            raise InvalidToken("the object id is not a GUID")
+        return Identity(tenant, object_id, address.strip().lower())
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who an Outlook token says signed in: immutable ids, and the address to bind them."""
+
+    tenant_id: str
+    object_id: str
+    address: str
 
 
 def validator_from_config(config: Mapping[str, Any]) -> TokenValidator | None:
