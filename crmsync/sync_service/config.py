@@ -28,6 +28,10 @@ class Option:
 SCHEMA: tuple[Option, ...] = (
     Option("DATABASE_URL", "sqlite:///crmsync.db", str, "SQLAlchemy database URL"),
     Option("SECRET_KEY", "", str, "key that encrypts stored credentials (else a key file)"),
+    Option("OLD_SECRET_KEYS", "", str,
+           "earlier SECRET_KEYs, ';'-separated: still decrypt until 'secrets rotate' ran"),
+    Option("KEY_FILE", "", str,
+           "the key file when SECRET_KEY is unset (default: ~/.config/crmsync/keys/)"),
     Option("INTERNAL_DOMAINS", "", str, "the organization's own mail domains, ';'-separated"),
     Option("DEMO", False, bool, "turn on the preview page and its automatic sign-in"),
     Option("BACKFILL_DAYS", 90, int, "how far back a new mailbox's first sync reaches"),
@@ -92,3 +96,8 @@ def split_domains(value: str) -> frozenset[str]:
     """Parse a ``;``- or ``,``-separated domain list into lower-case names."""
     parts = value.replace(",", ";").split(";")
     return frozenset(part.strip().lower().lstrip("@") for part in parts if part.strip())
+
+
+def split_list(value: str) -> list[str]:
+    """Parse a ``;``-separated list (secrets may hold commas), in order, blanks dropped."""
+    return [part.strip() for part in value.split(";") if part.strip()]

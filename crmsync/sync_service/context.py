@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmsync.crm.db import make_engine, make_sessionmaker
-from crmsync.crm.models import Setting
-from crmsync.sync_service.config import split_domains
+from crmsync.crm.models import Mailbox, Setting
+from crmsync.sync_service.config import split_domains, split_list
 from crmsync.sync_service.engine.page import PageHook
-from crmsync.sync_service.mailboxes.credentials import SecretBox, load_or_create_key
+from crmsync.sync_service.mailboxes.credentials import SecretBox, load_keys
 
 INTERNAL_DOMAINS_SETTING = "internal_domains"
 
@@ -49,10 +49,16 @@ class Services:
         return make_sessionmaker(self.engine)
 
     def secret_box(self) -> SecretBox:
-        """Return the credential cipher, creating the key file on first use."""
+        """Return the credential cipher, creating the key file on first use (and only
+        while no credential is stored: :func:`~.mailboxes.credentials.load_keys`)."""
         if self._box is None:
-            key = load_or_create_key(self.config["SECRET_KEY"], self.config["DATABASE_URL"])
-            self._box = SecretBox(key)
+            with self.sessions() as session:
+                sealed = session.scalar(
+                    select(Mailbox.id).where(Mailbox.secret.is_not(None)).limit(1))
+            keys = load_keys(self.config["SECRET_KEY"], split_list(self.config["OLD_SECRET_KEYS"]),
+                             self.config["DATABASE_URL"], self.config["KEY_FILE"],
+                             may_create=sealed is None)
+            self._box = SecretBox(keys)
         return self._box
 
     def dispose(self) -> None:

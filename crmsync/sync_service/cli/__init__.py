@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Re-evaluate automatic links of recent activities; a person's links stay.",
     ),
     "rules": (("rules",), "Privacy rules: what is never captured."),
+    "secrets": (("secrets",), "The key that encrypts stored credentials: status, rotation."),
     "serve": (("apikeys",),
               "Serve the API (waitress, a production WSGI server) and run the embedded "
               "scheduler."),
