@@ -196,6 +196,7 @@ NO_ITEM_DATA = {
     "addin.preview": "the demo's page hosting the pane (demo mode only)",
     "admin.static": "the console's style sheet",
     "webhooks.graph_notifications": "takes notifications in, gives nothing out",
+    "api.audit_log": "admins' actions, no item data; admins only (tests/crm/test_audit.py)",
 }
 #: write routes that name the item directly: a person who may not see it gets 404
 NAMES_ITEM = {"api.untrack_item"}

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: ``mailbox`` needs ``graph`` too: that module adds ``mailbox add graph``.
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "apikey": (("apikeys",), "API keys for scripts and the preview page."),
+    "audit": (("audit",), "The audit log of security-relevant actions."),
     "calendar": (("calendar",), "iCalendar files and the meetings feed."),
     "cases": (("cases",), "Support cases: SLA, outbox, rules and templates, reports."),
     "contacts": (("contacts",), "vCard import and export."),

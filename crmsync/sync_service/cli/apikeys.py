@@ -6,6 +6,7 @@ import click
 
 from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 
 
 @main.group()
@@ -18,6 +19,8 @@ def apikey() -> None:
 @click.option("--days", type=click.IntRange(0, 3650), default=365, show_default=True,
               help="The key stops working after this many days (0: never).")
 @click.option("--label", default="", help="What the key is for, shown by 'apikey list'.")
+@audited("apikey.create", lambda p: p["email"],
+         lambda p: {"days": p["days"], "label": p["label"]})
 def apikey_create(email: str, days: int, label: str) -> None:
     """Print a new API key for that CRM user (shown once; only its hash is kept)."""
     from crmsync.sync_service.web.api_keys import create_api_key
@@ -43,6 +46,7 @@ def apikey_list(email: str | None) -> None:
 
 @apikey.command("revoke")
 @click.argument("key_id", type=int)
+@audited("apikey.revoke", lambda p: p["key_id"])
 def apikey_revoke(key_id: int) -> None:
     """Revoke the key KEY_ID (from 'apikey list'): its next request gets 401."""
     from crmsync.sync_service.web.api_keys import revoke_api_key

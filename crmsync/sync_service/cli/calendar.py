@@ -9,6 +9,7 @@ import click
 
 from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.engine.meetings import import_calendar
 from crmsync.sync_service.web.feeds import create_feed_token, revoke_feed_tokens
 
@@ -34,6 +35,8 @@ def calendar_import(files: tuple[Path, ...]) -> None:
 @click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
               help="The URL stops working after this many days.")
 @click.option("--revoke", is_flag=True, help="Revoke EMAIL's feed URLs; print none.")
+@audited("calendar.feed-token", lambda p: p["email"],
+         lambda p: {"revoke": p["revoke"], "days": p["days"]})
 def calendar_feed_token(email: str, days: int, revoke: bool) -> None:
     """Print a new secret feed URL path for EMAIL's meetings (.ics subscription); the
     earlier ones stop working."""

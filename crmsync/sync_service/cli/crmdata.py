@@ -12,6 +12,7 @@ from crmsync.crm.models import Setting
 from crmsync.crm.visibility import SHARING_CHOICES, set_sharing
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.context import INTERNAL_DOMAINS_SETTING
 
 
@@ -50,6 +51,7 @@ def org() -> None:
 
 @org.command("set-domains")
 @click.argument("domains", nargs=-1, required=True)
+@audited("org.set-domains", lambda p: ";".join(p["domains"]))
 def org_set_domains(domains: tuple[str, ...]) -> None:
     """Set the organization's own mail domains (mail among them only is internal)."""
     value = ";".join(d.strip().lower() for d in domains)
@@ -64,6 +66,7 @@ def org_set_domains(domains: tuple[str, ...]) -> None:
 
 @org.command("set-sharing")
 @click.argument("sharing", type=click.Choice(SHARING_CHOICES))
+@audited("org.set-sharing", lambda p: p["sharing"])
 def org_set_sharing(sharing: str) -> None:
     """Who sees a rep's mail: only the rep (private), their team (team, the default) or
     everyone (everyone). Private items are always seen only by their mailbox's owner;

@@ -25,6 +25,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.cli.mailboxes import _add_mailbox, _secret_from_env, mailbox_add
 
 
@@ -57,6 +58,7 @@ def _graph_secret(secret_env: str | None, certificate: Path | None) -> tuple[str
 @click.option("--no-calendar", is_flag=True, help="Do not sync the calendar.")
 @click.option("--no-contacts", is_flag=True, help="Do not sync contacts.")
 @click.option("--notification-url", help="Public https URL of /webhooks/graph (push).")
+@audited("mailbox.add", lambda p: p["name"], lambda p: {"provider": "graph"})
 def mailbox_add_graph(name: str, secret_env: str | None, certificate: Path | None,
                       delegated: bool, group: str | None, **options: Any) -> None:
     """Register a Microsoft 365 mailbox (app-only or delegated), or a group's; prints ids."""

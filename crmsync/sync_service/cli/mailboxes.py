@@ -15,6 +15,7 @@ from crmsync.crm.export import iso_utc
 from crmsync.crm.models import ActivitySource, Mailbox, User
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 
 
 @main.group()
@@ -58,6 +59,8 @@ def _owner_id(session, email: str | None) -> int | None:
 @click.option("--smtp-host")
 @click.option("--smtp-port", type=int)
 @click.option("--smtp-security", type=click.Choice(["ssl", "starttls", "none"]))
+@audited("mailbox.add", lambda p: p["name"],
+         lambda p: {"provider": "imap", "owner": p["owner"], "purpose": p["purpose"]})
 def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: str,
                      **options: Any) -> None:
     """Register an IMAP mailbox; prints its id."""

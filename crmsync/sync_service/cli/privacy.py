@@ -12,6 +12,7 @@ from crmsync.crm.rules import FLAG_SETTINGS, load_capture_rules, set_flag
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited, hashed
 
 
 @main.group()
@@ -21,6 +22,7 @@ def privacy() -> None:
 
 @privacy.command("erase")
 @click.argument("address")
+@audited("privacy.erase", hashed("address"))
 def privacy_erase(address: str) -> None:
     """Remove every body, participant row and contact data held for ADDRESS.
 
@@ -34,6 +36,7 @@ def privacy_erase(address: str) -> None:
 
 @privacy.command("opt-out")
 @click.argument("address")
+@audited("privacy.opt-out", hashed("address"))
 def privacy_opt_out(address: str) -> None:
     """Never capture ADDRESS again, and purge the mail already captured with it."""
     if normalize_address(address) is None:
@@ -48,6 +51,7 @@ def privacy_opt_out(address: str) -> None:
 @privacy.command("set")
 @click.argument("name", type=click.Choice([k.partition(".")[2] for k in FLAG_SETTINGS]))
 @click.argument("value", type=click.Choice(["on", "off"]))
+@audited("privacy.set", lambda p: p["name"], lambda p: {"value": p["value"]})
 def privacy_set(name: str, value: str) -> None:
     """Turn a privacy setting on or off (store_body off: metadata only, old bodies dropped)."""
     with session_scope(services().sessions) as session:

@@ -14,6 +14,7 @@ from crmsync.crm.privacy import PrivacyRule
 from crmsync.crm.rules import RULE_KINDS, add_rule, load_capture_rules, normalize_rule_value
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.engine.preview import preview_mailbox
 
 
@@ -35,6 +36,7 @@ def _user_id(session, email: str | None) -> int | None:
 @click.argument("kind", type=click.Choice(RULE_KINDS))
 @click.argument("value")
 @click.option("--user", "email", help="The user whose do-not-capture list this is.")
+@audited("rules.add", lambda p: f"{p['kind']}:{p['value']}")
 def rules_add(kind: str, value: str, email: str | None) -> None:
     """Add a rule and purge the mail already captured that it forbids."""
     now = datetime.now(UTC)
@@ -63,6 +65,7 @@ def rules_list() -> None:
 @click.argument("kind", type=click.Choice(RULE_KINDS))
 @click.argument("value")
 @click.option("--user", "email", help="The user whose list holds the rule.")
+@audited("rules.remove", lambda p: f"{p['kind']}:{p['value']}")
 def rules_remove(kind: str, value: str, email: str | None) -> None:
     """Remove a rule (mail purged earlier stays purged)."""
     with session_scope(services().sessions) as session:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.mailboxes.credentials import SecretBox, SecretUnreadableError
 
 
@@ -32,6 +33,7 @@ def secrets_status() -> None:
 
 
 @secrets.command("rotate")
+@audited("secrets.rotate")
 def secrets_rotate() -> None:
     """Re-seal every stored credential with the current key (CRMSYNC_SECRET_KEY).
 

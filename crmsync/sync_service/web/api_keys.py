@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from crmsync.crm.audit import record
 from crmsync.crm.models import ApiKey, User
 from crmsync.errors import UserError
 
@@ -95,12 +96,13 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def user_for_bearer(session: Session, token: str, validator: Any = None,
-                    allow_preview: bool = False) -> User | None:
+                    allow_preview: bool = False, source: str = "") -> User | None:
     """Return the user of an API key or of a valid Outlook access token, else ``None``.
 
     :param validator: a :class:`~crmsync.sync_service.web.outlook_tokens.TokenValidator`,
         or ``None`` when Outlook tokens are not configured (then only API keys work).
     :param allow_preview: demo mode: keys of the preview page work.
+    :param source: the request's address, for the audit log of a first sign-in.
     """
     if not looks_like_jwt(token):
         return user_for_key(session, token, allow_preview)
@@ -113,10 +115,10 @@ def user_for_bearer(session: Session, token: str, validator: Any = None,
     except InvalidToken as exc:
         log.info("rejected an Outlook token: %s", exc)
         return None
-    return user_for_identity(session, identity)
+    return user_for_identity(session, identity, source)
 
 
-def user_for_identity(session: Session, identity: Any) -> User | None:
+def user_for_identity(session: Session, identity: Any, source: str = "") -> User | None:
     """The CRM user of an Entra identity: by its bound (tenant, object id), else the user
     with its address and no identity yet, who is bound to it now (once, for good)."""
     bound = session.scalars(select(User).where(
@@ -128,6 +130,8 @@ def user_for_identity(session: Session, identity: Any) -> User | None:
     if user is None or user.entra_object_id is not None:
         return None  # unknown, or the address now names another identity's account
     user.entra_tenant_id, user.entra_object_id = identity.tenant_id, identity.object_id
+    record(session, user.email, "signin.bind-identity", f"user:{user.id}", source,
+           tenant=identity.tenant_id, object_id=identity.object_id)
     log.info("bound CRM user %s to an Entra identity", user.id)
     return user
 

@@ -32,6 +32,7 @@ class _Api(Api):
 def register(app: Flask) -> None:
     """Register the API and its OpenAPI document (``/api/v1/openapi.json``) on ``app``."""
     from crmsync.sync_service.web.api import (  # noqa: F401  (each adds its routes)
+        audit,
         context,
         lookup,
         messages,

@@ -39,7 +39,8 @@ def _authenticate() -> None:
     validator = current_app.extensions.get("crmsync_tokens")
     with session_scope(services().sessions) as session:
         user = user_for_bearer(session, token.strip(), validator,
-                               allow_preview=bool(current_app.config.get("DEMO")))
+                               allow_preview=bool(current_app.config.get("DEMO")),
+                               source=request.remote_addr or "")
         if user is None:
             raise Unauthorized("the token is not valid")
         g.viewer = Viewer.of(user, sharing(session))
