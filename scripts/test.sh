@@ -10,6 +10,8 @@ packages=()
 command -v mbsync >/dev/null || packages+=(isync)
 command -v offlineimap >/dev/null || packages+=(offlineimap)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+# rate limits shared across API processes count in Redis
+command -v redis-server >/dev/null || packages+=(redis-server)
 # the task pane's browser tests drive Debian's Chromium (never a downloaded browser build)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then

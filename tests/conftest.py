@@ -19,6 +19,7 @@ from crmsync.sync_service.context import Services
 from crmsync.sync_service.startup import build_services
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
+from tests.servers.redis import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -29,6 +30,15 @@ _counter = itertools.count()
 def postgres() -> Iterator[PostgresServer]:
     """A private PostgreSQL cluster; a missing server fails the suite, never skips it."""
     server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """A private Redis; a missing server fails the suite, never skips it."""
+    server = RedisServer()
     server.start()
     yield server
     server.stop()

@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.startup import build_services
 from crmsync.sync_service.web.limits import install_limits
+from crmsync.sync_service.web.rate_limits import install_rate_limits
 
 
 def create_app(
@@ -22,8 +23,10 @@ def create_app(
     app.config["TESTING"] = bool((test_config or {}).get("TESTING"))
     app.extensions["crmsync"] = services
     install_limits(app)
+    limiter = install_rate_limits(app)
 
     @app.get("/healthz")
+    @limiter.exempt
     def healthz():
         return jsonify(status="ok")
 

@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     )
     from crmsync.sync_service.web.api.blueprint import blueprint
     from crmsync.sync_service.web.outlook_tokens import validator_from_config
+    from crmsync.sync_service.web.rate_limits import limit_callers
 
     app.config.setdefault("API_TITLE", "crmsync")
     app.config.setdefault("API_VERSION", "v1")
@@ -54,4 +55,5 @@ def register(app: Flask) -> None:
                    "description": "an API key (crm_...) or an Outlook SSO/NAA access token"}
     )
     app.extensions["crmsync_tokens"] = validator_from_config(app.config)
+    limit_callers(app.extensions["crmsync_limiter"], blueprint, app)
     api.register_blueprint(blueprint)
