@@ -255,3 +255,21 @@ def test_read_routes_show_each_person_what_they_may_see(office: Office):
                     missing.append(f"{endpoint} hid {item.key} from {who}")
     if missing:
         pytest.fail("\n".join(missing))
+
+
+def test_state_changes_only_through_the_bearer_api(sqlite_url: str) -> None:
+    # A4: no route changes state on the strength of a cookie. Every POST/PUT/PATCH/DELETE
+    # is under /api/v1 (a bearer credential, never a cookie) or the Graph webhook (its
+    # clientState); a cookie-only request to the API is refused.
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url})
+    try:
+        writes = {rule.rule for rule in app.url_map.iter_rules()
+                  if rule.methods - {"GET", "HEAD", "OPTIONS"}}
+        assert all(r.startswith("/api/v1/") or r == "/webhooks/graph" for r in writes), writes
+        client = app.test_client()
+        client.set_cookie("session", "anything")
+        answer = client.post("/api/v1/track", json={"internet_message_id": "<a@b>",
+                                                    "target": INITECH})
+        assert answer.status_code == 401
+    finally:
+        app.extensions["crmsync"].dispose()

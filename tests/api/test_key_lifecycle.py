@@ -78,6 +78,9 @@ def test_a_new_feed_url_replaces_the_old_and_urls_expire(cli: Cli) -> None:
         session.commit()
     assert client.get(new).status_code == 404
     newest = cli("calendar", "feed-token", MARIA).output.strip()
+    listed = cli("calendar", "feed-tokens", "--user", MARIA).output.splitlines()
+    assert [line.split("\t")[-1] for line in listed] == ["revoked", "revoked", "live"]
+    assert newest.split("/")[-1][:-4] not in "\n".join(listed)  # never the secret
     assert "revoked 1" in cli("calendar", "feed-token", MARIA, "--revoke").output
     assert client.get(newest).status_code == 404
     app.extensions["crmsync"].dispose()

@@ -46,3 +46,17 @@ def calendar_feed_token(email: str, days: int, revoke: bool) -> None:
             return
         token = create_feed_token(session, email, days)
     click.echo(f"/feeds/{token}.ics")
+
+
+@calendar.command("feed-tokens")
+@click.option("--user", "email", help="Only this CRM user's feed URLs.")
+def calendar_feed_tokens(email: str | None) -> None:
+    """List feed URLs (never their secret): id, user, created, expires, state."""
+    from crmsync.crm.export import iso_utc
+    from crmsync.sync_service.web.feeds import list_feed_tokens
+
+    with session_scope(services().sessions) as session:
+        for token in list_feed_tokens(session, email):
+            state = "revoked" if token["revoked_at"] else "live"
+            click.echo(f"{token['id']}\t{token['user']}\t{iso_utc(token['created_at'])}\t"
+                       f"{iso_utc(token['expires_at']) or 'never'}\t{state}")

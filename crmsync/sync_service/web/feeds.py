@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import icalendar
 from flask import Blueprint, Flask, Response, abort, current_app, request
@@ -41,6 +42,16 @@ def create_feed_token(session: Session, email: str, days: int = FEED_DAYS) -> st
     session.add(FeedToken(user_id=user.id, token_hash=hash_key(token), created_at=now,
                           expires_at=now + timedelta(days=days)))
     return token
+
+
+def list_feed_tokens(session: Session, email: str | None = None) -> list[dict[str, Any]]:
+    """Every feed URL (never its secret): id, user, created, expires, revoked."""
+    query = select(FeedToken, User.email).join(User, User.id == FeedToken.user_id)
+    if email:
+        query = query.where(User.id == require_user(session, email).id)
+    return [{"id": token.id, "user": address, "created_at": token.created_at,
+             "expires_at": token.expires_at, "revoked_at": token.revoked_at}
+            for token, address in session.execute(query.order_by(FeedToken.id))]
 
 
 def revoke_feed_tokens(session: Session, email: str) -> int:
