@@ -177,6 +177,10 @@ def test_item_by_item_pass_commits_nothing_before_its_cursor(
     with pytest.raises(RuntimeError, match="killed"):
         sync_mailbox(services, name)
     assert stored(cli) == ([], [])
+    with cli.session() as session:  # the crash shows as an error, never as a good sync
+        mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
+        assert mailbox.status == "error" and "RuntimeError" in mailbox.last_error
+        assert mailbox.last_sync_at is None
     with cli.session() as session:
         assert session.scalars(select(SyncState.cursor)).all() in ([], [None])
 

@@ -97,6 +97,12 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         report.retry_after = exc.retry_after
     except CrmSyncError as exc:
         report.status, report.error = "error", str(exc)
+    except Exception as exc:
+        # A bug, not a mail system's answer: the caller logs the traceback; the admin
+        # console must not show the mailbox as synced meanwhile.
+        report.status = "error"
+        report.error = f"unexpected error ({type(exc).__name__}); the service log has details"
+        raise
     finally:
         _record_outcome(services, mailbox_id, report, clock())
         release_lease(services, mailbox_id)
