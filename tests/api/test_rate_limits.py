@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from crmsync.sync_service.web.app import create_app
 from tests.conftest import Cli, load_sample_crm
 from tests.servers.redis import RedisServer
+from tests.servers.served import served
 
 MARIA = "maria.lopez@northwind.example"
 WEI = "wei.zhang@northwind.example"
@@ -44,12 +39,6 @@ def test_a_caller_beyond_the_limit_gets_429_with_retry_after(cli: Cli) -> None:
         app.extensions["crmsync"].dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _status(url: str, key: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     try:
@@ -61,29 +50,14 @@ def _status(url: str, key: str) -> int:
 
 
 def test_two_api_processes_share_one_limit_through_redis(
-    cli: Cli, redis: RedisServer, tmp_path: Path
+    cli: Cli, redis: RedisServer
 ) -> None:
     load_sample_crm(cli)
     key = cli("apikey", "create", MARIA).output.strip()
-    env = {**os.environ, **cli.env, "CRMSYNC_RATE_LIMIT_STORAGE_URL": redis.url,
+    env = {**cli.env, "CRMSYNC_RATE_LIMIT_STORAGE_URL": redis.url,
            "CRMSYNC_RATE_LIMIT_PER_USER": "6/minute"}
-    ports = [_free_port(), _free_port()]
-    servers = [subprocess.Popen([sys.executable, "-m", "crmsync", "serve", "--port", str(port),
-                                 "--no-scheduler"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for port in ports]
-    try:
-        for port in ports:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-        statuses = [_status(f"http://127.0.0.1:{ports[i % 2]}{LOOKUP}", key) for i in range(8)]
-        assert statuses == [200] * 6 + [429] * 2  # three each, then both refuse
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
+    with served(env) as first, served(env) as second:
+        statuses = [_status(f"{(first, second)[i % 2]}{LOOKUP}", key) for i in range(8)]
+    assert statuses == [200] * 6 + [429] * 2  # three each, then both refuse
     stored = b" ".join(redis.keys())
     assert key.encode() not in stored and key[4:20].encode() not in stored

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +11,7 @@ import pytest
 
 from crmsync.sync_service.log_redaction import install_redaction, redact
 from tests.conftest import Cli
+from tests.servers.served import served
 
 FEED = "/feeds/0123456789abcdefABCDEF_-xyz.ics"
 KEY = "crm_u65R3WjsfHmnFnQ8cXy2Ya1ZPvkdIz-5BS1hnWovcdk"
@@ -57,36 +53,15 @@ def test_every_handler_redacts_and_keeps_addresses_only_at_debug() -> None:
     assert text.count("ana.ruiz@acme.example") == 1  # the DEBUG line only
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_serve_runs_a_production_server_that_logs_no_secrets(cli: Cli, tmp_path: Path) -> None:
     cli("db", "upgrade")
-    port = _free_port()
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "crmsync", "-v", "serve", "--port", str(port),
-             "--no-scheduler"], env={**os.environ, **cli.env},
-            stdout=out, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(cli.env, "-v", log=log) as base:
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{FEED}", timeout=5)
+            urllib.request.urlopen(f"{base}{FEED}", timeout=5)
         refused.value.close()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as answer:
             assert answer.headers["Server"] == "crmsync"  # waitress, not Werkzeug's
-    finally:
-        server.terminate()
-        server.wait(10)
     text = log.read_text()
     assert "0123456789abcdef" not in text
     assert "development server" not in text

@@ -33,15 +33,21 @@ def apikey_create(email: str, days: int, label: str) -> None:
 @click.option("--user", "email", help="Only this CRM user's keys.")
 def apikey_list(email: str | None) -> None:
     """List API keys: id, user, label, created, expires, state (never the key)."""
-    from crmsync.crm.export import iso_utc
     from crmsync.sync_service.web.api_keys import list_api_keys
 
     with session_scope(services().sessions) as session:
         for key in list_api_keys(session, email):
-            state = "revoked" if key["revoked_at"] else "live"
-            click.echo(f"{key['id']}\t{key['user']}\t{key['purpose']}\t{key['label']}\t"
-                       f"{iso_utc(key['created_at'])}\t{iso_utc(key['expires_at']) or 'never'}"
-                       f"\t{state}")
+            click.echo(credential_line(key, key["purpose"], key["label"]))
+
+
+def credential_line(row: dict, *middle: str) -> str:
+    """One listed credential (API key, feed URL): id, user, ``middle``, created, expires,
+    state, tab-separated; never the secret, which crmsync does not keep."""
+    from crmsync.crm.export import iso_utc
+
+    state = "revoked" if row["revoked_at"] else "live"
+    return "\t".join([str(row["id"]), row["user"], *middle, iso_utc(row["created_at"]) or "",
+                      iso_utc(row["expires_at"]) or "never", state])
 
 
 @apikey.command("revoke")

@@ -52,11 +52,9 @@ def calendar_feed_token(email: str, days: int, revoke: bool) -> None:
 @click.option("--user", "email", help="Only this CRM user's feed URLs.")
 def calendar_feed_tokens(email: str | None) -> None:
     """List feed URLs (never their secret): id, user, created, expires, state."""
-    from crmsync.crm.export import iso_utc
+    from crmsync.sync_service.cli.apikeys import credential_line
     from crmsync.sync_service.web.feeds import list_feed_tokens
 
     with session_scope(services().sessions) as session:
         for token in list_feed_tokens(session, email):
-            state = "revoked" if token["revoked_at"] else "live"
-            click.echo(f"{token['id']}\t{token['user']}\t{iso_utc(token['created_at'])}\t"
-                       f"{iso_utc(token['expires_at']) or 'never'}\t{state}")
+            click.echo(credential_line(token))
