@@ -2,7 +2,7 @@
 
 Every import counts, at module level, inside a function or under ``TYPE_CHECKING``: a
 cycle hidden in a function still means two modules that cannot be understood (or
-moved) one without the other. The rules are DESIGN.md's "one way" table, as code.
+moved) one without the other. The rules are the README's layout table ("one way"), as code.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def test_mapping_does_no_io():
 
 
 def test_only_connectors_talk_to_mail_systems():
-    # DESIGN.md: sync_service contains no provider-specific I/O (SMTP, Graph calls).
+    # sync_service contains no provider-specific I/O (SMTP, Graph calls).
     modules = _modules()
     wrong = sorted(
         f"{module} imports {name}"
@@ -217,3 +217,18 @@ def test_the_readme_layout_table_names_every_room_and_only_rooms_that_exist():
               if (d / "__init__.py").exists()}
     unnamed = sorted(rooms - named - {"crmsync/sync_service"})
     assert (missing, unnamed) == ([], [])
+
+
+def test_code_names_only_files_a_clone_holds():
+    """Docstrings and comments point inside the repository: a clone has no ../shared."""
+    outside = ("shared/", "INTERFACES.md", "RELIABILITY.md", "DESIGN.md", "PERFORMANCE.md",
+               "STYLE.md")
+    root = PACKAGE.parent
+    wrong = sorted(
+        f"{path.relative_to(root)}: {name}"
+        for folder in ("crmsync", "bench", "scripts", "tests")
+        for path in (root / folder).rglob("*.py") if path.name != "test_docs.py"
+        and path != Path(__file__).resolve()
+        for name in outside if name in path.read_text(encoding="utf-8")
+    )
+    assert wrong == []

@@ -1,7 +1,7 @@
 """Turn mail bytes into :class:`~crmsync.connectors.base.MailMessage` records, fast.
 
 Everything here uses the ``compat32`` policy: it is ten times faster than
-``policy.default`` (see shared/PERFORMANCE.md), and mapping decodes RFC 2047 words
+``policy.default`` (see bench/README.md), and mapping decodes RFC 2047 words
 only for what it shows or matches. Bad input never raises: :func:`parse_message`
 returns :class:`~crmsync.connectors.base.Unreadable` with a one-line reason, and is
 as lenient as a mail client otherwise (most damaged MIME still yields a record).

@@ -1,6 +1,6 @@
 """Tracking: a person links a mail to a record, or unlinks it, and automation respects both.
 
-Rules (DESIGN.md "explainable links"):
+Rules (every automatic link explains itself; a person's choice is never overridden):
 
 - Tracking by internet message id is idempotent: tracking the same mail to the same
   record twice leaves one ``ActivityLink(source="user")``. Tracking a record that

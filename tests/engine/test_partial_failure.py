@@ -1,6 +1,6 @@
 """F13: one bad item in a page; the good ones are committed, the bad one quarantined.
 
-RELIABILITY.md 4.2 F13. A page of 100 messages holds one message the database refuses
+A page of 100 messages holds one message the database refuses
 (a constraint, a value too long for PostgreSQL) or whose FETCH answer cannot be parsed.
 The other 99 are committed, the bad one is quarantined with the reason, the cursor moves
 past both, and the next poll stores nothing twice. Runs on SQLite and PostgreSQL, over a

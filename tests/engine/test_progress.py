@@ -1,4 +1,4 @@
-"""A progress line on a terminal, and nothing extra for scripts (INTERFACES.md)."""
+"""A progress line on a terminal, and nothing extra for scripts (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ A message whose header block or BODYSTRUCTURE cannot be read is fetched whole
 (``BODY.PEEK[]``, bounded) and yielded as :class:`Unreadable`; the batch goes on.
 So is a message whose FETCH answer cannot be parsed: when one answer spoils a
 batch's FETCH, the batch's UIDs are fetched again one by one, and only the UIDs whose
-own answer still cannot be parsed are quarantined (RELIABILITY.md F13).
+own answer still cannot be parsed are quarantined (tests/engine/test_partial_failure.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``crmsync`` command line (contract in INTERFACES.md), one module per command group.
+"""The ``crmsync`` command line (reference in docs/cli.md), one module per command group.
 
 Command modules are imported only when their command runs (or ``--help`` of that
 command is asked for): importing all of them pulled in SQLAlchemy, Flask, requests and

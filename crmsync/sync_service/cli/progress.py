@@ -2,7 +2,7 @@
 
 A first backfill of a busy mailbox takes minutes; an admin watching a silent prompt
 cannot tell progress from a hang. The line goes to stderr and only when stderr is a
-terminal, so scripts, pipes and CI logs see just the final report, as INTERFACES.md
+terminal, so scripts, pipes and CI logs see just the final report, as docs/cli.md
 promises.
 """
 

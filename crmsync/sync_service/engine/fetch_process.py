@@ -1,6 +1,6 @@
 """Run a connector's ``fetch_changes`` in a child process, so a backfill uses both cores.
 
-A first sync is bound by Python CPU (shared/PERFORMANCE.md): reading FETCH answers and
+A first sync is bound by Python CPU (bench/README.md): reading FETCH answers and
 parsing headers and bodies on one side, matching and storing on the other. A thread
 (:mod:`.prefetch`) overlaps only the waits, because both halves share one interpreter
 lock; a process runs them at once. The parent keeps everything that touches the

@@ -287,7 +287,7 @@ class PageWriter:
         """Insert the page's new activities and their child rows, one executemany per table.
 
         Flushing thousands of ORM objects costs more than parsing the mail
-        (PERFORMANCE.md), and SQLite cannot batch an INSERT that returns keys, so rows
+        (bench/README.md), and SQLite cannot batch an INSERT that returns keys, so rows
         go in through :func:`~crmsync.crm.bulk.insert_rows` and the new ids are read
         back in one SELECT by dedupe key.
 

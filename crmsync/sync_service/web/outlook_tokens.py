@@ -2,7 +2,7 @@
 
 The pane gets a Microsoft identity platform access token for crmsync's API
 (``Office.auth.getAccessToken`` or MSAL's NAA) and sends it as a bearer token. It
-is accepted only when every check passes (RELIABILITY.md A1):
+is accepted only when every check passes (the token matrix of tests/api/test_tokens.py):
 
 - signed with RS256 by a key of the configured JWKS (``alg: none``, HS256 with the
   public key as secret, and unknown ``kid`` all fail);
