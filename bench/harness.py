@@ -22,6 +22,9 @@ from pathlib import Path
 
 from tests.servers.dovecot import MAIL_UID, DovecotServer
 
+#: the benchmarks' Dovecot listens on loopback, which crmsync refuses unless allowed
+os.environ.setdefault("CRMSYNC_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8;::1/128")
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = {"mbsync": "isync", "offlineimap": "offlineimap", "/usr/sbin/dovecot": "dovecot-imapd"}
 _TICK = os.sysconf("SC_CLK_TCK")

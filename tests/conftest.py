@@ -21,6 +21,11 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
 
+#: the suite's mail servers (Dovecot, SMTP sinks, the Graph double) listen on loopback,
+#: which crmsync refuses unless allowed (crmsync/connectors/network.py); subprocesses inherit
+LOOPBACK = "127.0.0.0/8;::1/128"
+os.environ.setdefault("CRMSYNC_ALLOWED_PRIVATE_NETWORKS", LOOPBACK)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 _counter = itertools.count()

@@ -22,6 +22,8 @@ from email.utils import getaddresses
 from typing import Any
 
 from crmsync.connectors.base import SendReceipt, SendRefusedError, SendUnknownError
+from crmsync.connectors.network import SMTP_PORTS, NamedTLS, pin
+from crmsync.errors import ConfigError
 
 #: seconds for connecting and for every answer of the server
 TIMEOUT = 30
@@ -78,14 +80,20 @@ def submit(settings: SmtpSettings, password: str, message: EmailMessage,
 
 def _connect(settings: SmtpSettings, password: str) -> smtplib.SMTP:
     """Connect, secure and log in; nothing the server could deliver exists yet."""
-    host, port = settings.host, settings.port
-    context = ssl.create_default_context()
+    host = settings.host
+    port = settings.port or (465 if settings.security == "ssl" else 587)
+    try:
+        address = pin(host, port, SMTP_PORTS)  # before any packet is sent
+    except ConfigError as exc:
+        raise SendRefusedError(f"SMTP {host}:{port}: {exc}") from exc
+    # TLS verifies the certificate for the name, on the connection to the checked address
+    context = NamedTLS(ssl.create_default_context(), host)
     try:
         if settings.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port or 465, timeout=TIMEOUT,
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(address, port, timeout=TIMEOUT,
                                                   context=context)
         else:
-            smtp = smtplib.SMTP(host, port or 587, timeout=TIMEOUT)
+            smtp = smtplib.SMTP(address, port, timeout=TIMEOUT)
             if settings.security == "starttls":
                 smtp.starttls(context=context)
         if settings.username:

@@ -18,6 +18,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from crmsync.connectors.imap.response import FastFetchClient
 from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.connectors.network import IMAP_PORTS, NamedTLS, pin
 from crmsync.errors import AuthError, TransientError, UserError
 
 
@@ -52,22 +53,25 @@ def open_session(settings: ImapSettings, secret: str) -> IMAPClient:
     :raises AuthError: the credentials were refused.
     :raises TransientError: the server could not be reached or broke off.
     """
+    address = pin(settings.host, settings.port, IMAP_PORTS)  # before any packet is sent
     context = settings.ssl_context or (
         _default_context() if settings.security != "none" else None
     )
+    # TLS verifies the certificate for the name, on the connection to the checked address
+    named = NamedTLS(context, settings.host) if context is not None else None
     with translated_errors(settings, "connect"):
         # imapclient's session; only its FETCH answers are parsed by crmsync's faster parser
         client: IMAPClient = FastFetchClient(
-            settings.host,
+            address,
             settings.port,
             ssl=settings.security == "ssl",
-            ssl_context=context,
+            ssl_context=named,
             timeout=settings.timeout,
         )
     try:
         with translated_errors(settings, "log in"):
             if settings.security == "starttls":
-                client.starttls(context)
+                client.starttls(named)
             if settings.auth == "xoauth2":
                 client.oauth2_login(settings.username, secret)
             else:
