@@ -120,3 +120,15 @@ def test_the_connection_goes_to_the_address_that_was_checked(
     # the name was resolved once, by the check; the connection asked only for that address
     assert asked.count("mail.rebind.example") == 1
     assert asked[asked.index("mail.rebind.example") + 1:] == [dovecot.host]
+
+
+def test_an_admin_adding_a_private_server_is_told_at_once(no_allowance, cli) -> None:
+    result = cli("mailbox", "add", "imap", "inside", "--host", "169.254.169.254",
+                 "--port", "993", "--username", "u", "--password-env", "PW",
+                 env={"PW": "pw"}, ok=False)
+    assert result.exit_code != 0 and REFUSED in result.output
+    assert "inside" not in cli("mailbox", "list").output
+    result = cli("mailbox", "add", "imap", "relay", "--host", "8.8.8.8", "--port", "993",
+                 "--username", "u", "--password-env", "PW", "--smtp-host", "10.1.1.1",
+                 env={"PW": "pw"}, ok=False)
+    assert result.exit_code != 0 and REFUSED in result.output

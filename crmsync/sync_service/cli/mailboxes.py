@@ -63,7 +63,17 @@ def _owner_id(session, email: str | None) -> int | None:
          lambda p: {"provider": "imap", "owner": p["owner"], "purpose": p["purpose"]})
 def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: str,
                      **options: Any) -> None:
-    """Register an IMAP mailbox; prints its id."""
+    """Register an IMAP mailbox; prints its id.
+
+    The IMAP and SMTP servers must be public mail servers (or on a network in
+    CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every connection.
+    """
+    from crmsync.connectors.network import IMAP_PORTS, SMTP_PORTS, pin
+
+    pin(options["host"], options["port"], IMAP_PORTS)
+    if options.get("smtp_host"):
+        default = 465 if options.get("smtp_security") == "ssl" else 587
+        pin(options["smtp_host"], options.get("smtp_port") or default, SMTP_PORTS)
     secret = _secret_from_env(password_env)
     settings = {k: v for k, v in options.items() if v is not None}
     if "folders" in settings:
