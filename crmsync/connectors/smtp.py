@@ -54,6 +54,11 @@ class SmtpSettings:
                    username=str(options.get("username") or ""))
 
 
+def submission_port(port: int | None, security: str | None) -> int:
+    """The port as given, else the one for its security (465 implicit TLS, else 587)."""
+    return port or (465 if security == "ssl" else 587)
+
+
 def submit(settings: SmtpSettings, password: str, message: EmailMessage,
            point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:
     """Submit ``message``: the envelope from its From and To/Cc/Bcc, the body as it is.
@@ -81,7 +86,7 @@ def submit(settings: SmtpSettings, password: str, message: EmailMessage,
 def _connect(settings: SmtpSettings, password: str) -> smtplib.SMTP:
     """Connect, secure and log in; nothing the server could deliver exists yet."""
     host = settings.host
-    port = settings.port or (465 if settings.security == "ssl" else 587)
+    port = submission_port(settings.port, settings.security)
     try:
         address = pin(host, port, SMTP_PORTS)  # before any packet is sent
     except ConfigError as exc:

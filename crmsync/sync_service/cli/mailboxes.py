@@ -69,11 +69,12 @@ def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: s
     CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every connection.
     """
     from crmsync.connectors.network import IMAP_PORTS, SMTP_PORTS, pin
+    from crmsync.connectors.smtp import submission_port
 
     pin(options["host"], options["port"], IMAP_PORTS)
     if options.get("smtp_host"):
-        default = 465 if options.get("smtp_security") == "ssl" else 587
-        pin(options["smtp_host"], options.get("smtp_port") or default, SMTP_PORTS)
+        port = submission_port(options.get("smtp_port"), options.get("smtp_security"))
+        pin(options["smtp_host"], port, SMTP_PORTS)
     secret = _secret_from_env(password_env)
     settings = {k: v for k, v in options.items() if v is not None}
     if "folders" in settings:
