@@ -115,12 +115,12 @@ def test_broken_links_are_found() -> None:
     # The check itself: links out of the repository, to missing files or headings, fail;
     # links in code, and links to the web, are not links to check.
     text = (
-        "[a](../shared/INTERFACES.md) [b](docs/nothing.md) [c](docs/cli.md#no-such-heading)\n"
+        "[a](../elsewhere/NOTES.md) [b](docs/nothing.md) [c](docs/cli.md#no-such-heading)\n"
         "[d](docs/cli.md#configuration) [e](https://example.com/x.md) `[f](gone.md)`\n"
         "```\n[g](gone.md)\n```\n[h]: /etc/passwd\n"
     )
     assert broken_links(ROOT / "README.md", text) == [
-        "../shared/INTERFACES.md: outside the repository",
+        "../elsewhere/NOTES.md: outside the repository",
         "docs/nothing.md: no such file in the repository",
         "docs/cli.md#no-such-heading: no such heading",
         "/etc/passwd: outside the repository",

@@ -8,6 +8,7 @@ moved) one without the other. The rules are the README's layout table ("one way"
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,16 +220,26 @@ def test_the_readme_layout_table_names_every_room_and_only_rooms_that_exist():
     assert (missing, unnamed) == ([], [])
 
 
+#: a document named in code, e.g. ``FOO.md`` or ``notes/FOO.md``
+_DOCUMENT = re.compile(r"[\w./-]*\b[A-Z][A-Z_]*\.md\b")
+
+
 def test_code_names_only_files_a_clone_holds():
-    """Docstrings and comments point inside the repository: a clone has no ../shared."""
-    outside = ("shared/", "INTERFACES.md", "RELIABILITY.md", "DESIGN.md", "PERFORMANCE.md",
-               "STYLE.md")
+    """Docstrings and comments name only documents this repository holds."""
     root = PACKAGE.parent
+    held = {path.name for path in root.rglob("*.md")
+            if not {".git", ".venv"} & set(path.parts)}
+    checkers = {Path(__file__).resolve(), root / "tests" / "test_docs.py"}  # their examples
     wrong = sorted(
         f"{path.relative_to(root)}: {name}"
         for folder in ("crmsync", "bench", "scripts", "tests")
-        for path in (root / folder).rglob("*.py") if path.name != "test_docs.py"
-        and path != Path(__file__).resolve()
-        for name in outside if name in path.read_text(encoding="utf-8")
+        for path in (root / folder).rglob("*.py") if path not in checkers
+        for name in _DOCUMENT.findall(path.read_text(encoding="utf-8"))
+        if name.startswith("../") or name.rsplit("/", 1)[-1] not in held
     )
     assert wrong == []
+
+
+def test_the_document_check_finds_a_missing_document():
+    assert _DOCUMENT.findall("see NOWHERE.md and ../other/README.md") == [
+        "NOWHERE.md", "../other/README.md"]
