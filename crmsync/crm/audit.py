@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from crmsync.crm.export import iso_utc
 from crmsync.crm.models import Base, UtcDateTime
 
 
@@ -41,6 +42,12 @@ def record(session: Session, actor: str, action: str, target: str = "", source: 
     session.add(AuditEvent(occurred_at=datetime.now(UTC), actor=actor[:320],
                            action=action[:100], target=str(target)[:500],
                            source=source[:100], detail=detail))
+
+
+def event_shape(event: AuditEvent) -> dict[str, Any]:
+    """An event as ``crmsync audit list`` and ``GET /api/v1/audit`` show it."""
+    return {"at": iso_utc(event.occurred_at), "actor": event.actor, "action": event.action,
+            "target": event.target, "source": event.source, "detail": event.detail}
 
 
 def recent_events(session: Session, limit: int = 100, action: str | None = None

@@ -20,6 +20,16 @@ from crmsync.crm.models import (
 )
 
 BATCH = 500
+#: what :func:`activity_shape` reads, loaded with the activities (a query per relation,
+#: not per activity)
+SHAPE_LOADS = (
+    selectinload(Activity.participants).selectinload(ActivityParticipant.contact),
+    selectinload(Activity.links).selectinload(ActivityLink.contact),
+    selectinload(Activity.links).selectinload(ActivityLink.account),
+    selectinload(Activity.links).selectinload(ActivityLink.opportunity),
+    selectinload(Activity.links).selectinload(ActivityLink.case),
+    selectinload(Activity.sources).selectinload(ActivitySource.mailbox),
+)
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -80,14 +90,7 @@ def iter_activities(session: Session) -> Iterator[dict[str, Any]]:
             .where(Activity.id > last_id)
             .order_by(Activity.id)
             .limit(BATCH)
-            .options(
-                selectinload(Activity.participants).selectinload(ActivityParticipant.contact),
-                selectinload(Activity.links).selectinload(ActivityLink.contact),
-                selectinload(Activity.links).selectinload(ActivityLink.account),
-                selectinload(Activity.links).selectinload(ActivityLink.opportunity),
-                selectinload(Activity.links).selectinload(ActivityLink.case),
-                selectinload(Activity.sources).selectinload(ActivitySource.mailbox),
-            )
+            .options(*SHAPE_LOADS)
         ).all()
         if not batch:
             return

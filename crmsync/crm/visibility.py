@@ -117,10 +117,3 @@ def visible_activities() -> ColumnElement[bool]:
         and_(private, or_(_mailbox_of_activity(own),
                           and_(organization, bindparam("is_admin") == literal(True)))),
     )
-
-
-def visible_to(viewer: Viewer, sharing_setting: str) -> ColumnElement[bool]:
-    """:func:`visible_activities` with ``viewer``'s values bound (for ad-hoc queries)."""
-    return visible_activities().params(**viewer_params(viewer, sharing_setting))
-
-

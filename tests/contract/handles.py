@@ -253,14 +253,10 @@ class GraphHandle(Handle):
         return "s3cret"
 
 
-class MboxFilesHandle(Handle):
-    """One mbox file that mail is appended to.
+class _FilesHandle(Handle):
+    """Mail files in a test's directory: they cannot say that a message left them, carry
+    flags, lose a sync state or be empty."""
 
-    A file cannot say that a message left it (the cursor is the next message's index),
-    nor carry flags, nor lose a sync state.
-    """
-
-    name = "files-mbox"
     connector_name = "files"
     supports = Supports(deletions=False, flags=False, cursor_expiry=False,
                         empty_mailbox=False)
@@ -268,6 +264,12 @@ class MboxFilesHandle(Handle):
     @classmethod
     def for_test(cls, request: pytest.FixtureRequest, directory: Path) -> Handle:
         return cls(directory)
+
+
+class MboxFilesHandle(_FilesHandle):
+    """One mbox file that mail is appended to (the cursor is the next message's index)."""
+
+    name = "files-mbox"
 
     def __init__(self, directory: Path) -> None:
         super().__init__()
@@ -286,17 +288,10 @@ class MboxFilesHandle(Handle):
         return {"paths": [str(self.path)], "batch_size": batch_size}
 
 
-class EmlFilesHandle(Handle):
+class EmlFilesHandle(_FilesHandle):
     """A directory of ``.eml`` files, one message (and one resource) each."""
 
     name = "files-eml"
-    connector_name = "files"
-    supports = Supports(deletions=False, flags=False, cursor_expiry=False,
-                        empty_mailbox=False)
-
-    @classmethod
-    def for_test(cls, request: pytest.FixtureRequest, directory: Path) -> Handle:
-        return cls(directory)
 
     def __init__(self, directory: Path) -> None:
         super().__init__()

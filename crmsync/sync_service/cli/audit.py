@@ -6,9 +6,8 @@ import json
 
 import click
 
-from crmsync.crm.audit import recent_events
+from crmsync.crm.audit import event_shape, recent_events
 from crmsync.crm.db import session_scope
-from crmsync.crm.export import iso_utc
 from crmsync.sync_service.cli import main, services
 
 
@@ -24,7 +23,4 @@ def audit_list(limit: int, action: str | None) -> None:
     """The newest events first, as JSON Lines: time, actor, action, target, source, detail."""
     with session_scope(services().sessions) as session:
         for event in recent_events(session, limit, action):
-            click.echo(json.dumps({
-                "at": iso_utc(event.occurred_at), "actor": event.actor,
-                "action": event.action, "target": event.target, "source": event.source,
-                "detail": event.detail}, ensure_ascii=False))
+            click.echo(json.dumps(event_shape(event), ensure_ascii=False))

@@ -11,7 +11,7 @@ from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.engine.meetings import import_calendar
-from crmsync.sync_service.web.feeds import create_feed_token, revoke_feed_tokens
+from crmsync.sync_service.web.feeds import FEED_DAYS, create_feed_token, revoke_feed_tokens
 
 
 @main.group()
@@ -32,7 +32,7 @@ def calendar_import(files: tuple[Path, ...]) -> None:
 
 @calendar.command("feed-token")
 @click.argument("email")
-@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+@click.option("--days", type=click.IntRange(1, 3650), default=FEED_DAYS, show_default=True,
               help="The URL stops working after this many days.")
 @click.option("--revoke", is_flag=True, help="Revoke EMAIL's feed URLs; print none.")
 @audited("calendar.feed-token", lambda p: p["email"],

@@ -10,15 +10,11 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from crmsync.crm.db import session_scope
-from crmsync.crm.export import activity_shape, iso_utc
+from crmsync.crm.export import SHAPE_LOADS, activity_shape, iso_utc
 from crmsync.crm.models import (
     Activity,
-    ActivityLink,
-    ActivityParticipant,
-    ActivitySource,
     Mailbox,
     QuarantinedItem,
     SyncState,
@@ -54,14 +50,8 @@ def _sessions():
 def activities() -> Any:
     with session_scope(_sessions()) as session:
         rows = session.scalars(
-            select(Activity).order_by(Activity.occurred_at.desc()).limit(PAGE).options(
-                selectinload(Activity.participants).selectinload(ActivityParticipant.contact),
-                selectinload(Activity.links).selectinload(ActivityLink.contact),
-                selectinload(Activity.links).selectinload(ActivityLink.account),
-                selectinload(Activity.links).selectinload(ActivityLink.opportunity),
-                selectinload(Activity.links).selectinload(ActivityLink.case),
-                selectinload(Activity.sources).selectinload(ActivitySource.mailbox),
-            )
+            select(Activity).order_by(Activity.occurred_at.desc()).limit(PAGE)
+            .options(*SHAPE_LOADS)
         ).all()
         shaped = [activity_shape(a) for a in rows]
         total = session.scalar(select(func.count()).select_from(Activity))

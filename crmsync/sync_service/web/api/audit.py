@@ -6,9 +6,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from crmsync.crm.audit import recent_events
+from crmsync.crm.audit import event_shape, recent_events
 from crmsync.crm.db import session_scope
-from crmsync.crm.export import iso_utc
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.errors import NotFound
 from crmsync.sync_service.web.api.schemas import Schema, Short, Strict
@@ -41,6 +40,4 @@ def audit_log(args: dict[str, Any]) -> dict[str, Any]:
         raise NotFound("not found")
     with session_scope(services().sessions) as session:
         events = recent_events(session, args["limit"], args.get("action"))
-        return {"events": [{"at": iso_utc(e.occurred_at), "actor": e.actor,
-                            "action": e.action, "target": e.target, "source": e.source,
-                            "detail": e.detail} for e in events]}
+        return {"events": [event_shape(event) for event in events]}

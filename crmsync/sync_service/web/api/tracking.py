@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.links import TrackIntent
-from crmsync.crm.models import link_columns
+from crmsync.crm.models import Activity, link_columns
 from crmsync.crm.tracking import (
     TRACK_HEADER,
     MeetingKeys,
+    Target,
     create_intent,
     find_activity,
     find_meeting,
@@ -21,6 +23,7 @@ from crmsync.crm.tracking import (
     track,
     untrack,
 )
+from crmsync.sync_service.web.api.access import Viewer
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
 from crmsync.sync_service.web.api.cards import activity_links, tracking_state
 from crmsync.sync_service.web.api.context import now
@@ -45,6 +48,14 @@ def _message_id(raw: str) -> str:
     return message_id
 
 
+def _mail_and_target(session: Session, who: Viewer, body: dict[str, Any]
+                     ) -> tuple[str, Target, Activity | None]:
+    """The request's Message-ID, its record, and the mail when the caller may see it."""
+    message_id = _message_id(body["internet_message_id"])
+    target = resolve_target(session, who, body["target"])
+    return message_id, target, find_activity(session, message_id, seen_by=who.seen_by)
+
+
 @blueprint.post("/track")
 @blueprint.arguments(TrackIn)
 @blueprint.response(200, TrackOut)
@@ -57,10 +68,8 @@ def track_item(body: dict[str, Any]) -> dict[str, Any]:
     mail is what everyone sees.
     """
     who = viewer()
-    message_id = _message_id(body["internet_message_id"])
     with session_scope(services().sessions) as session:
-        target = resolve_target(session, who, body["target"])
-        activity = find_activity(session, message_id, seen_by=who.seen_by)
+        message_id, target, activity = _mail_and_target(session, who, body)
         if activity is None:
             create_intent(session, TrackIntent(user_id=who.id, created_at=now(),
                                                internet_message_id=message_id,
@@ -78,10 +87,8 @@ def track_item(body: dict[str, Any]) -> dict[str, Any]:
 def untrack_item(body: dict[str, Any]) -> dict[str, Any]:
     """Remove the mail's link to one record; automation will not link it there again."""
     who = viewer()
-    message_id = _message_id(body["internet_message_id"])
     with session_scope(services().sessions) as session:
-        target = resolve_target(session, who, body["target"])
-        activity = find_activity(session, message_id, seen_by=who.seen_by)
+        message_id, target, activity = _mail_and_target(session, who, body)
         if activity is None:
             raise NotFound("crmsync does not hold this mail")
         untrack(session, activity, target, who.id, now())
