@@ -15,10 +15,13 @@ $crmsync crm import --users samples/users.csv --accounts samples/accounts.csv \
   --contacts samples/contacts.csv --opportunities samples/opportunities.csv
 $crmsync mail import samples/mailbox.mbox
 key=$($crmsync apikey create maria.lopez@northwind.example)
+# The admin console's sign-in: a fresh password for the sample admin on every run.
+export CRMSYNC_DEMO_ADMIN_PASSWORD="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')"
+$crmsync user add olivia.admin@northwind.example --password-env CRMSYNC_DEMO_ADMIN_PASSWORD >/dev/null
 cat <<MSG
 
 crmsync is running with the sample CRM and mailbox (database: $CRMSYNC_DATABASE_URL).
-  Activities:      http://127.0.0.1:8000/
+  Admin console:   http://127.0.0.1:8000/admin/  (olivia.admin@northwind.example / $CRMSYNC_DEMO_ADMIN_PASSWORD)
   Sender lookup:   curl -H 'Authorization: Bearer $key' 'http://127.0.0.1:8000/api/v1/lookup?address=ana.ruiz@acme.example'
   Export:          CRMSYNC_DATABASE_URL=$CRMSYNC_DATABASE_URL $crmsync export activities
   Task pane:       http://127.0.0.1:8000/addin/preview?message=demo-001@mail.example

@@ -26,10 +26,10 @@ from crmsync.crm.models import (
     Team,
     User,
 )
+from crmsync.crm.sign_in import ROLES
 from crmsync.errors import UserError
 
 CLOSED_STAGES = frozenset({"closed won", "closed lost"})
-ROLES = frozenset({"admin", "manager", "rep", "agent"})
 
 
 @dataclass

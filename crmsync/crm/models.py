@@ -115,6 +115,11 @@ class User(Base):
     #: sign-in: immutable claims, so a renamed or reused address cannot take an account
     entra_tenant_id: Mapped[str | None] = mapped_column(String(36))
     entra_object_id: Mapped[str | None] = mapped_column(String(36))
+    #: the admin console password (argon2id), when the user may sign in with one
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    #: wrong passwords in a row; reaching the limit locks sign-in until ``locked_until``
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     team: Mapped[Team | None] = relationship()
 
 
@@ -399,7 +404,28 @@ class Mailbox(Base):
     #: the worker syncing this mailbox now, and until when its claim holds
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: set while an admin holds the mailbox back: no poll, push or "sync now" runs it
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: set when an admin removed the mailbox: never synced again, its credential is
+    #: gone, and the row stays so that its activities keep their owner (and visibility)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     owner: Mapped[User | None] = relationship()
+
+
+class SyncRun(Base):
+    """One sync of one mailbox: when, how it ended, how many items it stored."""
+
+    __tablename__ = "sync_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the mailbox status the run left (ok, error, needs_reauth, retrying, busy)
+    status: Mapped[str] = mapped_column(String(20))
+    items: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncState(Base):

@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from crmsync.sync_service.web.app import create_app
+from tests.admin.console import PASSWORD, sign_in
 from tests.conftest import Cli
 
 _apps: list = []
@@ -69,7 +70,7 @@ def test_sender_lookup_shows_contact_account_deals_and_history(loaded: Cli) -> N
 
 
 def test_console_shows_links_and_escapes_mail_text(loaded: Cli, tmp_path) -> None:
-    # The demo console lists captured mail with reasons; a script in a subject is text.
+    # The console lists captured mail with reasons; a script in a subject is text.
     hostile = tmp_path / "hostile.eml"
     hostile.write_bytes(
         b"From: Ana Ruiz <ana.ruiz@acme.example>\r\nTo: maria.lopez@northwind.example\r\n"
@@ -77,12 +78,14 @@ def test_console_shows_links_and_escapes_mail_text(loaded: Cli, tmp_path) -> Non
         b"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nhi\r\n"
     )
     loaded("mail", "import", str(hostile))
-    assert _client(loaded).get("/admin/").status_code == 403
-    client = _client(loaded, DEMO=True)
+    client = _client(loaded)
+    assert client.get("/admin/").status_code == 302  # to the sign-in page
+    loaded("user", "add", "olivia.admin@northwind.example", "--password-env", "PASSWORD",
+           env={"PASSWORD": PASSWORD})
+    assert sign_in(client, "olivia.admin@northwind.example") == 302
     page = client.get("/admin/").get_data(as_text=True)
     assert "sender is contact Ana Ruiz" in page or "Ana Ruiz" in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     response = client.get("/admin/")
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    assert "no sender address" in client.get("/admin/quarantine").get_data(as_text=True)

@@ -179,7 +179,7 @@ def test_malformed_mail_is_quarantined_and_the_batch_goes_on(
 
 
 def test_wrong_password_marks_the_mailbox_and_says_why(cli: Cli, dovecot: DovecotServer) -> None:
-    # An admin sees "needs_reauth" and the server's answer, not a traceback.
+    # An admin sees "needs re-auth" and the server's answer, not a traceback.
     load_sample_crm(cli)
     user = new_user(dovecot)
     cli(
@@ -189,5 +189,5 @@ def test_wrong_password_marks_the_mailbox_and_says_why(cli: Cli, dovecot: Doveco
     )
     result = cli("sync", "--once", ok=False)
     assert result.exit_code == 2
-    assert "needs_reauth" in result.output
-    assert "needs_reauth" in cli("mailbox", "list").output
+    assert "needs re-auth" in result.output
+    assert "needs re-auth" in cli("mailbox", "list").output

@@ -99,7 +99,7 @@ def test_revoked_user_needs_reauth_alone(cli: Cli, approving: GraphDouble) -> No
     inbox(graph, kept_address, message(700))
     cli("sync", "--once", ok=False, env={"REQUESTS_CA_BUNDLE": graph.ca_path})
     rows = {r["name"]: r for r in _mailboxes(cli)}
-    assert rows[revoked]["status"] == "needs_reauth"
+    assert rows[revoked]["status"] == "needs re-auth"
     assert "invalid_grant" in rows[revoked]["last_error"]
     assert rows[kept]["status"] == "ok" and "<graph700@test.example>" in mail_ids(cli)
 

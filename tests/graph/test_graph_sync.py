@@ -92,7 +92,7 @@ def test_dead_grant_marks_only_that_mailbox(cli: Cli, graph: GraphDouble) -> Non
     inbox(graph, good_address, message(300))
     cli("sync", "--once", ok=False, env={"REQUESTS_CA_BUNDLE": graph.ca_path})
     rows = {r["name"]: r for r in _mailboxes(cli)}
-    assert rows[bad]["status"] == "needs_reauth" and "invalid_grant" in rows[bad]["last_error"]
+    assert rows[bad]["status"] == "needs re-auth" and "invalid_grant" in rows[bad]["last_error"]
     assert rows[good]["status"] == "ok" and rows[good]["items"] == 1
 
 

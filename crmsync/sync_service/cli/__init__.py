@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
               "Serve the API (waitress, a production WSGI server) and run the embedded "
               "scheduler."),
     "sync": (("syncing",), "Sync one or all mailboxes."),
+    "user": (("users",), "CRM users and console sign-in."),
 }
 
 

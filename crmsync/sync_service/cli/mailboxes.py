@@ -1,10 +1,10 @@
-"""`crmsync mailbox`: connect and list mailboxes."""
+"""`crmsync mailbox`: connect, list, pause, resume, resync and remove mailboxes."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
-from crmsync.crm.models import ActivitySource, Mailbox, User
+from crmsync.crm.models import ActivitySource, Mailbox
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
+from crmsync.sync_service.mailboxes import lifecycle
+from crmsync.sync_service.mailboxes.lifecycle import active, status_word
 
 
 @main.group()
@@ -33,15 +35,6 @@ def _secret_from_env(var: str) -> str:
     if not value:
         raise UserError(f"environment variable {var} is not set (it should hold the password)")
     return value
-
-
-def _owner_id(session, email: str | None) -> int | None:
-    if not email:
-        return None
-    user_id = session.scalars(select(User.id).where(User.email == email.lower())).one_or_none()
-    if user_id is None:
-        raise UserError(f"no CRM user {email} (import users first)")
-    return user_id
 
 
 @mailbox_add.command("imap")
@@ -68,13 +61,6 @@ def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: s
     The IMAP and SMTP servers must be public mail servers (or on a network in
     CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every connection.
     """
-    from crmsync.connectors.network import IMAP_PORTS, SMTP_PORTS, pin
-    from crmsync.connectors.smtp import submission_port
-
-    pin(options["host"], options["port"], IMAP_PORTS)
-    if options.get("smtp_host"):
-        port = submission_port(options.get("smtp_port"), options.get("smtp_security"))
-        pin(options["smtp_host"], port, SMTP_PORTS)
     secret = _secret_from_env(password_env)
     settings = {k: v for k, v in options.items() if v is not None}
     if "folders" in settings:
@@ -86,18 +72,9 @@ def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: s
 
 def _add_mailbox(name: str, provider: str, settings: dict[str, Any], secret: str,
                  owner: str | None, purpose: str) -> None:
-    box = services().secret_box()
+    new = lifecycle.NewMailbox(name, provider, settings, secret, owner, purpose)
     with session_scope(services().sessions) as session:
-        if session.scalars(select(Mailbox.id).where(Mailbox.name == name)).first():
-            raise UserError(f"a mailbox named {name!r} exists already")
-        mailbox = Mailbox(
-            name=name, provider=provider, settings=settings, secret=box.seal(secret, name),
-            owner_id=_owner_id(session, owner), purpose=purpose, status="new",
-            created_at=datetime.now(UTC),
-        )
-        session.add(mailbox)
-        session.flush()
-        click.echo(mailbox.id)
+        click.echo(lifecycle.add(session, services().secret_box(), new).id)
 
 
 @mailbox.command("list")
@@ -113,18 +90,57 @@ def mailbox_list(as_json: bool) -> None:
         rows = [
             {
                 "id": m.id, "name": m.name, "provider": m.provider, "purpose": m.purpose,
-                "status": m.status, "last_sync": iso_utc(m.last_sync_at),
+                "status": status_word(m), "last_sync": iso_utc(m.last_sync_at),
                 "items": counts.get(m.id, 0), "last_error": m.last_error,
             }
-            for m in session.scalars(select(Mailbox).order_by(Mailbox.name))
+            for m in session.scalars(select(Mailbox).where(active()).order_by(Mailbox.name))
         ]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    click.echo(f"{'NAME':20} {'PROVIDER':8} {'STATUS':12} {'LAST SYNC':22} {'ITEMS':>7}  ERROR")
+    click.echo(f"{'NAME':20} {'PROVIDER':8} {'STATUS':13} {'LAST SYNC':22} {'ITEMS':>7}  ERROR")
     for r in rows:
         click.echo(
-            f"{r['name']:20} {r['provider']:8} {r['status']:12} {r['last_sync'] or '-':22} "
+            f"{r['name']:20} {r['provider']:8} {r['status']:13} {r['last_sync'] or '-':22} "
             f"{r['items']:>7}  {r['last_error'] or ''}"
         )
+
+
+@mailbox.command("pause")
+@click.argument("name")
+@audited("mailbox.pause", lambda p: p["name"])
+def mailbox_pause(name: str) -> None:
+    """Stop syncing NAME until resumed (push and polls leave it alone)."""
+    with session_scope(services().sessions) as session:
+        lifecycle.pause(session, name)
+
+
+@mailbox.command("resume")
+@click.argument("name")
+@audited("mailbox.resume", lambda p: p["name"])
+def mailbox_resume(name: str) -> None:
+    """Sync NAME again."""
+    with session_scope(services().sessions) as session:
+        lifecycle.resume(session, name)
+
+
+@mailbox.command("remove")
+@click.argument("name")
+@audited("mailbox.remove", lambda p: p["name"])
+def mailbox_remove(name: str) -> None:
+    """Disconnect NAME for good: its credential is erased, its stored activities stay."""
+    with session_scope(services().sessions) as session:
+        lifecycle.remove(session, name)
+
+
+@mailbox.command("resync")
+@click.argument("name")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="Fetch the mailbox again from this date.")
+@audited("mailbox.resync", lambda p: p["name"], lambda p: {"since": p["since"].date()
+                                                            .isoformat()})
+def mailbox_resync(name: str, since: datetime) -> None:
+    """Fetch NAME again from a date (mail already stored is not stored twice)."""
+    with session_scope(services().sessions) as session:
+        lifecycle.resync_from(session, name, since.date())

@@ -16,6 +16,7 @@ from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.progress import progress_for_terminal
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import SyncReport, import_files, sync_mailbox
+from crmsync.sync_service.mailboxes.lifecycle import active, word
 from crmsync.sync_service.support import deliver_outbox
 
 
@@ -31,7 +32,7 @@ def _print_report(report: SyncReport, progress=None) -> None:
     if progress is not None:
         progress.finish()
     counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counters.items())) or "no changes"
-    line = f"{report.name}: {report.status}: {counts}"
+    line = f"{report.name}: {word(report.status)}: {counts}"
     if report.error:
         line += f" ({report.error})"
     click.echo(line)
@@ -44,7 +45,7 @@ def sync(names: tuple[str, ...], once: bool) -> None:
     """Sync one or all mailboxes."""
     svc = services()
     with session_scope(svc.sessions) as session:
-        known = list(session.scalars(select(Mailbox.name).order_by(Mailbox.name)))
+        known = list(session.scalars(select(Mailbox.name).where(active()).order_by(Mailbox.name)))
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise UserError(f"no mailbox named {', '.join(unknown)}")
@@ -55,7 +56,7 @@ def sync(names: tuple[str, ...], once: bool) -> None:
         for name in targets:
             report = sync_mailbox(svc, name)
             _print_report(report, progress)
-            failed |= report.status not in ("ok", "busy")
+            failed |= report.status not in ("ok", "busy", "paused")
         deliver_outbox(svc)  # acknowledgements go out after the commits that queued them
         if once:
             break

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import Connector, Page
@@ -25,7 +25,7 @@ from crmsync.connectors.files import FileConnector
 from crmsync.crm.checkpoints import Checkpointer, background_checkpoints
 from crmsync.crm.db import session_scope
 from crmsync.crm.directory import load_directory
-from crmsync.crm.models import Mailbox, SyncState
+from crmsync.crm.models import Mailbox, SyncRun, SyncState
 from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
@@ -43,6 +43,10 @@ from crmsync.sync_service.mailboxes.leases import claim_lease, release_lease
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+#: the counters that are items stored (a run's "items" in its history)
+STORED_COUNTERS = frozenset({"captured", "merged", "meetings_captured", "meetings_merged"})
+#: how many runs of each mailbox the history keeps
+RUNS_KEPT = 50
 
 
 def utcnow() -> datetime:
@@ -76,7 +80,11 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
     with session_scope(services.sessions) as session:
         mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
         mailbox_id = mailbox.id
-    if not claim_lease(services, mailbox_id, clock()):
+        if mailbox.removed_at is not None or mailbox.paused_at is not None:
+            report.status = "paused"
+            return report
+    started = clock()
+    if not claim_lease(services, mailbox_id, started):
         report.status, report.error = "busy", "another worker is syncing this mailbox"
         return report
     try:
@@ -104,7 +112,7 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         report.error = f"unexpected error ({type(exc).__name__}); the service log has details"
         raise
     finally:
-        _record_outcome(services, mailbox_id, report, clock())
+        _record_outcome(services, mailbox_id, report, (started, clock()))
         release_lease(services, mailbox_id)
     return report
 
@@ -222,14 +230,25 @@ def _state(session: Session, mailbox_id: int, resource: str) -> SyncState:
     return state
 
 
-def _record_outcome(services: Services, mailbox_id: int, report: SyncReport, now: datetime) -> None:
+def _record_outcome(services: Services, mailbox_id: int, report: SyncReport,
+                    span: tuple[datetime, datetime]) -> None:
+    """The mailbox's status and one row of its run history (the newest RUNS_KEPT)."""
+    started, finished = span
     with session_scope(services.sessions) as session:
         mailbox = session.get(Mailbox, mailbox_id)
         assert mailbox is not None
         mailbox.status = report.status
         mailbox.last_error = report.error
         if report.status == "ok":
-            mailbox.last_sync_at = now
+            mailbox.last_sync_at = finished
+        items = sum(v for k, v in report.counters.items() if k in STORED_COUNTERS)
+        session.add(SyncRun(mailbox_id=mailbox_id, started_at=started, finished_at=finished,
+                            status=report.status, items=items, error=report.error))
+        session.flush()
+        older = session.scalars(select(SyncRun.id).where(SyncRun.mailbox_id == mailbox_id)
+                                .order_by(SyncRun.id.desc()).offset(RUNS_KEPT)).all()
+        if older:
+            session.execute(delete(SyncRun).where(SyncRun.id.in_(older)))
 
 
 def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -> SyncReport:

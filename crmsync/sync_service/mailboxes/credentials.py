@@ -157,6 +157,12 @@ class SecretBox:
                 continue
         raise SecretUnreadableError("credential unreadable: wrong key or tampered")
 
+    def derive(self, purpose: bytes) -> bytes:
+        """A key for another use (signing console sessions), derived from the current
+        key with its own label: one secret to keep, none reused for two jobs."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT,
+                    info=b"crmsync " + purpose).derive(self.keys[0].aes)
+
     @staticmethod
     def key_id_of(sealed: bytes) -> str:
         """The id of the key that sealed ``sealed`` (hex), or ``v1`` for older values."""

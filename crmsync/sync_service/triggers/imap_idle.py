@@ -34,6 +34,7 @@ from crmsync.errors import ConfigError, CrmSyncError
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import SyncReport, sync_mailbox
 from crmsync.sync_service.mailboxes.connecting import build_connector, provider_supports
+from crmsync.sync_service.mailboxes.lifecycle import syncable
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class ImapPush:
 
     def _watch_new_mailboxes(self) -> None:
         with session_scope(self.services.sessions) as session:
-            mailboxes = session.execute(select(Mailbox.name, Mailbox.provider)).all()
+            mailboxes = session.execute(
+                select(Mailbox.name, Mailbox.provider).where(syncable())).all()
         idles = {provider: _can_idle(provider) for provider in {p for _, p in mailboxes}}
         for name, provider in mailboxes:
             if idles[provider] and name not in self._threads:
@@ -126,7 +128,8 @@ class ImapPush:
                         if not self._stop.is_set():
                             busy = self._sync(name, changed)
             except LookupError:
-                log.info("push: mailbox %s is gone; no longer watched", name)
+                log.info("push: mailbox %s is gone or paused; no longer watched", name)
+                self._threads.pop(name, None)  # watched again once resumed
                 return
             except CrmSyncError as exc:
                 # Wrong password, server down: the scheduler reports it; retry calmly.
@@ -140,7 +143,8 @@ class ImapPush:
 
     def _connector(self, name: str) -> Connector:
         with session_scope(self.services.sessions) as session:
-            mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one_or_none()
+            mailbox = session.scalars(
+                select(Mailbox).where(Mailbox.name == name, syncable())).one_or_none()
             if mailbox is None:
                 raise LookupError(name)
             return build_connector(self.services, mailbox)

@@ -20,6 +20,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import sync_mailbox
+from crmsync.sync_service.mailboxes.lifecycle import syncable
 from crmsync.sync_service.triggers.imap_idle import ImapPush
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ class Scheduler:
 
     def _one_iteration(self) -> None:
         with session_scope(self.services.sessions) as session:
-            names = list(session.scalars(select(Mailbox.name).order_by(Mailbox.name)))
+            names = list(session.scalars(
+                select(Mailbox.name).where(syncable()).order_by(Mailbox.name)))
         for name in names:
             if self._stop.is_set():
                 return

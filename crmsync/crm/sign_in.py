@@ -1,0 +1,91 @@
+"""Console sign-in with a password: argon2id hashes and a lockout that tells nobody who exists.
+
+A wrong password, an unknown address and a locked account all fail the same way and take
+about the same time (an unknown address is checked against a dummy hash), so the sign-in
+form cannot be used to find out which addresses have accounts. ``LOCK_AFTER`` wrong
+passwords in a row lock the account for ``LOCK_MINUTES``; a right password while locked
+still fails.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crmsync.crm.models import Team, User
+from crmsync.errors import UserError
+
+ROLES = frozenset({"admin", "manager", "rep", "agent"})
+LOCK_AFTER = 5
+LOCK_MINUTES = 15
+MIN_PASSWORD_LENGTH = 12
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("an address with no account")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def save_user(session: Session, email: str, name: str = "", role: str | None = None,
+              team: str | None = None, password: str | None = None) -> User:
+    """Create or update the user ``email`` (the CLI's ``user add`` and the console).
+
+    A role, name or team not given keeps the user's (a new user is a rep).
+    """
+    role = role.lower() if role else None
+    if role is not None and role not in ROLES:
+        raise UserError(f"role {role!r} is not one of {', '.join(sorted(ROLES))}")
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise UserError(f"{email!r} is not an email address")
+    user = session.scalars(select(User).where(User.email == email)).one_or_none()
+    if user is None:
+        user = User(email=email)
+        session.add(user)
+    user.name = name or user.name or email
+    user.role = role or user.role or "rep"
+    if team:
+        user.team = session.scalars(select(Team).filter_by(name=team)).one_or_none() \
+            or Team(name=team)
+    if password is not None:
+        user.password_hash = hash_password(password)
+        user.failed_sign_ins, user.locked_until = 0, None
+    session.flush()
+    return user
+
+
+def check_password(session: Session, email: str, password: str,
+                   now: datetime | None = None) -> User | None:
+    """The user when ``password`` is theirs and they are not locked out, else None.
+
+    Records the failure (and locks after ``LOCK_AFTER``) or clears the count on success.
+    """
+    now = now or datetime.now(UTC)
+    user = session.scalars(select(User).where(User.email == email.strip().lower()[:320])
+                           ).one_or_none()
+    stored = user.password_hash if user is not None and user.password_hash else None
+    try:
+        matches = _hasher.verify(stored or _DUMMY_HASH, password[:1024])
+    except (VerificationError, InvalidHashError):
+        matches = False
+    if user is None or stored is None:
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if not matches:
+        user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+        if user.failed_sign_ins >= LOCK_AFTER:
+            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+            user.failed_sign_ins = 0
+        return None
+    user.failed_sign_ins, user.locked_until = 0, None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    return user

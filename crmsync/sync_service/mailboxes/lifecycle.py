@@ -1,0 +1,193 @@
+"""A mailbox's life after it is added: paused, resumed, resynced from a date, removed.
+
+The command line and the admin console both go through here, so that "paused" means the
+same everywhere: the scheduler, push and "sync now" leave a paused or removed mailbox
+alone (:func:`syncable`). Removing keeps the row: its activities keep the mailbox that
+captured them, and with it who may see them (a deleted owner would make them everyone's);
+the credential is wiped and the name freed for a new mailbox.
+
+What a mailbox's state is called (:func:`status_word`) and what to do about it
+(:func:`next_step`) live here too: the console, ``mailbox list`` and the API say the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy.orm import Session
+
+from crmsync.connectors.network import REFUSED
+from crmsync.crm.models import Mailbox, SyncState, User
+from crmsync.errors import AuthError, CrmSyncError, TransientError, UserError
+from crmsync.sync_service.mailboxes.credentials import SecretBox
+
+
+@dataclass
+class NewMailbox:
+    """What registering a mailbox takes: the connector's settings and its credential."""
+
+    name: str
+    provider: str
+    settings: dict[str, Any]
+    secret: str = field(repr=False)
+    owner: str | None = None
+    purpose: str = "personal"
+
+
+#: the engine's statuses as people read them
+_WORDS = {"needs_reauth": "needs re-auth"}
+
+
+def active() -> ColumnElement[bool]:
+    """Mailboxes that exist for people (not removed)."""
+    return Mailbox.removed_at.is_(None)
+
+
+def syncable() -> ColumnElement[bool]:
+    """Mailboxes the scheduler and push may sync: neither paused nor removed."""
+    return and_(Mailbox.removed_at.is_(None), Mailbox.paused_at.is_(None))
+
+
+def find(session: Session, name: str) -> Mailbox:
+    """The mailbox called ``name``, or a :class:`UserError` naming it."""
+    mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name, active())).first()
+    if mailbox is None:
+        raise UserError(f"no mailbox named {name!r}")
+    return mailbox
+
+
+def word(status: str) -> str:
+    """An engine status as people read it (``needs_reauth`` → ``needs re-auth``)."""
+    return _WORDS.get(status, status)
+
+
+def status_word(mailbox: Mailbox, now: datetime | None = None) -> str:
+    """ok, syncing, paused, needs re-auth, error (and new, retrying, removed)."""
+    now = now or datetime.now(UTC)
+    if mailbox.removed_at is not None:
+        return "removed"
+    if mailbox.paused_at is not None:
+        return "paused"
+    if mailbox.lease_owner and mailbox.lease_expires_at and mailbox.lease_expires_at > now:
+        return "syncing"
+    return word(mailbox.status)
+
+
+def next_step(mailbox: Mailbox) -> str:
+    """What an admin should do about the mailbox's state, in one sentence ('' when fine)."""
+    error = (mailbox.last_error or "").lower()
+    if mailbox.paused_at is not None:
+        return "Paused by an admin: press Resume to sync it again."
+    if mailbox.status == "needs_reauth":
+        if mailbox.provider == "graph":
+            return ("Microsoft 365 refused the sign-in: re-authenticate the mailbox, or check "
+                    "the app registration's secret or certificate and its admin consent.")
+        return "The server refused the sign-in: enter the current password and save."
+    if "credential unreadable" in error or "key is missing" in error:
+        return ("The stored password cannot be decrypted with this server's key: restore the "
+                "key (CRMSYNC_SECRET_KEY or the key file) or enter the password again.")
+    if "not allowed" in error:
+        return ("The server address is not a public mail server: correct the host, or add "
+                "its network to CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own.")
+    if mailbox.status == "retrying":
+        return "The mail service asked us to slow down; the next run retries by itself."
+    if mailbox.status == "error":
+        if any(word in error for word in ("refused", "timed out", "unreachable", "resolve")):
+            return "The server could not be reached: check the host, port and security."
+        if "certificate" in error or "ssl" in error:
+            return "The server's certificate was not trusted: check the host name and security."
+        return "Check the error above; Sync now retries, and the service log has details."
+    if mailbox.status == "new":
+        return "Not synced yet: press Sync now, or wait for the next run."
+    return ""
+
+
+def check_servers(provider: str, settings: dict[str, Any]) -> None:
+    """Refuse servers that are not public mail servers now, as connecting would later.
+
+    :raises ConfigError: the same refusal for every refused address (no port-scan oracle).
+    """
+    if provider != "imap":
+        return
+    from crmsync.connectors.network import IMAP_PORTS, SMTP_PORTS, pin
+    from crmsync.connectors.smtp import submission_port
+
+    pin(str(settings["host"]), int(settings["port"]), IMAP_PORTS)
+    if settings.get("smtp_host"):
+        port = submission_port(settings.get("smtp_port"), settings.get("smtp_security"))
+        pin(str(settings["smtp_host"]), port, SMTP_PORTS)
+
+
+def add(session: Session, box: SecretBox, new: NewMailbox) -> Mailbox:
+    """Register a mailbox (the CLI's ``mailbox add`` and the console's Save).
+
+    :raises UserError: the name is taken or the owner is unknown.
+    :raises ConfigError: a server address is refused (:func:`check_servers`).
+    """
+    check_servers(new.provider, new.settings)
+    if session.scalars(select(Mailbox.id).where(Mailbox.name == new.name)).first():
+        raise UserError(f"a mailbox named {new.name!r} exists already")
+    owner_id = None
+    if new.owner:
+        owner_id = session.scalars(select(User.id).where(User.email == new.owner.lower())
+                                   ).one_or_none()
+        if owner_id is None:
+            raise UserError(f"no CRM user {new.owner} (import users first)")
+    mailbox = Mailbox(
+        name=new.name, provider=new.provider, settings=new.settings,
+        secret=box.seal(new.secret, new.name), owner_id=owner_id, purpose=new.purpose,
+        status="new", created_at=datetime.now(UTC),
+    )
+    session.add(mailbox)
+    session.flush()
+    return mailbox
+
+
+def explain_failure(exc: CrmSyncError) -> str:
+    """What went wrong when connecting or saving, and what to do, in plain words."""
+    detail = str(exc).strip()
+    if isinstance(exc, AuthError):
+        return (f"The server refused the sign-in: check the user name and password ({detail}).")
+    if isinstance(exc, TransientError):
+        return (f"The server could not be reached: check the host, port and security "
+                f"({detail}).")
+    if REFUSED in detail:
+        return (f"{detail[0].upper()}{detail[1:]}: use the mail server's public name, or add "
+                "its network to CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own.")
+    return f"{detail[0].upper()}{detail[1:]}." if detail else "The connection failed."
+
+
+def pause(session: Session, name: str) -> Mailbox:
+    mailbox = find(session, name)
+    mailbox.paused_at = mailbox.paused_at or datetime.now(UTC)
+    return mailbox
+
+
+def resume(session: Session, name: str) -> Mailbox:
+    mailbox = find(session, name)
+    mailbox.paused_at = None
+    return mailbox
+
+
+def remove(session: Session, name: str) -> Mailbox:
+    """Stop syncing ``name`` for good; its stored activities stay where they are."""
+    mailbox = find(session, name)
+    now = datetime.now(UTC)
+    mailbox.removed_at = now
+    mailbox.secret = None
+    mailbox.name = f"{mailbox.name[:150]}~removed-{mailbox.id}"
+    session.execute(delete(SyncState).where(SyncState.mailbox_id == mailbox.id))
+    return mailbox
+
+
+def resync_from(session: Session, name: str, since: date) -> Mailbox:
+    """Fetch the mailbox again from ``since``: cursors are dropped, stored mail stays
+    (the next sync finds it already stored, exactly once)."""
+    mailbox = find(session, name)
+    mailbox.settings = {**(mailbox.settings or {}), "since": since.isoformat()}
+    session.execute(update(SyncState).where(SyncState.mailbox_id == mailbox.id)
+                    .values(cursor=None, phase="initial"))
+    return mailbox
