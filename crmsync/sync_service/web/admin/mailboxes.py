@@ -68,7 +68,7 @@ def _row(db, mailbox: Mailbox, now: datetime) -> dict[str, Any]:
             mailbox.provider, mailbox.provider), "purpose": mailbox.purpose,
         "owner": mailbox.owner.email if mailbox.owner else "",
         "status": lifecycle.status_word(mailbox, now), "paused": mailbox.paused_at is not None,
-        "last_success": iso_utc(mailbox.last_sync_at), "items": items,
+        "last_success": iso_utc(mailbox.last_sync_at), "item_count": items,
         "backlog": [s.resource for s in states if s.phase != "poll"],
         "push": _push_state(db, mailbox), "next_run": _next_run(mailbox),
         "last_error": mailbox.last_error or "", "next_step": translate(
@@ -87,7 +87,9 @@ def _push_state(db, mailbox: Mailbox) -> str:
         idles = provider_supports(mailbox.provider, Idling)
     except CrmSyncError:
         return "polling"
-    return "IMAP IDLE" if idles and current_app.config.get("IMAP_PUSH") else "polling"
+    watching = current_app.extensions.get("crmsync.scheduler") is not None \
+        and current_app.config.get("IMAP_PUSH")
+    return "IMAP IDLE" if idles and watching else "polling"
 
 
 def _next_run(mailbox: Mailbox) -> str:
@@ -105,7 +107,8 @@ def mailbox_detail(mailbox_id: int) -> Any:
         mailbox = _mailbox(db, mailbox_id)
         row = _row(db, mailbox, datetime.now(UTC))
         runs = [{"started": iso_utc(r.started_at), "finished": iso_utc(r.finished_at),
-                 "status": lifecycle.word(r.status), "items": r.items, "error": r.error or ""}
+                 "status": lifecycle.word(r.status), "item_count": r.items,
+                 "error": r.error or ""}
                 for r in db.scalars(select(SyncRun).where(SyncRun.mailbox_id == mailbox_id)
                                     .order_by(SyncRun.id.desc()).limit(RUNS_SHOWN))]
     return render_template("admin/mailbox.html", m=row, runs=runs)
