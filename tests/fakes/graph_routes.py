@@ -95,6 +95,19 @@ def install_graph_routes(app: Flask, double) -> None:
         return jsonify({"@odata.deltaLink": f"{double.base_url}{request.path}?$deltatoken=x",
                         "value": list(box.folders.values())})
 
+    @app.get("/v1.0/users/<user>/mailFolders/<folder>")
+    def mail_folder(user: str, folder: str):
+        """https://learn.microsoft.com/graph/api/mailfolder-get (with its item counts)."""
+        box, error = user_box(user)
+        if error is not None:
+            return error
+        folder_id = box.folder_id(folder)
+        if folder_id is None:
+            return graph_error(404, "ErrorItemNotFound", "The specified object was not found.")
+        total = sum(1 for item in box.items.values() if item.container == folder_id)
+        return jsonify({**box.folders[folder_id], "totalItemCount": total,
+                        "unreadItemCount": 0, "childFolderCount": 0})
+
     @app.get("/v1.0/users/<user>/mailFolders/<folder>/messages/delta")
     def messages_delta(user: str, folder: str):
         box, error = user_box(user)

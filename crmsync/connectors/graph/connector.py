@@ -31,6 +31,7 @@ from crmsync.connectors.graph.auth import (
     certificate_credential,
 )
 from crmsync.connectors.graph.client import GraphClient, GraphError
+from crmsync.connectors.graph.mail_folders import folder_ref
 from crmsync.connectors.graph.messages_delta import fetch_messages
 from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail, send_message
 from crmsync.connectors.graph.settings import GraphSettings
@@ -97,6 +98,16 @@ class GraphConnector(Connector, Sending, Subscribing):
     def list_resources(self) -> list[str]:
         """See `Connector.list_resources` (no request: the names are settings)."""
         return self.settings.resources()
+
+    def backfill_size(self, resource: str, cursor: str | None) -> int:
+        """A mail folder's item count on a first sync (one request: it also proves the
+        sign-in works, which the console's Test connection relies on), else 0."""
+        if cursor is not None or not resource.startswith("mail:"):
+            return 0
+        ref = folder_ref(self.client, self.settings.address, resource.removeprefix("mail:"))
+        body = self.client.get_json(f"/users/{self.settings.address}/mailFolders/{ref}"
+                                    "?$select=totalItemCount")
+        return int(body.get("totalItemCount") or 0)
 
     def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
         """See `Connector.fetch_changes`."""

@@ -4,7 +4,8 @@ The command line and the admin console both go through here, so that "paused" me
 same everywhere: the scheduler, push and "sync now" leave a paused or removed mailbox
 alone (:func:`syncable`). Removing keeps the row: its activities keep the mailbox that
 captured them, and with it who may see them (a deleted owner would make them everyone's);
-the credential is wiped and the name freed for a new mailbox.
+the credential, cursors and push subscriptions are dropped and the name freed for a new
+mailbox.
 
 What a mailbox's state is called (:func:`status_word`) and what to do about it
 (:func:`next_step`) live here too: the console, ``mailbox list`` and the API say the same.
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.connectors.network import REFUSED
 from crmsync.crm.models import Mailbox, SyncState, User
+from crmsync.crm.subscriptions import GraphSubscription
 from crmsync.errors import AuthError, CrmSyncError, TransientError, UserError
 from crmsync.sync_service.mailboxes.credentials import SecretBox
 
@@ -180,6 +182,9 @@ def remove(session: Session, name: str) -> Mailbox:
     mailbox.secret = None
     mailbox.name = f"{mailbox.name[:150]}~removed-{mailbox.id}"
     session.execute(delete(SyncState).where(SyncState.mailbox_id == mailbox.id))
+    # Nothing renews its push subscriptions any more: Microsoft 365 lets them lapse
+    # within days, and their notifications meet no subscription here meanwhile.
+    session.execute(delete(GraphSubscription).where(GraphSubscription.mailbox_id == mailbox.id))
     return mailbox
 
 

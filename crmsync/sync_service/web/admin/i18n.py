@@ -79,6 +79,8 @@ CHINESE: dict[str, str] = {
     "Client ID": "客户端 ID",
     "Client secret": "客户端密码",
     "Tenant": "租户",
+    "Sign-in host (national clouds)": "登录主机（国家云）",
+    "API host (national clouds)": "API 主机（国家云）",
     "Address": "地址",
     "IMAP": "IMAP",
     "Microsoft 365": "Microsoft 365",
