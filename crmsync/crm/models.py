@@ -120,6 +120,8 @@ class User(Base):
     #: wrong passwords in a row; reaching the limit locks sign-in until ``locked_until``
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: console sessions begun before this are void (signed out, password changed)
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
     team: Mapped[Team | None] = relationship()
 
 

@@ -57,8 +57,20 @@ def save_user(session: Session, email: str, name: str = "", role: str | None = N
     if password is not None:
         user.password_hash = hash_password(password)
         user.failed_sign_ins, user.locked_until = 0, None
+        end_sessions(user)
     session.flush()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Void every console session ``user`` has (sign-out everywhere, new password)."""
+    user.sessions_valid_after = datetime.now(UTC)
+
+
+def session_is_current(user: User, begun: float) -> bool:
+    """Whether a session begun at ``begun`` (epoch seconds) is still valid for ``user``."""
+    after = user.sessions_valid_after
+    return after is None or begun > after.timestamp()
 
 
 def check_password(session: Session, email: str, password: str,

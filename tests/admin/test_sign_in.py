@@ -26,8 +26,12 @@ def test_an_admin_signs_in_and_out(app: Flask) -> None:
         page.get_data(as_text=True)
     cookie = client.get_cookie("crmsync_console", path="/admin")
     assert cookie.secure and cookie.http_only and cookie.same_site == "Strict"
+    copied = app.test_client()  # the same cookie in another browser (or a thief's)
+    copied.set_cookie("crmsync_console", cookie.value, path="/admin")
+    assert copied.get("/admin/mailboxes").status_code == 200
     client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/mailboxes")})
     assert client.get("/admin/mailboxes").status_code == 302
+    assert copied.get("/admin/mailboxes").status_code == 302  # signing out ends it too
 
 
 def test_wrong_password_unknown_address_and_lockout_read_the_same(app: Flask, org: Cli) -> None:

@@ -21,6 +21,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("failed_sign_ins", sa.Integer(), nullable=False,
                                    server_default="0"))
         batch.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("sessions_valid_after", sa.DateTime(timezone=True),
+                                   nullable=True))
     with op.batch_alter_table("mailboxes") as batch:
         batch.add_column(sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True))
@@ -48,6 +50,7 @@ def downgrade() -> None:
         batch.drop_column("removed_at")
         batch.drop_column("paused_at")
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("sessions_valid_after")
         batch.drop_column("locked_until")
         batch.drop_column("failed_sign_ins")
         batch.drop_column("password_hash")

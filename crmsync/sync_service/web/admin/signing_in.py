@@ -2,8 +2,9 @@
 
 The session is Flask's signed cookie, ``Secure``, ``HttpOnly`` and ``SameSite=Strict``,
 signed with a key derived from the credential key (one secret to keep) and holding only
-the user's id: the user's role is read again on every request, so a demoted admin loses
-the console at once. Every POST carries a CSRF token (Flask-WTF's, bound to the session)
+the user's id and when the session began: the user is read again on every request, so a
+demoted admin loses the console at once, and signing out (or a new password) voids every
+copy of the cookie. Every POST carries a CSRF token (Flask-WTF's, bound to the session)
 and must come from this origin; a refused form answers 400 and changes nothing.
 Admins may do everything, managers may look (every POST but sign-out gets 403), other
 roles are refused at sign-in.
@@ -14,6 +15,7 @@ the account locked (:mod:`crmsync.crm.sign_in`); they are limited per IP address
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +38,7 @@ from wtforms.validators import ValidationError
 from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import User
-from crmsync.crm.sign_in import check_password
+from crmsync.crm.sign_in import check_password, end_sessions, session_is_current
 from crmsync.crm.visibility import Viewer, sharing
 from crmsync.mapping.privacy import address_hash
 from crmsync.sync_service.web.admin.blueprint import NAV, blueprint
@@ -62,7 +64,7 @@ def install(app: Flask) -> None:
         SESSION_COOKIE_PATH=CONSOLE_PATH,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
-        # The credential key must never sign cookies: a derived key does (see _signing_key).
+        # The credential key must never sign cookies: a derived key does (_DerivedKeySessions).
         SECRET_KEY=None,
     )
     app.session_interface = _DerivedKeySessions()
@@ -132,12 +134,13 @@ def current_user() -> dict[str, Any] | None:
     (``viewer``: what they may see, :mod:`crmsync.crm.visibility`), or None."""
     if "console_user" in g:
         return g.console_user
-    user_id = session.get("uid")
+    user_id, begun = session.get("uid"), session.get("begun")
     found = None
-    if isinstance(user_id, int):
+    if isinstance(user_id, int) and isinstance(begun, float):
         with session_scope(current_app.extensions["crmsync"].sessions) as db:
             user = db.get(User, user_id)
-            if user is not None and user.role in CONSOLE_ROLES:
+            if user is not None and user.role in CONSOLE_ROLES \
+                    and session_is_current(user, begun):
                 found = {"id": user.id, "email": user.email, "name": user.name,
                          "role": user.role, "may_change": CONSOLE_ROLES[user.role],
                          "viewer": Viewer.of(user, sharing(db))}
@@ -152,6 +155,7 @@ def begin_session(user: User) -> None:
     session.clear()
     session.permanent = True
     session["uid"] = user.id
+    session["begun"] = time.time()
     generate_csrf()
 
 
@@ -189,5 +193,12 @@ def _sign_in_page(error: str = "", email: str = "") -> str:
 
 @blueprint.post("/logout")
 def sign_out() -> Any:
+    """End this session and every other of the user's (a copied cookie dies too)."""
+    user = current_user()
+    if user is not None:
+        with session_scope(current_app.extensions["crmsync"].sessions) as db:
+            signed_out = db.get(User, user["id"])
+            if signed_out is not None:
+                end_sessions(signed_out)
     session.clear()
     return redirect(url_for("admin.sign_in"))
