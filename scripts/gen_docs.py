@@ -249,10 +249,6 @@ ROUTE_NOTES = {
     "index": "Redirects to `/admin/`.",
     "healthz": "200 `{\"status\": \"ok\"}`.",
     "addin.taskpane": "The Outlook task pane.",
-    "admin.activities": "Admin console: captured mail with its links and reasons (demo only).",
-    "admin.mailboxes": "Admin console: mailboxes with status, last sync, items, last error "
-                       "(demo only).",
-    "admin.quarantine": "Admin console: mail that could not be stored (demo only).",
     "api-docs.openapi_json": "The OpenAPI document of `/api/v1`.",
     "webhooks.graph_notifications": "Microsoft Graph validation handshake and notifications.",
 }

@@ -40,6 +40,29 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Debian's Chromium driven by Playwright; a missing browser fails, never skips.
+
+    One for the whole session, here for every test directory: Playwright's sync API runs
+    one instance per thread, so a second session fixture elsewhere could not start.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
 @pytest.fixture(scope="session")
 def redis() -> Iterator[RedisServer]:
     """A private Redis; a missing server fails the suite, never skips it."""

@@ -50,11 +50,17 @@ def event_shape(event: AuditEvent) -> dict[str, Any]:
             "target": event.target, "source": event.source, "detail": event.detail}
 
 
-def recent_events(session: Session, limit: int = 100, action: str | None = None
-                  ) -> list[AuditEvent]:
-    """The newest events first (``action``: only those, or a prefix ending in ``.``)."""
+def recent_events(session: Session, limit: int = 100, action: str | None = None,
+                  before: int | None = None) -> list[AuditEvent]:
+    """The newest events first (``action``: only those, or a prefix ending in ``.``).
+
+    :param before: only events older than the event with this id (the next page).
+    """
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
     if action:
-        query = query.where(AuditEvent.action.startswith(action) if action.endswith(".")
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True)
+                            if action.endswith(".")
                             else AuditEvent.action == action)
     return list(session.scalars(query))

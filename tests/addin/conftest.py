@@ -1,11 +1,11 @@
-"""Fixtures for the task pane: the app served on loopback and a real headless Chromium."""
+"""Fixtures for the task pane: the app served on loopback (the headless Chromium, one for
+the whole session, is tests/conftest.py's ``browser``)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,24 +13,6 @@ from werkzeug.serving import make_server
 
 from crmsync.sync_service.web.app import create_app
 from tests.conftest import SAMPLES, Cli, load_sample_crm
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    """Debian's Chromium driven by Playwright; a missing browser fails, never skips."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    playwright.stop()
 
 
 @dataclass

@@ -1,20 +1,18 @@
 """Fixtures for the admin console: the sample CRM with console passwords, the app served
-on loopback, and a real headless Chromium (the task pane's fixture)."""
+on loopback, and a page in the session's headless Chromium (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from flask import Flask
 
 from crmsync.sync_service.web.app import create_app
-from tests.addin.conftest import CHROMIUM_ARGS, browser, serve  # noqa: F401  (fixtures)
+from tests.admin.chromium import ADMIN, LiveConsole, console_page, serve_console, sign_in_page
 from tests.admin.console import PASSWORD
 from tests.conftest import Cli, load_sample_crm
 
-ADMIN = "olivia.admin@northwind.example"
 REP = "maria.lopez@northwind.example"
 AGENT = "sam.taylor@northwind.example"
 MANAGER = "mike.chen@northwind.example"
@@ -43,37 +41,20 @@ def app(org: Cli) -> Iterator[Flask]:
     app.extensions["crmsync"].dispose()
 
 
-@dataclass
-class LiveConsole:
-    url: str
-    app: Flask
-    cli: Cli
-
-
 @pytest.fixture
 def live(org: Cli) -> Iterator[LiveConsole]:
     """The console served on 127.0.0.1 (no scheduler: "Sync now" runs in a thread)."""
-    app = console_app(org)
-    url, stop = serve(app)
-    yield LiveConsole(url, app, org)
-    stop()
-    app.extensions["crmsync"].dispose()
+    with serve_console(org) as live:
+        yield live
 
 
 @pytest.fixture
-def page(browser, live: LiveConsole) -> Iterator:  # noqa: F811
+def page(browser) -> Iterator:
     """A fresh browser page that records dialogs (a script from mail text would open one)."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    yield page
-    context.close()
+    with console_page(browser) as page:
+        yield page
 
 
 def browser_sign_in(page, live: LiveConsole, email: str = ADMIN,
                     password: str = PASSWORD) -> None:
-    page.goto(f"{live.url}/admin/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, live.url, email, password)

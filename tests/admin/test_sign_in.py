@@ -80,6 +80,7 @@ def test_reps_and_agents_are_refused_and_managers_only_look(app: Flask) -> None:
 def test_a_demoted_admin_loses_the_console_at_once(app: Flask, org: Cli) -> None:
     client = app.test_client()
     sign_in(client, ADMIN)
+    org("user", "add", "second.admin@northwind.example", "--role", "admin")  # not the last
     org("user", "add", ADMIN, "--role", "rep")
     assert client.get("/admin/mailboxes").status_code == 302
 

@@ -204,6 +204,9 @@ PROBES: dict[str, Probe] = {
     "admin.mailboxes": lambda o, w, i: _console(o, w, "/admin/mailboxes"),
     "admin.mailbox_detail": lambda o, w, i: _console(o, w, "/admin/mailboxes/1"),
     "admin.add_form": lambda o, w, i: _console(o, w, "/admin/mailboxes/new"),
+    "admin.users": lambda o, w, i: _console(o, w, "/admin/users"),
+    "admin.keys": lambda o, w, i: _console(o, w, "/admin/keys"),
+    "admin.audit": lambda o, w, i: _console(o, w, "/admin/audit"),
 }
 #: console routes that change a mailbox (no item data): only an admin, with the form's
 #: CSRF token, changes anything (tests/admin/test_console_access.py drives each)
@@ -215,6 +218,11 @@ CONSOLE_CHANGES = {
     "admin.resync": "resyncs a mailbox from a date",
     "admin.test_connection": "connects with typed settings, saves nothing",
     "admin.add": "adds a mailbox",
+    "admin.user_save": "adds or updates a user (tests/admin/test_people.py)",
+    "admin.user_password": "sets a user's console password",
+    "admin.user_unlock": "lifts a user's sign-in lockout",
+    "admin.key_issue": "issues an API key for a user",
+    "admin.key_revoke": "revokes an API key",
 }
 #: routes that hold no item data, and why
 NO_ITEM_DATA = {

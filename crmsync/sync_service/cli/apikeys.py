@@ -7,7 +7,7 @@ import click
 from crmsync.crm.db import session_scope
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
-from crmsync.sync_service.web.api_keys import DEFAULT_KEY_DAYS
+from crmsync.sync_service.web.api_keys import DEFAULT_KEY_DAYS, MAX_KEY_DAYS
 
 
 @main.group()
@@ -17,8 +17,8 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.argument("email")
-@click.option("--days", type=click.IntRange(0, 3650), default=DEFAULT_KEY_DAYS, show_default=True,
-              help="The key stops working after this many days (0: never).")
+@click.option("--days", type=click.IntRange(0, MAX_KEY_DAYS), default=DEFAULT_KEY_DAYS,
+              show_default=True, help="The key stops working after this many days (0: never).")
 @click.option("--label", default="", help="What the key is for, shown by 'apikey list'.")
 @audited("apikey.create", lambda p: p["email"],
          lambda p: {"days": p["days"], "label": p["label"]})

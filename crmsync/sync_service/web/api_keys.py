@@ -37,6 +37,8 @@ def require_user(session: Session, email: str) -> User:
 
 #: how long a key works unless asked otherwise (``crmsync apikey create --days``)
 DEFAULT_KEY_DAYS = 365
+#: the longest lifetime a key may be given (``0``/``None`` days: a key that never expires)
+MAX_KEY_DAYS = 3650
 #: a key minted by the demo's preview page: it works only while demo mode is on
 PREVIEW = "preview"
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from flask import Flask, redirect, url_for
 
-from crmsync.sync_service.web.admin import activities, mailboxes, signing_in
+from crmsync.sync_service.web.admin import activities, mailboxes, people, signing_in
 from crmsync.sync_service.web.admin.blueprint import blueprint
 
 #: the modules whose pages are on the blueprint (imported for their routes)
-PAGES = (activities, mailboxes)
+PAGES = (activities, mailboxes, people)
 
 
 def register(app: Flask) -> None:

@@ -19,6 +19,7 @@ PAGE = 200
 
 @blueprint.get("/")
 def activities() -> Any:
+    """Console: the newest activities the admin may see, with their links and reasons."""
     seen_by = current_user()["viewer"].seen_by
     with session_scope(services().sessions) as session:
         rows = session.scalars(

@@ -51,6 +51,7 @@ CHINESE: dict[str, str] = {
     "Status": "状态",
     "Last success": "上次成功",
     "Items": "项目",
+    "Backlog": "待同步",
     "items": "项",
     "Push": "推送",
     "Next run": "下次运行",

@@ -51,6 +51,7 @@ def _audit(db, action: str, target: str, **detail: Any) -> None:
 
 @blueprint.get("/mailboxes")
 def mailboxes() -> Any:
+    """Console: every mailbox with status, items, push, next run, last error and the fix."""
     now = datetime.now(UTC)
     with session_scope(services().sessions) as db:
         rows = [_row(db, m, now) for m in db.scalars(
@@ -103,6 +104,7 @@ def _next_run(mailbox: Mailbox) -> str:
 
 @blueprint.get("/mailboxes/<int:mailbox_id>")
 def mailbox_detail(mailbox_id: int) -> Any:
+    """Console: one mailbox, its folders and its recent runs; resync from a date."""
     with session_scope(services().sessions) as db:
         mailbox = _mailbox(db, mailbox_id)
         row = _row(db, mailbox, datetime.now(UTC))
@@ -132,22 +134,26 @@ def _action(mailbox_id: int, change, action: str, message: str) -> Any:
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/pause")
 def pause(mailbox_id: int) -> Any:
+    """Console: stop syncing a mailbox until resumed."""
     return _action(mailbox_id, lifecycle.pause, "mailbox.pause", "Mailbox paused.")
 
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/resume")
 def resume(mailbox_id: int) -> Any:
+    """Console: sync a paused mailbox again."""
     return _action(mailbox_id, lifecycle.resume, "mailbox.resume", "Mailbox resumed.")
 
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/remove")
 def remove(mailbox_id: int) -> Any:
+    """Console: disconnect a mailbox for good (its stored activities stay)."""
     return _action(mailbox_id, lifecycle.remove, "mailbox.remove",
                    "Mailbox removed; its stored activities stay.")
 
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/resync")
 def resync(mailbox_id: int) -> Any:
+    """Console: fetch a mailbox again from a date (stored mail is not stored twice)."""
     try:
         since = date.fromisoformat(request.form.get("since", "")[:10])
     except ValueError:
@@ -203,6 +209,7 @@ def _form_page(form: dict[str, str], outcome: dict[str, str] | None = None,
 
 @blueprint.get("/mailboxes/new")
 def add_form() -> Any:
+    """Console: the form that adds a mailbox (IMAP or Microsoft 365)."""
     return _form_page({"provider": "imap", "security": "ssl", "port": "993",
                        "purpose": "personal"})
 
@@ -313,6 +320,7 @@ def _probe(new: lifecycle.NewMailbox) -> dict[str, str]:
 
 @blueprint.post("/mailboxes/new")
 def add() -> Any:
+    """Console: save a new mailbox (checked as ``crmsync mailbox add`` checks it)."""
     form = _typed()
     sealed = request.form.get("sealed", "")
     try:

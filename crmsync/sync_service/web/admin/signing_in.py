@@ -161,6 +161,7 @@ def begin_session(user: User) -> None:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def sign_in() -> Any:
+    """Console: sign in with email and password (admins and managers)."""
     if request.method == "GET":
         if current_user() is not None:
             return redirect(url_for("admin.mailboxes"))
