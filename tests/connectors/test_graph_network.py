@@ -20,6 +20,7 @@ from crmsync.connectors.graph import GraphConnector
 from crmsync.connectors.https import check_url, pinned_session
 from crmsync.connectors.network import REFUSED
 from crmsync.errors import ConfigError, TransientError
+from crmsync.sync_service.mailboxes.lifecycle import check_servers
 from tests.conftest import Cli
 from tests.connectors.test_network import Listener
 from tests.fakes import graph_fixtures
@@ -115,6 +116,19 @@ def test_an_admin_adding_a_forbidden_graph_host_is_told_at_once(
     assert result.output == f"crmsync: error: {REFUSED}\n"
     assert "cloud" not in sqlite_cli("mailbox", "list").output
     assert listener.accepted == 0
+
+
+@pytest.mark.parametrize("key", ["authority_url", "graph_url"])
+def test_every_way_of_adding_a_mailbox_refuses_a_forbidden_graph_host(
+    no_allowance, key: str
+) -> None:
+    # The check the CLI's mailbox add and the console's Save and Test connection share.
+    settings = {"tenant": "t", "client_id": "c", "address": "rep@northwind.example",
+                key: "https://169.254.169.254"}
+    with pytest.raises(ConfigError) as refused:
+        check_servers("graph", settings)
+    assert str(refused.value) == REFUSED
+    check_servers("graph", {**settings, key: "https://8.8.8.8"})  # a public host passes
 
 
 def _connector(graph: GraphDouble, authority_url: str, graph_url: str) -> GraphConnector:

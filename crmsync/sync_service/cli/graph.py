@@ -73,7 +73,6 @@ def mailbox_add_graph(name: str, secret_env: str | None, certificate: Path | Non
         raise UserError("--delegated signs one user in: no --group, --secret-env or "
                         "--certificate with it")
     settings = _settings(options)
-    _check_hosts(settings)
     if delegated:
         settings["credential"] = "delegated"
         secret = _device_sign_in(settings)
@@ -95,19 +94,6 @@ def _settings(options: dict[str, Any]) -> dict[str, Any]:
     settings["calendar"] = not settings.pop("no_calendar", False)
     settings["contacts"] = not settings.pop("no_contacts", False)
     return settings
-
-
-def _check_hosts(settings: dict[str, Any]) -> None:
-    """Refuse a sign-in or API host crmsync may not reach, before anything is sent or stored.
-
-    Only the hosts given are checked here (the defaults are Microsoft's own); the
-    connector's session checks every request again, at connection time.
-    """
-    from crmsync.connectors.https import check_url
-
-    for key in ("authority_url", "graph_url"):
-        if key in settings:
-            check_url(settings[key])
 
 
 def _device_sign_in(settings: dict[str, Any]) -> str:
