@@ -11,6 +11,7 @@ the name. Every refusal reads the same, so the answers cannot map the network be
 
 ``CRMSYNC_ALLOWED_PRIVATE_NETWORKS`` (``;``- or ``,``-separated CIDRs) lets a deployment,
 or the test suite, reach its own mail server on a private or loopback address (any port).
+Graph's sign-in and API hosts (HTTPS) are held to the same rule by :mod:`.https`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from crmsync.errors import ConfigError
 
 IMAP_PORTS = frozenset({143, 993})
 SMTP_PORTS = frozenset({25, 465, 587})
+HTTPS_PORTS = frozenset({443})
 REFUSED = "the server address is not allowed (not a public mail server)"
 _HOSTNAME = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.?")
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"

@@ -13,13 +13,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, durable commits, a long busy timeout, foreign keys.
+    """Create an engine; SQLite gets WAL, durable commits, a long busy timeout, foreign keys
+    and secure deletes.
 
     WAL lets the API read while a sync writes; ``synchronous=FULL`` syncs the log at
     every commit, so a committed page and its cursor survive a power cut too, not only
     a crash of crmsync (a sync commits once per page of 500 mails, so this costs little);
     ``busy_timeout`` of 30 s means a writer waits for another instead of failing with
-    "database is locked".
+    "database is locked"; ``secure_delete`` zeroes deleted and overwritten content, so
+    an erased address does not live on in the file's free space (some SQLite builds
+    default to it, others do not: set, not assumed).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -34,7 +37,25 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def drop_old_page_versions(engine: Engine) -> bool:
+    """After an erasure, empty SQLite's write-ahead log; ``False`` when a reader kept it.
+
+    In WAL mode a changed page is appended to the ``-wal`` file and its old version stays
+    there until the log starts over, so a copy of the database's files would still hold
+    what was just erased. A TRUNCATE checkpoint writes the log into the database (where
+    ``secure_delete`` zeroes what the erasure freed) and cuts the log to zero bytes; it
+    waits up to ``busy_timeout`` for a reader of an older snapshot to finish.
+    PostgreSQL keeps no such copy that ``pg_dump`` or a client could read: nothing to do.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as connection:
+        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return not busy
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

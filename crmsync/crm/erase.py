@@ -1,20 +1,25 @@
 """Erase what the CRM holds about one address, and purge what a new rule now forbids.
 
 Erasure (GDPR art. 17): participant rows, activity bodies, quarantined raw mail, meeting
-answers and the contact itself go; cases keep a redacted stub; the address's hash joins the
-suppression list so the next sync does not bring it back; an audit row records the counts,
-never the address.
+answers and the contact itself go; cases keep a redacted stub; every other text that quotes
+the address (a support case's requester, the outbox, link reasons, alerts, a meeting's
+iCalendar) has it replaced, and mail still waiting to go to it is suppressed; the address's
+hash joins the suppression list so the next sync does not bring it back; an audit row
+records the counts, never the address.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from crmsync.crm.meetings import MeetingResponse
+from crmsync.crm.links import LinkSuggestion
+from crmsync.crm.meetings import MeetingResponse, MeetingSeries
 from crmsync.crm.models import (
     Activity,
     ActivityLink,
@@ -27,6 +32,7 @@ from crmsync.crm.models import (
     QuarantinedItem,
 )
 from crmsync.crm.privacy import ErasureRecord, SuppressedAddress
+from crmsync.crm.support import OutboxMessage, SupportAlert, SupportCase, SupportIntake
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.mapping.policy import CapturePolicy
@@ -34,6 +40,22 @@ from crmsync.mapping.privacy import address_hash, privacy_verdict
 
 REDACTED = "[erased]"
 BATCH = 500
+#: rows that stay (a case's history, a link, a delivery record) but whose text may quote
+#: an address: each column named here has the address replaced by :data:`REDACTED`
+QUOTING_COLUMNS: tuple[tuple[type[Any], tuple[str, ...]], ...] = (
+    (Activity, ("subject",)),
+    (Case, ("subject", "description")),
+    (SupportCase, ("requester",)),
+    (SupportIntake, ("sender", "outcome")),
+    (SupportAlert, ("detail",)),
+    (OutboxMessage, ("to_address", "subject", "body", "reason", "last_error")),
+    (ActivityLink, ("reason",)),
+    (LinkSuggestion, ("reason",)),
+    (MeetingSeries, ("ical",)),
+)
+#: outbox states in which nothing has reached a server yet: such mail to an erased
+#: address is never sent
+UNSENT = ("pending", "claimed")
 
 
 def suppress(session: Session, address: str, reason: str, now: datetime) -> str:
@@ -82,7 +104,7 @@ def _erase_one(session: Session, key: str, removed: Counter[str]) -> None:
         select(ActivityParticipant.activity_id).where(ActivityParticipant.address == key)
     ))
     activity_ids |= set(session.scalars(
-        select(Activity.id).where(Activity.body_text.contains(key))
+        select(Activity.id).where(func.lower(Activity.body_text).contains(key, autoescape=True))
     ))
     result = session.execute(delete(ActivityParticipant).where(ActivityParticipant.address == key))
     removed["participants"] += result.rowcount or 0
@@ -90,7 +112,6 @@ def _erase_one(session: Session, key: str, removed: Counter[str]) -> None:
         if activity.body_text is not None:
             activity.body_text = None
             removed["bodies"] += 1
-        activity.subject = activity.subject.replace(key, REDACTED)
     result = session.execute(delete(MeetingResponse).where(MeetingResponse.address == key))
     removed["meeting_responses"] += result.rowcount or 0
     needle = key.encode()
@@ -98,13 +119,46 @@ def _erase_one(session: Session, key: str, removed: Counter[str]) -> None:
         if needle in item.raw.lower():
             session.delete(item)
             removed["quarantined"] += 1
-    for case in session.scalars(select(Case).where(
-        Case.description.contains(key) | Case.subject.contains(key)
-    )):
-        # The case stays (a redacted stub): its history matters, the address does not.
-        case.description = case.description.replace(key, REDACTED)
-        case.subject = case.subject.replace(key, REDACTED)
-        removed["cases_redacted"] += 1
+    _forget_mail_to(session, key, removed)
+    for model, columns in QUOTING_COLUMNS:
+        removed[f"{model.__tablename__}_redacted"] += _redact_rows(session, model, columns, key)
+
+
+def _forget_mail_to(session: Session, key: str, removed: Counter[str]) -> None:
+    """Mail to ``key`` is never sent if it has not gone yet, and its text is dropped.
+
+    The text is a template filled with the person's name and their own words, found by
+    no address; the row stays as the record of what was sent when.
+    """
+    to_key = func.lower(OutboxMessage.to_address) == key
+    for row in session.scalars(select(OutboxMessage).where(to_key)):
+        if row.status in UNSENT:
+            row.status, row.reason = "suppressed", "the recipient was erased"
+            removed["outbox_suppressed"] += 1
+        row.body = REDACTED
+
+
+def _redact(text: str, key: str) -> str:
+    """``text`` with every spelling of ``key`` (any letter case) replaced."""
+    return re.sub(re.escape(key), REDACTED, text, flags=re.IGNORECASE)
+
+
+def _redact_rows(session: Session, model: type[Any], columns: tuple[str, ...], key: str) -> int:
+    """Replace ``key`` in ``columns`` of every ``model`` row quoting it; return the count.
+
+    The rows stay: a case is kept as a redacted stub (its number and history matter, the
+    address does not), an outbox row still records what was sent and when.
+    """
+    quoting = or_(*(func.lower(getattr(model, column)).contains(key, autoescape=True)
+                      for column in columns))
+    count = 0
+    for row in session.scalars(select(model).where(quoting)):
+        for column in columns:
+            value = getattr(row, column)
+            if value:
+                setattr(row, column, _redact(value, key))
+        count += 1
+    return count
 
 
 def _delete_contacts(session: Session, addresses: set[str]) -> int:

@@ -10,8 +10,6 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
-import requests
-
 from crmsync.connectors.base import (
     CalendarEvent,
     Connector,
@@ -35,6 +33,7 @@ from crmsync.connectors.graph.mail_folders import folder_ref
 from crmsync.connectors.graph.messages_delta import fetch_messages
 from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail, send_message
 from crmsync.connectors.graph.settings import GraphSettings
+from crmsync.connectors.https import pinned_session
 from crmsync.errors import AuthError, ConfigError, TransientError
 
 #: Graph's "throttled, not processed": the only retry-later answer that proves nothing was sent
@@ -62,8 +61,9 @@ class GraphConnector(Connector, Sending, Subscribing):
                  sleep: Callable[[float], None] = time.sleep,
                  today: Callable[[], date] = calendar_view_delta.utc_today) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        self.session.verify = ca_bundle()
+        # msal signs in through this session too: every request, to the authority or to
+        # Graph, goes to a checked public address (connectors/https.py)
+        self.session = pinned_session(ca_bundle())
         self._today = today
         credential: Any = secret
         if settings.credential == "certificate":
@@ -133,9 +133,9 @@ class GraphConnector(Connector, Sending, Subscribing):
         on its own, as a 5xx may come after Exchange acted on the mail; a 4xx, or a 429
         (throttled, not processed), proves it did not, and is a refusal.
         """
-        try:  # sign in first: a refused or unreachable sign-in sends nothing
+        try:  # sign in first: a refused, unreachable or forbidden sign-in sends nothing
             self.client.tokens.token(self.settings.scope)
-        except (AuthError, TransientError) as exc:
+        except (AuthError, ConfigError, TransientError) as exc:
             raise SendRefusedError(f"Graph sign-in: {exc}") from exc
         once = GraphClient(replace(self.settings, max_retries=0), self.client.tokens,
                            self.session, self._sleep)
@@ -145,6 +145,8 @@ class GraphConnector(Connector, Sending, Subscribing):
             status = send_message(once, message)
         except (AuthError, GraphError) as exc:  # a 4xx answer: Exchange did not take it
             raise SendRefusedError(f"Graph sendMail refused: {exc}") from exc
+        except ConfigError as exc:  # the Graph host was refused before any packet
+            raise SendRefusedError(f"Graph sendMail: {exc}") from exc
         except TransientError as exc:
             if getattr(exc, "status", None) == NOT_PROCESSED:
                 raise SendRefusedError(f"Graph sendMail throttled: {exc}") from exc

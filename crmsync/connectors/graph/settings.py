@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from crmsync.connectors.https import https_host
 from crmsync.errors import ConfigError
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
@@ -79,15 +80,16 @@ class GraphSettings:
     def from_mapping(cls, raw: Mapping[str, Any]) -> GraphSettings:
         """Validate stored settings.
 
-        :raises ConfigError: a required key is missing or a value is malformed.
+        :raises ConfigError: a required key is missing or a value is malformed (a
+            sign-in or API URL that is not https: :data:`~crmsync.connectors.network.REFUSED`).
         """
         missing = [key for key in ("tenant", "client_id", "address") if not raw.get(key)]
         if missing:
             problems = [f"missing {key}" for key in missing]
             raise ConfigError("graph mailbox settings incomplete", problems)
         for key in ("authority_url", "graph_url"):
-            if raw.get(key) and not str(raw[key]).startswith("https://"):
-                raise ConfigError(f"{key} must be an https:// URL", [str(raw[key])])
+            if raw.get(key):  # the same refusal as any host crmsync may not reach
+                https_host(str(raw[key]))
         if raw.get("credential") not in (None, "", "secret", "certificate", "delegated"):
             raise ConfigError("credential must be secret, certificate or delegated",
                               [str(raw["credential"])])

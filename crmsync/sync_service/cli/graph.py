@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 from sqlalchemy import select
 
 from crmsync.crm.db import session_scope
@@ -61,7 +60,11 @@ def _graph_secret(secret_env: str | None, certificate: Path | None) -> tuple[str
 @audited("mailbox.add", lambda p: p["name"], lambda p: {"provider": "graph"})
 def mailbox_add_graph(name: str, secret_env: str | None, certificate: Path | None,
                       delegated: bool, group: str | None, **options: Any) -> None:
-    """Register a Microsoft 365 mailbox (app-only or delegated), or a group's; prints ids."""
+    """Register a Microsoft 365 mailbox (app-only or delegated), or a group's; prints ids.
+
+    A sign-in or API host given must be https on port 443 at a public address (or on a
+    network in CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every request.
+    """
     owner, purpose = options.pop("owner"), options.pop("purpose")
     url = options.pop("notification_url") or os.environ.get("CRMSYNC_GRAPH_NOTIFICATION_URL")
     if bool(options.get("address")) == bool(group):
@@ -98,10 +101,10 @@ def _device_sign_in(settings: dict[str, Any]) -> str:
     from crmsync.connectors.graph.auth import device_sign_in
     from crmsync.connectors.graph.connector import ca_bundle
     from crmsync.connectors.graph.settings import GraphSettings
+    from crmsync.connectors.https import pinned_session
 
     parsed = GraphSettings.from_mapping(settings)
-    with requests.Session() as session:
-        session.verify = ca_bundle()
+    with pinned_session(ca_bundle()) as session:
         return device_sign_in(parsed.authority, parsed.client_id, parsed.graph_url, session,
                               _show_device_code)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from crmsync.crm.db import session_scope
+from crmsync.crm.db import drop_old_page_versions, session_scope
 from crmsync.crm.erase import erase_address, purge_forbidden, suppress
 from crmsync.crm.rules import FLAG_SETTINGS, load_capture_rules, set_flag
 from crmsync.errors import UserError
@@ -26,12 +26,22 @@ def privacy() -> None:
 def privacy_erase(address: str) -> None:
     """Remove every body, participant row and contact data held for ADDRESS.
 
-    The address is suppressed (as a hash), so the next sync does not bring it back.
+    Cases keep a redacted stub, other text quoting the address is redacted, and mail not
+    yet sent to it is suppressed. The address is suppressed (as a hash), so the next sync
+    does not bring it back.
     """
     with session_scope(services().sessions) as session:
         removed = erase_address(session, address, datetime.now(UTC))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(removed.items()) if v) or "nothing held"
     click.echo(f"erased: {counts}; the address is suppressed from future syncs")
+    _drop_old_page_versions()
+
+
+def _drop_old_page_versions() -> None:
+    """Warn when SQLite's log still holds the erased data (a reader was busy)."""
+    if not drop_old_page_versions(services().engine):
+        click.echo("warning: the database's write-ahead log still holds the erased data "
+                   "(a reader was busy); run the command again", err=True)
 
 
 @privacy.command("opt-out")
@@ -46,6 +56,7 @@ def privacy_opt_out(address: str) -> None:
         session.flush()
         purged = purge_forbidden(session, load_capture_rules(session))
     click.echo(f"opted out; {len(purged)} captured activities purged")
+    _drop_old_page_versions()
 
 
 @privacy.command("set")

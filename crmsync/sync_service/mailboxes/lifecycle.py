@@ -110,8 +110,18 @@ def next_step(mailbox: Mailbox) -> str:
 def check_servers(provider: str, settings: dict[str, Any]) -> None:
     """Refuse servers that are not public mail servers now, as connecting would later.
 
+    Graph's sign-in and API hosts, when given (national clouds), are held to the same
+    rule (https, 443, a public address); the defaults are Microsoft's own.
+
     :raises ConfigError: the same refusal for every refused address (no port-scan oracle).
     """
+    if provider == "graph":
+        from crmsync.connectors.https import check_url
+
+        for key in ("authority_url", "graph_url"):
+            if settings.get(key):
+                check_url(str(settings[key]))
+        return
     if provider != "imap":
         return
     from crmsync.connectors.network import IMAP_PORTS, SMTP_PORTS, pin
