@@ -59,6 +59,13 @@ SCHEMA: tuple[Option, ...] = (
            "the authority the pane signs in with (NAA)"),
     Option("ADDIN_SCOPES", "", str, "scopes the pane asks for (NAA), ';'-separated; empty: "
            "the first OUTLOOK_AUDIENCES entry + '/' + OUTLOOK_SCOPE"),
+    Option("CONSOLE_ENTRA_CLIENT_ID", "", str,
+           "the admin console's Entra app (client) id: 'Sign in with Microsoft'; empty: off"),
+    Option("CONSOLE_ENTRA_CLIENT_SECRET", "", str, "that app's client secret"),
+    Option("CONSOLE_ENTRA_TENANT", "", str,
+           "the organization's tenant id: only its users sign in to the console"),
+    Option("CONSOLE_ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com", str,
+           "Microsoft's sign-in host for the console and admin consent (national clouds)"),
 )
 
 

@@ -223,6 +223,10 @@ CONSOLE_CHANGES = {
     "admin.user_unlock": "lifts a user's sign-in lockout",
     "admin.key_issue": "issues an API key for a user",
     "admin.key_revoke": "revokes an API key",
+    "admin.entra_return": "signs in with Microsoft (tests/admin/test_console_entra.py)",
+    "admin.microsoft365_consent": "sends the browser to a tenant's admin consent",
+    "admin.microsoft365_reauth": "sends the browser to sign a delegated mailbox in again",
+    "admin.microsoft365_reauth_return": "stores a delegated mailbox's new sign-in, sealed",
 }
 #: routes that hold no item data, and why
 NO_ITEM_DATA = {
@@ -235,6 +239,8 @@ NO_ITEM_DATA = {
     "admin.static": "the console's style sheet",
     "webhooks.graph_notifications": "takes notifications in, gives nothing out",
     "api.audit_log": "admins' actions, no item data; admins only (tests/crm/test_audit.py)",
+    "admin.entra_start": "redirects to Microsoft's sign-in (tests/admin/test_console_entra.py)",
+    "admin.microsoft365_consent_return": "says whether a tenant granted admin consent",
 }
 #: write routes that name the item directly: a person who may not see it gets 404
 NAMES_ITEM = {"api.untrack_item"}

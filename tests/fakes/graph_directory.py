@@ -11,6 +11,8 @@ Wire formats follow Microsoft's documentation:
   ``client_info``;
 - the ``refresh_token`` grant; a revoked user (:meth:`DirectoryState.revoke_user`) gets
   ``invalid_grant`` and loses its access tokens;
+- id tokens signed with RS256 by :attr:`DirectoryState.signing_key`, whose public half is
+  the tenant's JWKS (``/{tenant}/discovery/v2.0/keys``, :mod:`tests.fakes.graph_signin`);
 - ``GET /v1.0/groups?$filter=mail eq '...'`` and ``GET /v1.0/groups/{id}/members`` with
   ``@odata.nextLink`` paging.
 """
@@ -26,9 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, request
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+#: the ``kid`` of the double's id token signing key
+SIGNING_KID = "double-key-1"
+
+
+def _signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @dataclass
@@ -47,6 +56,12 @@ class DirectoryState:
     access_seconds: int = 3599
     #: server-driven page size of /groups/{id}/members
     member_page_size: int = 2
+    #: the tenant's id token signing key (:meth:`jwks` publishes its public half)
+    signing_key: rsa.RSAPrivateKey = field(default_factory=_signing_key)
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.signing_key.public_key()))
+        return {"keys": [{**jwk, "kid": SIGNING_KID, "use": "sig", "alg": "RS256"}]}
 
     def approve_pending(self, address: str) -> int:
         """Approve every pending device code as ``address`` (the user typed it in)."""
@@ -81,6 +96,42 @@ def user_object(address: str | None, name: str, user_id: str | None = None) -> d
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def object_id_of(double: Any, address: str) -> str:
+    """A user's Entra object id: their mailbox's user id, else one stable per address."""
+    box = double.data.mailbox(address)
+    return box.user_id if box else str(uuid.uuid5(uuid.NAMESPACE_URL, f"entra:{address}"))
+
+
+def issue_tokens(double: Any, client_id: str, address: str, scope: str,
+                 identity: dict[str, Any] | None = None) -> Any:
+    """The token endpoint's answer to a user's grant: access, refresh and id token.
+
+    :param identity: id token claims other than the defaults: ``tid`` (the double's
+        tenant), ``oid`` (:func:`object_id_of`), ``nonce`` (the authorize request's).
+    """
+    state: DirectoryState = double.directory
+    claims = {"tid": double.tenant, "oid": object_id_of(double, address), **(identity or {})}
+    access = f"fake-user-{next(double._counter)}-{secrets.token_hex(8)}"
+    refresh = f"rt-{secrets.token_hex(16)}"
+    now = int(time.time())
+    with double.lock:
+        double.tokens[access] = client_id
+        state.token_users[access] = address
+    state.refresh_tokens[refresh] = {
+        "client_id": client_id, "user": address, "scope": scope,
+        "identity": {"tid": claims["tid"], "oid": claims["oid"]}}
+    id_token = jwt.encode({
+        "aud": client_id, "iss": f"{double.base_url}/{claims['tid']}/v2.0", "iat": now,
+        "nbf": now, "exp": now + 3600, "name": address, "preferred_username": address,
+        "sub": secrets.token_hex(8), "ver": "2.0", **claims},
+        state.signing_key, algorithm="RS256", headers={"kid": SIGNING_KID})
+    granted = " ".join(s for s in scope.split() if s not in ("openid", "profile"))
+    return jsonify(token_type="Bearer", scope=granted, expires_in=state.access_seconds,
+                   ext_expires_in=state.access_seconds, access_token=access,
+                   refresh_token=refresh, id_token=id_token,
+                   client_info=_b64({"uid": claims["oid"], "utid": claims["tid"]}))
 
 
 def install_directory(app: Flask, double: Any) -> None:
@@ -120,7 +171,7 @@ def install_directory(app: Flask, double: Any) -> None:
             return _token_error("authorization_pending", "AADSTS70016: OAuth 2.0 device "
                                 "flow error. Authorization is pending. Continue polling.", 400)
         state.device_codes.pop(form["device_code"])
-        return issue(tenant, entry["client_id"], entry["user"], entry["scope"])
+        return issue_tokens(double, entry["client_id"], entry["user"], entry["scope"])
 
     def refresh_grant(tenant: str, form) -> Any:
         entry = state.refresh_tokens.get(form.get("refresh_token", ""))
@@ -130,28 +181,8 @@ def install_directory(app: Flask, double: Any) -> None:
         if entry["user"] in state.revoked_users:
             return _token_error("invalid_grant", "AADSTS50173: The provided grant has expired "
                                 "due to it being revoked, a fresh auth token is needed.", 400)
-        return issue(tenant, entry["client_id"], entry["user"], entry["scope"])
-
-    def issue(tenant: str, client_id: str, address: str, scope: str) -> Any:
-        box = double.data.mailbox(address)
-        user_id = box.user_id if box else str(uuid.uuid4())
-        access = f"fake-user-{next(double._counter)}-{secrets.token_hex(8)}"
-        refresh = f"rt-{secrets.token_hex(16)}"
-        now = int(time.time())
-        with double.lock:
-            double.tokens[access] = client_id
-            state.token_users[access] = address
-        state.refresh_tokens[refresh] = {"client_id": client_id, "user": address, "scope": scope}
-        id_token = jwt.encode({
-            "aud": client_id, "iss": f"{double.base_url}/{double.tenant}/v2.0", "iat": now,
-            "nbf": now, "exp": now + 3600, "name": address, "oid": user_id,
-            "preferred_username": address, "sub": secrets.token_hex(8), "tid": double.tenant,
-            "ver": "2.0"}, secrets.token_hex(32), algorithm="HS256")
-        granted = " ".join(s for s in scope.split() if s not in ("openid", "profile"))
-        return jsonify(token_type="Bearer", scope=granted, expires_in=state.access_seconds,
-                       ext_expires_in=state.access_seconds, access_token=access,
-                       refresh_token=refresh, id_token=id_token,
-                       client_info=_b64({"uid": user_id, "utid": double.tenant}))
+        return issue_tokens(double, entry["client_id"], entry["user"], entry["scope"],
+                            entry.get("identity"))
 
     double.delegated_grants = {DEVICE_CODE_GRANT: device_grant, "refresh_token": refresh_grant}
     _install_groups(app, double, state, graph_error)

@@ -23,11 +23,13 @@ def graph_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphDoub
 
 @pytest.fixture
 def graph(graph_double: GraphDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphDouble]:
-    """The double, trusted through ``REQUESTS_CA_BUNDLE``; faults are cleared after each test."""
+    """The double, trusted through ``REQUESTS_CA_BUNDLE``; faults and the browser
+    sign-in switches are cleared after each test."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", graph_double.ca_path)
     yield graph_double
     graph_double.faults.clear()
     graph_double.denied.clear()
+    graph_double.signin.reset()
 
 
 def unique(prefix: str) -> str:

@@ -5,7 +5,8 @@ Graph documentation (https://learn.microsoft.com/graph/delta-query-messages,
 https://learn.microsoft.com/graph/delta-query-events,
 https://learn.microsoft.com/graph/api/message-get, .../api/eventmessage-get and
 .../api/contact-get; one is kept in ``tests/data/graph/``): the Entra ID token endpoint
-and OpenID metadata msal reads, ``mailFolders/delta``, ``messages/delta``,
+and OpenID metadata msal reads (the browser sign-ins and admin consent:
+:mod:`tests.fakes.graph_signin`), ``mailFolders/delta``, ``messages/delta``,
 ``calendarView/delta`` and ``contacts/delta`` with ``@odata.nextLink`` /
 ``@odata.deltaLink`` paging and ``@removed`` tombstones, ``$batch``, ``sendMail``,
 ``events``, and ``subscriptions`` with the validation handshake and notification
@@ -37,6 +38,7 @@ from werkzeug.serving import make_server
 
 from tests.fakes.graph_data import FakeMailbox, GraphData, decode_token, encode_token, iso
 from tests.fakes.graph_directory import DirectoryState
+from tests.fakes.graph_signin import SignInState
 
 #: Exchange Online answers 429 MailboxConcurrency past 4 concurrent requests per mailbox
 MAX_IN_FLIGHT = 4
@@ -97,6 +99,7 @@ class GraphDouble:
         self._deliveries: queue.Queue = queue.Queue()
         self.data.listeners.append(self._on_change)
         self.directory = DirectoryState()
+        self.signin = SignInState()
         self.delegated_grants: dict[str, Callable[..., Any]] = {}
         self.app = build_app(self)
         self.ca = trustme.CA()
@@ -268,9 +271,11 @@ def build_app(double: GraphDouble) -> Flask:
     _install_identity(app, double)
     from tests.fakes.graph_directory import install_directory
     from tests.fakes.graph_routes import install_graph_routes
+    from tests.fakes.graph_signin import install_signin
 
     install_graph_routes(app, double)
     install_directory(app, double)
+    install_signin(app, double)
     return app
 
 
@@ -341,7 +346,7 @@ def _install_identity(app: Flask, double: GraphDouble) -> None:
         if client_id in double.token_errors:
             return _token_error(*double.token_errors[client_id], 400)
         grant = double.delegated_grants.get(form.get("grant_type", ""))
-        if grant is not None:  # device code and refresh: public clients, no secret
+        if grant is not None:  # a user's grants (device code, refresh, authorization code)
             return grant(tenant, form)
         if not _client_authenticated(client, form, f"{double.base_url}/{tenant}"):
             return _token_error("invalid_client", "AADSTS7000215: Invalid client secret.", 401)

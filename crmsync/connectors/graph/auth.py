@@ -1,4 +1,5 @@
-"""Tokens from Microsoft Entra ID through msal: app-only, or delegated (device code).
+"""Tokens from Microsoft Entra ID through msal: app-only, or delegated (device code, or
+the authorization code flow in a browser).
 
 One app registration serves many mailboxes; msal caches the token in memory and
 refreshes it before expiry. A refused grant (revoked consent, deleted secret,
@@ -9,6 +10,7 @@ mailbox being synced as needing re-authentication.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,16 +55,7 @@ class TokenSource:
     def __init__(self, authority: str, client_id: str, credential: Any,
                  session: requests.Session) -> None:
         self._lock = threading.Lock()
-        known = urlsplit(authority).hostname in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
-        try:
-            self._app = msal.ConfidentialClientApplication(
-                client_id, client_credential=credential, authority=authority,
-                http_client=session, instance_discovery=None if known else False,
-            )
-        except ValueError as exc:  # msal's authority/OIDC discovery errors
-            raise ConfigError(f"cannot use authority {authority}", [str(exc)]) from exc
-        except requests.RequestException as exc:
-            raise TransientError(f"sign-in service unreachable: {exc}") from exc
+        self._app = confidential_app(authority, client_id, credential, session)
 
     def token(self, scope: str, force_refresh: bool = False) -> str:
         """Return a valid access token for ``scope``.
@@ -99,13 +92,36 @@ def delegated_scopes(graph_url: str) -> list[str]:
 
 def public_app(authority: str, client_id: str, cache: msal.SerializableTokenCache,
                session: requests.Session) -> msal.PublicClientApplication:
-    """A msal public client (device code, refresh) keeping its tokens in ``cache``."""
+    """A msal public client (device code, browser sign-in, refresh) keeping its tokens
+    in ``cache``."""
+    return _msal_app(msal.PublicClientApplication, authority, client_id, session,
+                     token_cache=cache)
+
+
+def confidential_app(authority: str, client_id: str, credential: Any,
+                     session: requests.Session) -> msal.ConfidentialClientApplication:
+    """A msal confidential client (app-only tokens, or a web app's sign-in) proving
+    itself with ``credential`` (a secret, or :func:`certificate_credential`'s dict)."""
+    return _msal_app(msal.ConfidentialClientApplication, authority, client_id, session,
+                     client_credential=credential)
+
+
+def _msal_app(cls: Any, authority: str, client_id: str, session: requests.Session,
+              **options: Any) -> Any:
+    """Build a msal application; msal reads the authority's OpenID metadata now.
+
+    Instance discovery (asking Microsoft which hosts are its clouds) is kept for
+    Microsoft's own hosts and turned off for others (national clouds given by URL, test
+    doubles), which it would refuse.
+
+    :raises ConfigError: the authority is not a sign-in service msal can use.
+    :raises TransientError: the sign-in service could not be reached.
+    """
     known = urlsplit(authority).hostname in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
     try:
-        return msal.PublicClientApplication(
-            client_id, authority=authority, token_cache=cache, http_client=session,
-            instance_discovery=None if known else False)
-    except ValueError as exc:
+        return cls(client_id, authority=authority, http_client=session,
+                   instance_discovery=None if known else False, **options)
+    except ValueError as exc:  # msal's authority/OIDC discovery errors
         raise ConfigError(f"cannot use authority {authority}", [str(exc)]) from exc
     except requests.RequestException as exc:
         raise TransientError(f"sign-in service unreachable: {exc}") from exc
@@ -191,3 +207,73 @@ def device_sign_in(authority: str, client_id: str, graph_url: str, session: requ
     if "access_token" not in result:
         raise _refused(result)
     return cache.serialize()
+
+
+# -- the authorization code flow (a browser; https://learn.microsoft.com/entra/identity-
+# platform/v2-oauth2-auth-code-flow): msal adds PKCE, state and the OpenID nonce ------------
+
+
+def start_auth_code_flow(app: Any, scopes: list[str], redirect_uri: str,
+                         login_hint: str | None = None) -> dict[str, Any]:
+    """Begin a browser sign-in: msal's flow, whose ``auth_uri`` the browser opens.
+
+    The caller keeps the rest of the flow (state, nonce, PKCE verifier) for the return.
+    The code comes back in the query, not by ``form_post`` as msal suggests: a form posted
+    from Microsoft's site carries neither a ``SameSite=Strict`` session cookie nor a CSRF
+    token. A code in the query is single-use, short-lived and worthless without the PKCE
+    verifier kept by the caller (RFC 9700, 4.3.1); pages should send no ``Referer``.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "response_mode='form_post' is recommended",
+                                UserWarning)
+        return dict(app.initiate_auth_code_flow(scopes, redirect_uri=redirect_uri,
+                                                login_hint=login_hint, response_mode="query"))
+
+
+def finish_auth_code_flow(app: Any, flow: dict[str, Any],
+                          response: dict[str, str]) -> dict[str, Any]:
+    """Redeem the code the browser brought back; return msal's result (tokens and the
+    ``id_token_claims``).
+
+    msal checks that ``state`` and the id token's ``nonce`` are the flow's own and sends
+    the PKCE verifier; it does not check the id token's other claims (msal 1.38+).
+
+    :raises AuthError: the user or the tenant refused, or the answer is not this flow's.
+    :raises TransientError: the sign-in service could not be reached.
+    """
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, response)
+    except (ValueError, RuntimeError) as exc:  # msal: state or nonce mismatch
+        raise AuthError(f"the sign-in answer does not belong to this sign-in ({exc})") from exc
+    except requests.RequestException as exc:
+        raise TransientError(f"sign-in service unreachable: {exc}") from exc
+    if "error" in result:  # the user declined, or the code was refused: sign in again
+        description = (str(result.get("error_description") or "").splitlines() or [""])[0]
+        raise AuthError(f"sign-in refused ({result['error']}): {description[:300]}")
+    return dict(result)
+
+
+def browser_sign_in_start(authority: str, client_id: str, graph_url: str,
+                          redirect_uri: str, session: requests.Session,
+                          login_hint: str | None = None) -> dict[str, Any]:
+    """Begin signing a mailbox's user in again in a browser (delegated, public client).
+
+    The app registration stays a public client, as for the device code: the return URL is
+    registered under "Mobile and desktop applications", and PKCE stands in for a secret.
+    """
+    app = public_app(authority, client_id, msal.SerializableTokenCache(), session)
+    return start_auth_code_flow(app, delegated_scopes(graph_url), redirect_uri, login_hint)
+
+
+def browser_sign_in_finish(authority: str, client_id: str, flow: dict[str, Any],
+                           response: dict[str, str],
+                           session: requests.Session) -> tuple[str, dict[str, Any]]:
+    """Finish :func:`browser_sign_in_start`: the msal cache to store (as
+    :func:`device_sign_in` returns it) and who signed in (the id token's claims).
+
+    :raises AuthError: refused, or not this flow's answer.
+    """
+    cache = msal.SerializableTokenCache()
+    app = public_app(authority, client_id, cache, session)
+    result = finish_auth_code_flow(app, flow, response)
+    return cache.serialize(), dict(result.get("id_token_claims") or {})

@@ -65,7 +65,9 @@ class CrmSyncGroup(click.Group):
         return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
+        if cmd_name in COMMANDS:
+            # Even when registered: another command's module may have registered it with
+            # only some of its modules (``user`` imports ``mailboxes``, not ``graph``).
             load_commands(cmd_name)
         return self.commands.get(cmd_name)
 

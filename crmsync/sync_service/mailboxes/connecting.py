@@ -16,6 +16,7 @@ from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
+from crmsync.sync_service.mailboxes.lifecycle import seal_credential
 
 
 def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
@@ -56,4 +57,4 @@ def reseal_secret(services: Services, mailbox_id: int, name: str, connector: Con
     if updated:
         with session_scope(services.sessions) as session:
             session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(
-                secret=services.secret_box().seal(updated, name)))
+                secret=seal_credential(services.secret_box(), name, updated)))

@@ -150,11 +150,28 @@ def add(session: Session, box: SecretBox, new: NewMailbox) -> Mailbox:
             raise UserError(f"no CRM user {new.owner} (import users first)")
     mailbox = Mailbox(
         name=new.name, provider=new.provider, settings=new.settings,
-        secret=box.seal(new.secret, new.name), owner_id=owner_id, purpose=new.purpose,
+        secret=seal_credential(box, new.name, new.secret), owner_id=owner_id,
+        purpose=new.purpose,
         status="new", created_at=datetime.now(UTC),
     )
     session.add(mailbox)
     session.flush()
+    return mailbox
+
+
+def seal_credential(box: SecretBox, name: str, secret: str) -> bytes:
+    """A mailbox's credential encrypted for its row: bound to the mailbox's name, so a
+    copy on another row does not open (every writer of ``Mailbox.secret`` seals here)."""
+    return box.seal(secret, name)
+
+
+def reauthenticated(session: Session, box: SecretBox, name: str, secret: str) -> Mailbox:
+    """Store a new sign-in for ``name`` (a delegated mailbox's msal token cache) and clear
+    its "needs re-auth", so that the next run syncs with it."""
+    mailbox = find(session, name)
+    mailbox.secret = seal_credential(box, mailbox.name, secret)
+    if mailbox.status == "needs_reauth":
+        mailbox.status, mailbox.last_error = "new", None
     return mailbox
 
 

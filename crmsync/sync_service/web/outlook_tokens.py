@@ -143,13 +143,7 @@ class TokenValidator:
             raise InvalidToken("issuer not accepted")
         if self.settings.scope not in str(claims.get("scp", "")).split():
             raise InvalidToken("required scope missing")
-        address = next((claims[c] for c in EMAIL_CLAIMS if isinstance(claims.get(c), str)), "")
-        if "@" not in address:
-            raise InvalidToken("no user address in the token")
-        object_id = str(claims["oid"]).lower()
-        if not _GUID.fullmatch(object_id):
-            raise InvalidToken("the object id is not a GUID")
-        return Identity(tenant, object_id, address.strip().lower())
+        return identity_from_claims(claims)
 
 
 @dataclass(frozen=True)
@@ -159,6 +153,21 @@ class Identity:
     tenant_id: str
     object_id: str
     address: str
+
+
+def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
+    """Who a validated Entra token (an Outlook access token, the console's id token) names:
+    the immutable ``tid`` + ``oid``, and the address a first sign-in binds by.
+
+    :raises InvalidToken: no user address, or an object id that is not a GUID.
+    """
+    address = next((claims[c] for c in EMAIL_CLAIMS if isinstance(claims.get(c), str)), "")
+    if "@" not in address:
+        raise InvalidToken("no user address in the token")
+    object_id = str(claims.get("oid", "")).lower()
+    if not _GUID.fullmatch(object_id):
+        raise InvalidToken("the object id is not a GUID")
+    return Identity(str(claims.get("tid", "")).lower(), object_id, address.strip().lower())
 
 
 def validator_from_config(config: Mapping[str, Any]) -> TokenValidator | None:

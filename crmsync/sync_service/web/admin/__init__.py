@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from flask import Flask, redirect, url_for
 
-from crmsync.sync_service.web.admin import activities, mailboxes, people, signing_in
+from crmsync.sync_service.web.admin import (
+    activities,
+    entra,
+    mailboxes,
+    microsoft365,
+    people,
+    signing_in,
+)
 from crmsync.sync_service.web.admin.blueprint import blueprint
 
 #: the modules whose pages are on the blueprint (imported for their routes)
-PAGES = (activities, mailboxes, people)
+PAGES = (activities, mailboxes, people, entra, microsoft365)
 
 
 def register(app: Flask) -> None:
@@ -23,4 +30,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(blueprint)
     signing_in.install(app)
     mailboxes.install_limits(app)
+    entra.install(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("admin.mailboxes")))

@@ -46,9 +46,11 @@ from crmsync.sync_service.web.admin.i18n import language, translate
 
 #: roles that reach the console, and whether they may change things
 CONSOLE_ROLES = {"admin": True, "manager": False}
-#: endpoints reachable without a session
+#: endpoints reachable without a session (Microsoft's round trips come back without the
+#: SameSite=Strict cookie: their views bring it along and check the user themselves)
 OPEN_ENDPOINTS = frozenset({"admin.sign_in", "admin.static", "admin.entra_start",
-                            "admin.entra_return"})
+                            "admin.entra_return", "admin.microsoft365_consent_return",
+                            "admin.microsoft365_reauth_return"})
 CONSOLE_PATH = "/admin"
 SESSION_HOURS = 8
 SIGN_IN_LIMIT = "10/minute"
@@ -185,9 +187,12 @@ def sign_in() -> Any:
     return redirect(url_for("admin.mailboxes"))
 
 
-def _sign_in_page(error: str = "", email: str = "") -> str:
-    from crmsync.sync_service.web.admin.entra import entra_configured
+def entra_configured() -> bool:
+    """Whether "Sign in with Microsoft" is offered (:mod:`.entra`)."""
+    return bool(current_app.config.get("CONSOLE_ENTRA_CLIENT_ID"))
 
+
+def _sign_in_page(error: str = "", email: str = "") -> str:
     return render_template("admin/sign_in.html", error=translate(error) if error else "",
                            email=email, entra=entra_configured())
 
