@@ -28,14 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 import requests
 import trustme
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import make_server
 
+from tests.fakes.graph_client_auth import client_refusal
 from tests.fakes.graph_data import FakeMailbox, GraphData, decode_token, encode_token, iso
 from tests.fakes.graph_directory import DirectoryState
 from tests.fakes.graph_signin import SignInState
@@ -348,8 +346,10 @@ def _install_identity(app: Flask, double: GraphDouble) -> None:
         grant = double.delegated_grants.get(form.get("grant_type", ""))
         if grant is not None:  # a user's grants (device code, refresh, authorization code)
             return grant(tenant, form)
-        if not _client_authenticated(client, form, f"{double.base_url}/{tenant}"):
-            return _token_error("invalid_client", "AADSTS7000215: Invalid client secret.", 401)
+        refusal = client_refusal(client, form, client_id,
+                                 f"{double.base_url}/{tenant}/oauth2/v2.0/token")
+        if refusal is not None:
+            return _token_error("invalid_client", refusal, 401)
         access = f"fake-{client_id}-{next(double._counter)}-{secrets.token_hex(8)}"
         with double.lock:
             double.tokens[access] = client_id
@@ -363,30 +363,6 @@ def _token_error(error: str, description: str, status: int):
                        if "AADSTS" in description else [])
     response.status_code = status
     return response
-
-
-def _client_authenticated(client: dict[str, Any], form, authority: str) -> bool:
-    if client["secret"] is not None:
-        return secrets.compare_digest(form.get("client_secret", ""), client["secret"])
-    assertion = form.get("client_assertion")
-    if not assertion or client["certificate"] is None:
-        return False
-    cert = x509.load_pem_x509_certificate(client["certificate"])
-    header = jwt.get_unverified_header(assertion)
-    if header.get("x5t") and header["x5t"] != _x5t(cert):
-        return False
-    try:
-        jwt.decode(assertion, cert.public_key(), algorithms=["RS256", "PS256"],
-                   audience=f"{authority}/oauth2/v2.0/token")
-    except jwt.PyJWTError:
-        return False
-    return True
-
-
-def _x5t(cert: x509.Certificate) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).decode().rstrip("=")
 
 
 def subscription_expiry_ok(requested: str) -> bool:

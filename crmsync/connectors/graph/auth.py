@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from crmsync.errors import AuthError, ConfigError, CrmSyncError, TransientError
 
@@ -31,22 +31,37 @@ PERMANENT_ERRORS = frozenset({
 def certificate_credential(pem: str) -> dict[str, str]:
     """Turn a PEM holding a private key and its certificate into msal's credential.
 
-    :raises ConfigError: the PEM lacks the key or the certificate.
+    No thumbprint is handed over, so msal (1.35 and later) names the certificate by its
+    SHA-256 thumbprint (``x5t#S256``) and signs with PS256, as Entra ID's current guidance
+    asks; msal falls back to the SHA-1 ``x5t`` for AD FS only. The key is checked against
+    the certificate here because a mismatch would otherwise surface only as Entra ID's
+    refusal (AADSTS700027) at the first sync.
+    https://learn.microsoft.com/entra/identity-platform/certificate-credentials
+
+    :raises ConfigError: the PEM lacks the key or the certificate, the key is encrypted,
+        or the key is not the certificate's.
     """
     data = pem.encode()
     try:
         cert = x509.load_pem_x509_certificate(data)
         key = serialization.load_pem_private_key(data, password=None)
-    except ValueError as exc:
-        raise ConfigError("the certificate file must hold the private key and the "
-                          "certificate (PEM)", [str(exc)]) from exc
+    except (ValueError, TypeError) as exc:  # TypeError: the key is password-protected
+        raise ConfigError("the certificate file must hold the private key (unencrypted) and "
+                          "the certificate (PEM)", [str(exc)]) from exc
+    if _public_der(key.public_key()) != _public_der(cert.public_key()):
+        raise ConfigError("the private key in the certificate file is not the certificate's",
+                          [f"certificate subject: {cert.subject.rfc4514_string()}"])
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     return {
         "private_key": key_pem,
-        "thumbprint": cert.fingerprint(hashes.SHA1()).hex(),  # noqa: S324 - x5t is SHA-1
         "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
     }
+
+
+def _public_der(key: Any) -> bytes:
+    return bytes(key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 class TokenSource:

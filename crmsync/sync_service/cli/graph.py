@@ -29,10 +29,19 @@ from crmsync.sync_service.cli.mailboxes import _add_mailbox, _secret_from_env, m
 
 
 def _graph_secret(secret_env: str | None, certificate: Path | None) -> tuple[str, str]:
+    """The credential kind and the secret to seal: a client secret or a certificate's PEM.
+
+    A certificate file is checked now (key present, unencrypted, the certificate's own),
+    so a file msal could not sign with is refused before anything is saved.
+    """
     if bool(secret_env) == bool(certificate):
         raise UserError("give exactly one of --secret-env VAR, --certificate FILE or --delegated")
     if certificate:
-        return "certificate", certificate.read_text()
+        from crmsync.connectors.graph.auth import certificate_credential
+
+        pem = certificate.read_text(encoding="utf-8", errors="replace")  # DER/PFX: not PEM
+        certificate_credential(pem)
+        return "certificate", pem
     return "secret", _secret_from_env(str(secret_env))
 
 
@@ -42,7 +51,7 @@ def _graph_secret(secret_env: str | None, certificate: Path | None) -> tuple[str
 @click.option("--client-id", required=True, help="Application (client) id.")
 @click.option("--secret-env", help="Variable holding the client secret.")
 @click.option("--certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM file with the certificate and its private key.")
+              help="PEM file with the certificate and its unencrypted private key.")
 @click.option("--delegated", is_flag=True,
               help="Sign the mailbox's own user in (device code) instead of app-only.")
 @click.option("--address", help="The mailbox's address (UPN).")

@@ -18,15 +18,21 @@ from crmsync.sync_service.cli import main
 @click.option("--client-id", default=None,
               help="Entra app (client) id of crmsync's API, for Outlook SSO tokens.")
 def manifest(base_url: str, out: Path, app_id: str | None, client_id: str | None) -> None:
-    """Write manifest.xml (add-in-only) and manifest.json (unified) with their icons."""
+    """Write manifest.xml (add-in-only) and manifest.json (unified) with their icons.
+
+    The XML is checked against Microsoft's schemas before anything is written: a manifest
+    Outlook would refuse is an error here, not at sideloading.
+    """
     from crmsync.manifest import Deployment
     from crmsync.manifest.icons import png
     from crmsync.manifest.unified import render_localization, render_unified
-    from crmsync.manifest.xml import render_xml
+    from crmsync.manifest.xml import check_xml, render_xml
 
     deployment = Deployment.for_url(base_url, app_id, client_id)
+    xml = render_xml(deployment)
+    check_xml(xml)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "manifest.xml").write_text(render_xml(deployment), encoding="utf-8")
+    (out / "manifest.xml").write_text(xml, encoding="utf-8")
     (out / "manifest.json").write_text(
         json.dumps(render_unified(deployment), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8")
