@@ -87,7 +87,8 @@ def _error_page(code: str, message: str) -> tuple[str, int]:
 
 
 def install_signin(app: Flask, double: Any) -> None:
-    from tests.fakes.graph_server import _client_authenticated, _token_error
+    from tests.fakes.graph_client_auth import client_refusal
+    from tests.fakes.graph_server import _token_error
 
     state: SignInState = double.signin
 
@@ -136,9 +137,10 @@ def install_signin(app: Flask, double: Any) -> None:
                                 "match the one the code was issued for.", 400)
         client = double.clients[entry["client_id"]]
         confidential = client["secret"] is not None or client["certificate"] is not None
-        if confidential and not _client_authenticated(client, form,
-                                                      f"{double.base_url}/{tenant}"):
-            return _token_error("invalid_client", "AADSTS7000215: Invalid client secret.", 401)
+        refusal = client_refusal(client, form, entry["client_id"],
+                                 f"{double.base_url}/{tenant}/oauth2/v2.0/token")
+        if confidential and refusal is not None:
+            return _token_error("invalid_client", refusal, 401)
         if entry["challenge"] and _s256(form.get("code_verifier", "")) != entry["challenge"]:
             return _token_error("invalid_grant", "AADSTS501481: The Code_Verifier does not "
                                 "match the code_challenge supplied in the authorization "
