@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,18 +20,34 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+#: the session's one Playwright and Chromium, and how many fixture instances use them
+_CHROMIUM: dict[str, Any] = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    """Debian's Chromium driven by Playwright; a missing browser fails, never skips."""
+    """Debian's Chromium driven by Playwright; a missing browser fails, never skips.
+
+    Other directories import this fixture into their conftest (tests/admin): each import
+    is a fixture of its own to pytest, but Playwright's sync API runs once per thread, so
+    they all share one browser, closed when the last of them ends.
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    playwright.stop()
+    if not _CHROMIUM["users"]:
+        playwright = sync_playwright().start()
+        _CHROMIUM.update(playwright=playwright, browser=playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS))
+    _CHROMIUM["users"] += 1
+    try:
+        yield _CHROMIUM["browser"]
+    finally:
+        _CHROMIUM["users"] -= 1
+        if not _CHROMIUM["users"]:
+            _CHROMIUM["browser"].close()
+            _CHROMIUM["playwright"].stop()
 
 
 @dataclass

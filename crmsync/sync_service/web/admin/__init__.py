@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from flask import Flask, redirect, url_for
 
-from crmsync.sync_service.web.admin import activities, mailboxes, signing_in
+from crmsync.sync_service.web.admin import (
+    activities,
+    mailboxes,
+    quarantine,
+    settings,
+    settings_rules,
+    settings_support,
+    signing_in,
+)
 from crmsync.sync_service.web.admin.blueprint import blueprint
 
 #: the modules whose pages are on the blueprint (imported for their routes)
-PAGES = (activities, mailboxes)
+PAGES = (activities, mailboxes, quarantine, settings, settings_rules, settings_support)
 
 
 def register(app: Flask) -> None:
