@@ -33,6 +33,7 @@ from crmsync.crm.models import (
 )
 from crmsync.crm.privacy import ErasureRecord, SuppressedAddress
 from crmsync.crm.support import OutboxMessage, SupportAlert, SupportCase, SupportIntake
+from crmsync.crm.rules import add_rule, check_rule, load_capture_rules, with_rule
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.mapping.policy import CapturePolicy
@@ -175,6 +176,28 @@ def _delete_contacts(session: Session, addresses: set[str]) -> int:
         session.delete(contact)  # its addresses and deal roles go with it
     session.flush()
     return len(contact_ids)
+
+
+def purge_for_rule(
+    session: Session, kind: str, value: str, now: datetime, user_id: int | None = None,
+    dry_run: bool = False,
+) -> list[tuple[int, str, str]]:
+    """Add a privacy rule and purge the mail already captured that it forbids; with
+    ``dry_run``, store and purge nothing and return what saving it would purge.
+
+    The dry run and the real thing are one computation (:func:`purge_forbidden` over the
+    rules as they are with this one added), so what a dry run lists is what Save purges.
+
+    :param user_id: the user whose do-not-capture list the rule joins (None: the
+        organization's rule).
+    :returns: (activity id, subject, reason) of each activity purged (or that would be).
+    :raises UserError: the rule is not valid (see :func:`~crmsync.crm.rules.check_rule`).
+    """
+    stored = check_rule(kind, value, user_id)
+    policy = with_rule(load_capture_rules(session, user_id), kind, stored)
+    if not dry_run:
+        add_rule(session, kind, value, now, user_id)
+    return purge_forbidden(session, policy, user_id, dry_run=dry_run)
 
 
 def purge_forbidden(

@@ -13,7 +13,8 @@ when that copy is deleted) and those of its other copies (``activity_sources``).
 
 The condition (:func:`visible_activities`) is built once with bind parameters for the
 viewer, so cached statements (the sender lookup's) stay cached; :func:`viewer_params`
-gives the values for one viewer.
+gives the values for one viewer. Quarantined items follow the same rule
+(:func:`visible_quarantine`): the mailbox that fetched one decides who sees it.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from crmsync.crm.models import Activity, ActivitySource, Mailbox, Setting, User
+from crmsync.crm.models import Activity, ActivitySource, Mailbox, QuarantinedItem, Setting, User
 from crmsync.errors import UserError
 from crmsync.mapping.privacy import PRIVATE
 
@@ -93,6 +94,19 @@ def _mailbox_of_activity(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     return or_(first, copies)
 
 
+def _shared_mailbox(mailbox: Any = Mailbox) -> ColumnElement[bool]:
+    """A condition on ``mailbox`` (:class:`Mailbox` or an alias of it): the viewer in the
+    bind values sees what it holds (their own; a teammate's or anyone's, by sharing; a
+    support mailbox's, by role)."""
+    teammate = and_(
+        bindparam("sharing") == literal("team"),
+        mailbox.owner_id.in_(select(User.id).where(User.team_id == bindparam("viewer_team_id"))),
+    )
+    return or_(mailbox.owner_id == bindparam("viewer_id"), teammate,
+               bindparam("sharing") == literal("everyone"),
+               and_(mailbox.purpose == "support", bindparam("reads_support") == literal(True)))
+
+
 @functools.cache
 def visible_activities() -> ColumnElement[bool]:
     """A WHERE condition on :class:`Activity`: what the viewer in the bind values sees.
@@ -100,12 +114,7 @@ def visible_activities() -> ColumnElement[bool]:
     Bind with :func:`viewer_params` (``statement.params(...)``, or as execute parameters).
     """
     own = Mailbox.owner_id == bindparam("viewer_id")
-    teammate = and_(
-        bindparam("sharing") == literal("team"),
-        Mailbox.owner_id.in_(select(User.id).where(User.team_id == bindparam("viewer_team_id"))),
-    )
-    shared = or_(own, teammate, bindparam("sharing") == literal("everyone"),
-                 and_(Mailbox.purpose == "support", bindparam("reads_support") == literal(True)))
+    shared = _shared_mailbox()
     organization = and_(
         Activity.owner_mailbox_id.is_(None),
         ~exists(select(ActivitySource.id).where(ActivitySource.activity_id == Activity.id,
@@ -117,3 +126,30 @@ def visible_activities() -> ColumnElement[bool]:
         and_(private, or_(_mailbox_of_activity(own),
                           and_(organization, bindparam("is_admin") == literal(True)))),
     )
+
+
+@functools.cache
+def visible_quarantine() -> ColumnElement[bool]:
+    """A WHERE condition on :class:`QuarantinedItem`: the items the viewer in the bind
+    values sees (bound like :func:`visible_activities`).
+
+    An item fetched from a mailbox is seen by whoever sees that mailbox's mail; one
+    without a mailbox (imported from files) belongs to the organization. Whether the
+    item is private cannot be known before it is parsed: :func:`reads_private_text`
+    decides about its text.
+    """
+    # An alias, so a query that joins the item's mailbox does not correlate with it.
+    mailbox = aliased(Mailbox, name="seen_mailbox")
+    return or_(
+        QuarantinedItem.mailbox_id.is_(None),
+        exists(select(mailbox.id).where(mailbox.id == QuarantinedItem.mailbox_id,
+                                        _shared_mailbox(mailbox))),
+    )
+
+
+def reads_private_text(viewer: Viewer, mailbox: Mailbox | None) -> bool:
+    """Whether ``viewer`` may read a private item's text: the owner of the mailbox
+    holding it, or an admin for an item no mailbox holds (as :func:`visible_activities`)."""
+    if mailbox is not None:
+        return mailbox.owner_id is not None and mailbox.owner_id == viewer.id
+    return viewer.role == "admin"

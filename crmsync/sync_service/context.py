@@ -6,7 +6,8 @@ assembles the page hooks: the engine runs what it is given and imports none of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -16,11 +17,31 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crmsync.crm.db import make_engine, make_sessionmaker
 from crmsync.crm.models import Mailbox, Setting
+from crmsync.crm.rules import normalize_domain
+from crmsync.errors import UserError
 from crmsync.sync_service.config import split_domains, split_list
 from crmsync.sync_service.engine.page import PageHook
 from crmsync.sync_service.mailboxes.credentials import SecretBox, load_keys
 
 INTERNAL_DOMAINS_SETTING = "internal_domains"
+
+
+def set_internal_domains(session: Session, domains: Iterable[str]) -> str:
+    """Store the organization's own mail domains (``org set-domains``, the console; each
+    argument may list several, ``;``-, ``,``- or space-separated); return the stored
+    value. Mail among them only is internal, and never captured.
+
+    :raises UserError: one is not a mail domain, or none is given.
+    """
+    parts = (part for d in domains for part in re.split(r"[;,\s]+", d) if part)
+    value = ";".join(dict.fromkeys(normalize_domain(part) for part in parts))
+    if not value:
+        raise UserError("give at least one mail domain, e.g. northwind.example")
+    setting = session.get(Setting, INTERNAL_DOMAINS_SETTING) or Setting(
+        key=INTERNAL_DOMAINS_SETTING)
+    setting.value = value
+    session.add(setting)
+    return value
 
 
 @dataclass

@@ -22,7 +22,8 @@ MANAGER = "mike.chen@northwind.example"
 def org(cli: Cli) -> Cli:
     """The sample organization; its admin, a rep, an agent and a manager have passwords."""
     load_sample_crm(cli)
-    cli("user", "add", MANAGER, "--name", "Mike Chen", "--role", "manager")
+    cli("user", "add", MANAGER, "--name", "Mike Chen", "--role", "manager", "--team",
+        "Sales APAC")
     for who in (ADMIN, REP, AGENT, MANAGER):
         cli("user", "add", who, "--password-env", "CONSOLE_PASSWORD",
             env={"CONSOLE_PASSWORD": PASSWORD})

@@ -177,7 +177,28 @@ def _templates_probe(office: Office, who: str, item: Item) -> tuple[int, str]:
     return status, item.canary if item.key in matched else ""
 
 
+def _quarantine_probe(office: Office, who: str, item: Item) -> tuple[int, str]:
+    """The item's mail quarantined by its mailbox: the console lists it to those who
+    may see that mailbox's mail."""
+    from datetime import UTC, datetime
+
+    from crmsync.crm.models import Mailbox, QuarantinedItem
+
+    with office.cli.session() as session:
+        mailbox = session.query(Mailbox).filter_by(name=item.mailbox).one()
+        if session.query(QuarantinedItem).filter_by(item_id=f"probe-{item.key}").first() is None:
+            session.add(QuarantinedItem(
+                mailbox_id=mailbox.id, origin=f"mailbox:{mailbox.id}", folder="INBOX",
+                item_id=f"probe-{item.key}", reason="probe", raw=_mail(item),
+                created_at=datetime.now(UTC)))
+            session.commit()
+    return _console(office, who, "/admin/quarantine")
+
+
 PROBES: dict[str, Probe] = {
+    # Before api.list_templates: that probe makes reply templates whose keywords are the
+    # canaries, and this page lists templates (admin-written settings, not item data).
+    "admin.settings": lambda o, w, i: _console(o, w, "/admin/settings"),
     "api.recent_messages": lambda o, w, i: _get(
         o, w, f"/api/v1/messages?limit=200&internet_message_id={i.message_id}"),
     "api.timeline": lambda o, w, i: _get(o, w, "/api/v1/timeline/account/acc-acme?limit=50"),
@@ -207,6 +228,7 @@ PROBES: dict[str, Probe] = {
     "admin.users": lambda o, w, i: _console(o, w, "/admin/users"),
     "admin.keys": lambda o, w, i: _console(o, w, "/admin/keys"),
     "admin.audit": lambda o, w, i: _console(o, w, "/admin/audit"),
+    "admin.quarantine": _quarantine_probe,
 }
 #: console routes that change a mailbox (no item data): only an admin, with the form's
 #: CSRF token, changes anything (tests/admin/test_console_access.py drives each)
@@ -227,6 +249,20 @@ CONSOLE_CHANGES = {
     "admin.microsoft365_consent": "sends the browser to a tenant's admin consent",
     "admin.microsoft365_reauth": "sends the browser to sign a delegated mailbox in again",
     "admin.microsoft365_reauth_return": "stores a delegated mailbox's new sign-in, sealed",
+    "admin.quarantine_retry": "retries a quarantined item the admin may see, else 404 "
+                              "(tests/admin/test_quarantine.py)",
+    "admin.quarantine_discard": "discards a quarantined item the admin may see, else 404",
+    "admin.rule_dry_run": "lists what a privacy rule would purge: the count, and subjects "
+                          "only of activities the admin may see (tests/admin/test_settings.py)",
+    "admin.rule_add": "adds a privacy rule and purges what it forbids",
+    "admin.rule_remove": "removes a privacy rule",
+    "admin.set_domains": "sets the internal domains",
+    "admin.change_sharing": "sets the organization's sharing",
+    "admin.support_settings": "sets SLA and business hours of support mailboxes",
+    "admin.case_rule_save": "adds or replaces a keyword rule",
+    "admin.case_rule_delete": "deletes a keyword rule",
+    "admin.template_save": "adds or replaces a reply template",
+    "admin.template_delete": "deletes a reply template",
 }
 #: routes that hold no item data, and why
 NO_ITEM_DATA = {

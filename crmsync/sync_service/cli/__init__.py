@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "org": (("crmdata",), "Organization settings."),
     "privacy": (("privacy",), "Erasure, opt-outs and privacy settings."),
+    "quarantine": (("quarantine",), "Items crmsync could not process: list, retry, discard."),
     "relink": (
         ("relink",),
         "Re-evaluate automatic links of recent activities; a person's links stay.",

@@ -12,11 +12,11 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from crmsync.crm.case_setup import save_case_rule, save_template
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import case_shape, iso_utc
-from crmsync.crm.models import Account, Case, Team, User
-from crmsync.crm.support import CaseRule, OutboxMessage, SupportCase, overdue_cases
-from crmsync.crm.templates import ReplyTemplate
+from crmsync.crm.models import Account, Case
+from crmsync.crm.support import OutboxMessage, SupportCase, overdue_cases
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.support import check_sla, deliver_outbox
@@ -160,13 +160,6 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         raise UserError(f"{path}: {exc}") from exc
 
 
-def _text(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return "" if value is None else str(value).strip()
-
-
 @cases.group("rules")
 def cases_rules() -> None:
     """Keyword rules: category, priority, owner or queue, templates."""
@@ -180,45 +173,8 @@ def rules_import(file: Path) -> None:
     rows = _read_rows(file)
     with session_scope(services().sessions) as session:
         for number, row in enumerate(rows, start=1):
-            _upsert_rule(session, row, f"{file.name} row {number}")
+            save_case_rule(session, row, f"{file.name} row {number}")
     click.echo(f"{len(rows)} rule(s) imported")
-
-
-def _upsert_rule(session: Any, row: dict[str, Any], where: str) -> None:
-    name = _text(row, "name")
-    if not name or not _text(row, "keywords"):
-        raise UserError(f"{where}: a rule needs a name and keywords")
-    rule = session.scalars(select(CaseRule).where(CaseRule.name == name)).first()
-    if rule is None:
-        rule = CaseRule(name=name, created_at=datetime.now(UTC))
-        session.add(rule)
-    rule.keywords, rule.category = _text(row, "keywords"), _text(row, "category")
-    rule.priority, rule.templates = _text(row, "priority"), _text(row, "templates")
-    rule.owner_id = _user_id(session, _text(row, "owner_email"), where)
-    rule.team_id = _team_id(session, _text(row, "queue"), where)
-    try:
-        rule.position = int(_text(row, "position") or 0)
-        rule.sla_hours = float(_text(row, "sla_hours")) if _text(row, "sla_hours") else None
-    except ValueError as exc:
-        raise UserError(f"{where}: position and sla_hours must be numbers") from exc
-
-
-def _user_id(session: Any, email: str, where: str) -> int | None:
-    if not email:
-        return None
-    user_id = session.scalar(select(User.id).where(User.email == email.lower()))
-    if user_id is None:
-        raise UserError(f"{where}: no CRM user {email}")
-    return user_id
-
-
-def _team_id(session: Any, name: str, where: str) -> int | None:
-    if not name:
-        return None
-    team_id = session.scalar(select(Team.id).where(Team.name == name))
-    if team_id is None:
-        raise UserError(f"{where}: no team {name!r} (teams come from the users CSV)")
-    return team_id
 
 
 @cases.group("templates")
@@ -233,15 +189,5 @@ def templates_import(file: Path) -> None:
     rows = _read_rows(file)
     with session_scope(services().sessions) as session:
         for number, row in enumerate(rows, start=1):
-            name = _text(row, "name")
-            if not name or not _text(row, "body"):
-                raise UserError(f"{file.name} row {number}: a template needs a name and a body")
-            template = session.scalars(
-                select(ReplyTemplate).where(ReplyTemplate.name == name)
-            ).first()
-            if template is None:
-                template = ReplyTemplate(name=name, created_at=datetime.now(UTC))
-                session.add(template)
-            for key in ("subject", "body", "keywords", "category", "language"):
-                setattr(template, key, _text(row, key) if key != "body" else row["body"])
+            save_template(session, row, f"{file.name} row {number}")
     click.echo(f"{len(rows)} template(s) imported")

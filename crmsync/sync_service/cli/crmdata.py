@@ -8,12 +8,11 @@ import click
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.importer import import_csv
-from crmsync.crm.models import Setting
 from crmsync.crm.visibility import SHARING_CHOICES, set_sharing
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
-from crmsync.sync_service.context import INTERNAL_DOMAINS_SETTING
+from crmsync.sync_service.context import set_internal_domains
 
 
 @main.group()
@@ -54,13 +53,8 @@ def org() -> None:
 @audited("org.set-domains", lambda p: ";".join(p["domains"]))
 def org_set_domains(domains: tuple[str, ...]) -> None:
     """Set the organization's own mail domains (mail among them only is internal)."""
-    value = ";".join(d.strip().lower() for d in domains)
     with session_scope(services().sessions) as session:
-        setting = session.get(Setting, INTERNAL_DOMAINS_SETTING) or Setting(
-            key=INTERNAL_DOMAINS_SETTING
-        )
-        setting.value = value
-        session.add(setting)
+        value = set_internal_domains(session, domains)
     click.echo(f"internal domains: {value}")
 
 

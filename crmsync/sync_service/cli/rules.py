@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from crmsync.crm.db import session_scope
-from crmsync.crm.erase import purge_forbidden
+from crmsync.crm.erase import purge_for_rule
 from crmsync.crm.models import User
-from crmsync.crm.privacy import PrivacyRule
-from crmsync.crm.rules import RULE_KINDS, add_rule, load_capture_rules, normalize_rule_value
+from crmsync.crm.rules import (
+    RULE_KINDS,
+    audit_target,
+    normalize_rule_value,
+    remove_rule,
+    rule_rows,
+)
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
@@ -36,15 +41,12 @@ def _user_id(session, email: str | None) -> int | None:
 @click.argument("kind", type=click.Choice(RULE_KINDS))
 @click.argument("value")
 @click.option("--user", "email", help="The user whose do-not-capture list this is.")
-@audited("rules.add", lambda p: f"{p['kind']}:{p['value']}")
+@audited("rules.add", lambda p: audit_target(p["kind"], p["value"]))
 def rules_add(kind: str, value: str, email: str | None) -> None:
     """Add a rule and purge the mail already captured that it forbids."""
-    now = datetime.now(UTC)
     with session_scope(services().sessions) as session:
-        user_id = _user_id(session, email)
-        add_rule(session, kind, value, now, user_id)
-        policy = load_capture_rules(session, user_id)
-        purged = purge_forbidden(session, policy, user_id)
+        purged = purge_for_rule(session, kind, value, datetime.now(UTC),
+                                _user_id(session, email))
     click.echo(f"rule added: {kind} {normalize_rule_value(kind, value)}; "
                f"{len(purged)} captured activities purged")
 
@@ -53,11 +55,7 @@ def rules_add(kind: str, value: str, email: str | None) -> None:
 def rules_list() -> None:
     """Every rule, one a line."""
     with session_scope(services().sessions) as session:
-        rows = session.execute(
-            select(PrivacyRule.kind, PrivacyRule.value, User.email)
-            .outerjoin(User, User.id == PrivacyRule.user_id).order_by(PrivacyRule.id)
-        )
-        for kind, value, email in rows:
+        for kind, value, email in rule_rows(session):
             click.echo(f"{kind}\t{value}" + (f"\t{email}" if email else ""))
 
 
@@ -65,17 +63,12 @@ def rules_list() -> None:
 @click.argument("kind", type=click.Choice(RULE_KINDS))
 @click.argument("value")
 @click.option("--user", "email", help="The user whose list holds the rule.")
-@audited("rules.remove", lambda p: f"{p['kind']}:{p['value']}")
+@audited("rules.remove", lambda p: audit_target(p["kind"], p["value"]))
 def rules_remove(kind: str, value: str, email: str | None) -> None:
     """Remove a rule (mail purged earlier stays purged)."""
     with session_scope(services().sessions) as session:
-        user_id = _user_id(session, email)
-        stored = normalize_rule_value(kind, value)
-        where = [PrivacyRule.kind == kind, PrivacyRule.value == stored]
-        where.append(PrivacyRule.user_id.is_(None) if user_id is None
-                     else PrivacyRule.user_id == user_id)
-        result = session.execute(delete(PrivacyRule).where(*where))
-    click.echo(f"{result.rowcount or 0} rule removed")
+        removed = remove_rule(session, kind, value, _user_id(session, email))
+    click.echo(f"{removed} rule removed")
 
 
 @rules.command("preview")

@@ -132,13 +132,13 @@ def _sync_resource(
         for page, facts in pages:
             with session_scope(services.sessions) as session:
                 if page.changes and matching is None:
-                    matching = _matching(services, session, mailbox)
+                    matching = matching_for(services, session, mailbox)
                 directory, policy = matching or (_NOTHING_TO_MATCH, policy_for(mailbox))
                 options = WriteOptions(now=clock(), policy=policy)
                 counters = store_page(
                     session, page,
                     partial(PageWriter, session, origin, directory, options, facts),
-                    partial(_run_hooks, services, session, mailbox),
+                    partial(run_page_hooks, services, session, mailbox),
                 )
                 state = _state(session, mailbox.id, resource)
                 state.cursor = page.cursor
@@ -164,9 +164,10 @@ def _backfill_aids(services: Services, bulk: bool) -> Iterator[Checkpointer | No
         yield checkpointer
 
 
-def _run_hooks(
+def run_page_hooks(
     services: Services, session: Session, mailbox: Mailbox | None, writer: PageWriter
 ) -> None:
+    """Run the services' page hooks (support intake, invitations) on what ``writer`` stored."""
     for hook in services.page_hooks:
         hook(session, mailbox, writer)
 
@@ -175,7 +176,7 @@ def _run_hooks(
 _NOTHING_TO_MATCH = Directory(frozenset(), {}, {}, {})
 
 
-def _matching(
+def matching_for(
     services: Services, session: Session, mailbox: Mailbox
 ) -> tuple[Directory, CapturePolicy]:
     """Return the CRM snapshot and the capture policy the mailbox's mail is matched with."""
@@ -265,7 +266,7 @@ def import_files(services: Services, paths: list[Path], clock: Clock = utcnow) -
                 options = WriteOptions(now=clock(), policy=policy)
                 counters = store_page(
                     session, page, partial(PageWriter, session, origin, directory, options),
-                    partial(_run_hooks, services, session, None),
+                    partial(run_page_hooks, services, session, None),
                 )
             report.counters.update(counters)
     return report

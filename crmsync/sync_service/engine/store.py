@@ -148,16 +148,18 @@ class PageWriter:
     def quarantine(
         self, folder: str, item_id: str, raw: bytes, reason: str, detail: str = ""
     ) -> None:
-        """Keep ``raw`` with ``reason`` for an admin; the same item is kept once."""
-        exists = self.session.scalars(
-            select(QuarantinedItem.id).where(
+        """Keep ``raw`` with ``reason`` for an admin; the same item is kept once, with
+        the reason it failed for last (a retry that fails again says why)."""
+        kept = self.session.scalars(
+            select(QuarantinedItem).where(
                 QuarantinedItem.origin == self.origin.key,
                 QuarantinedItem.folder == folder,
                 QuarantinedItem.item_id == item_id,
             )
         ).first()
         self.counters["quarantined"] += 1
-        if exists is not None:
+        if kept is not None:
+            kept.reason, kept.detail = reason, detail
             return
         self.session.add(
             QuarantinedItem(

@@ -17,12 +17,17 @@ from crmsync.sync_service.web.admin import (
     mailboxes,
     microsoft365,
     people,
+    quarantine,
+    settings,
+    settings_rules,
+    settings_support,
     signing_in,
 )
 from crmsync.sync_service.web.admin.blueprint import blueprint
 
 #: the modules whose pages are on the blueprint (imported for their routes)
-PAGES = (activities, mailboxes, people, entra, microsoft365)
+PAGES = (activities, mailboxes, people, entra, microsoft365, quarantine, settings,
+         settings_rules, settings_support)
 
 
 def register(app: Flask) -> None:
