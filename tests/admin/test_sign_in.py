@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crmsync.crm.models import User
 from crmsync.crm.sign_in import LOCK_AFTER
-from tests.admin.conftest import ADMIN, AGENT, MANAGER, REP, console_app
+from tests.admin.conftest import ADMIN, AGENT, MANAGER, REP, browser_sign_in, console_app
 from tests.admin.console import PASSWORD, csrf_token, sign_in
 from tests.conftest import Cli
 
@@ -130,3 +130,18 @@ def test_every_console_page_sends_the_security_headers(app: Flask) -> None:
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert answer.headers["Referrer-Policy"] == "no-referrer"
         assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_in_chromium_a_wrong_password_and_a_rep_are_refused_an_admin_gets_in(page, live
+                                                                             ) -> None:
+    page.goto(f"{live.url}/admin/login")
+    for email, password, message in (
+            (ADMIN, "not the password", FAILED),
+            (REP, PASSWORD, "Only admins can use the console.")):
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        assert message in page.get_by_role("alert").inner_text()
+        assert page.url.endswith("/admin/login")
+    browser_sign_in(page, live)
+    assert page.get_by_role("heading", name="Mailboxes").is_visible()
