@@ -5,13 +5,14 @@ UIDVALIDITY, UIDNEXT, EXISTS and HIGHESTMODSEQ, and equal values mean no new mai
 no expunge and no flag change. Otherwise:
 
 * new mail: ``UID SEARCH UID <old uidnext>:<new uidnext - 1>``, fetched ascending;
-* expunges: only when EXISTS is not the old count plus the new mail, a ``UID SEARCH
-  UID <known set>`` tells which known UIDs are gone (RFC 4549 4.3.1);
-* flag changes (CONDSTORE only): ``UID FETCH <known set> (FLAGS) (CHANGEDSINCE m)``.
+* with QRESYNC (RFC 7162 3.2.5, :mod:`.qresync`) the poll's EXAMINE carries the
+  cursor's UIDVALIDITY and HIGHESTMODSEQ, and its answer names the expunged UIDs
+  (``VANISHED (EARLIER)``) and the re-flagged messages (``FETCH``): expunges and flag
+  changes cost no command of their own, whatever the folder's size;
+* without QRESYNC, expunges: only when EXISTS is not the old count plus the new mail,
+  a ``UID SEARCH UID <known set>`` tells which known UIDs are gone (RFC 4549 4.3.1);
+  flag changes (CONDSTORE only): ``UID SEARCH MODSEQ`` then ``UID FETCH (FLAGS)``.
   Without CONDSTORE flag changes are not detected; new mail and expunges still are.
-
-QRESYNC's ``VANISHED`` would save the expunge SEARCH, but imapclient cannot pass
-QRESYNC parameters to SELECT; the exact EXISTS count keeps that SEARCH rare.
 
 Push is IMAP IDLE (:class:`~crmsync.connectors.base.Idling`); sending goes through the
 mailbox's SMTP submission server (:class:`~crmsync.connectors.base.Sending`,
@@ -28,8 +29,6 @@ from datetime import date
 from email.message import EmailMessage
 from typing import Any
 
-from imapclient import IMAPClient
-
 from crmsync.connectors.base import (
     Change,
     Connector,
@@ -44,6 +43,8 @@ from crmsync.connectors.base import (
 from crmsync.connectors.imap.cursor import ImapCursor, format_uid_set
 from crmsync.connectors.imap.fetch import FolderContext, fetch_messages, flags_of
 from crmsync.connectors.imap.folders import discover_folders
+from crmsync.connectors.imap.qresync import Resync, examine_qresync, is_enabled
+from crmsync.connectors.imap.response import FastFetchClient
 from crmsync.connectors.imap.session import (
     ConnectionLostError,
     FolderState,
@@ -80,7 +81,7 @@ class ImapConnector(Connector, Sending, Idling):
         self.settings = settings
         self.smtp = smtp
         self._secret = secret
-        self._client: IMAPClient | None = None
+        self._client: FastFetchClient | None = None
         self._roles: dict[str, str] | None = None
 
     @classmethod
@@ -92,7 +93,7 @@ class ImapConnector(Connector, Sending, Idling):
 
     # -- session -----------------------------------------------------------------
 
-    def _session(self) -> IMAPClient:
+    def _session(self) -> FastFetchClient:
         """Return the open session, logging in on first use or after a broken one."""
         if self._client is None:
             self._client = open_session(self.settings, self._secret)
@@ -138,9 +139,8 @@ class ImapConnector(Connector, Sending, Idling):
         """See `Connector.fetch_changes`; the cursor format is in :mod:`.cursor`."""
         head = ImapCursor.loads(cursor, with_uids=False) if cursor else None
         with self._call(f"sync {resource!r}"):
-            client = self._session()
             ctx_role = self._folder_roles().get(resource)
-            state = examine(client, resource)
+            state, resync = self._examine(resource, head)
         if cursor and head is not None and head.uidvalidity == state.uidvalidity \
                 and head.backfill_below is None and _is_unchanged(head, state):
             # Nothing new, expunged or re-flagged: answered by SELECT alone (and the
@@ -162,7 +162,7 @@ class ImapConnector(Connector, Sending, Idling):
         elif old.backfill_below is not None:
             pages = self._backfill(ctx, old)
         else:
-            yield from self._poll(ctx, old, state)
+            yield from self._poll(ctx, old, state, resync)
             return
         last = None
         for page in pages:
@@ -190,9 +190,25 @@ class ImapConnector(Connector, Sending, Idling):
     def _catch_up(self, ctx: FolderContext, after: ImapCursor) -> Iterator[Page]:
         """Poll right after a backfill; yields nothing when the folder did not move."""
         with self._call(f"sync {ctx.folder!r}"):
-            state = examine(self._session(), ctx.folder)
+            state, resync = self._examine(ctx.folder, after)
         if state.uidvalidity == after.uidvalidity and not _is_unchanged(after, state):
-            yield from self._poll(ctx, after, state)
+            yield from self._poll(ctx, after, state, resync)
+
+    def _examine(
+        self, folder: str, since: ImapCursor | None
+    ) -> tuple[FolderState, Resync | None]:
+        """EXAMINE ``folder``, with QRESYNC parameters when the session and ``since`` allow.
+
+        :returns: the folder's state, and what QRESYNC reported since ``since`` (``None``
+            when it was not asked: the poll then finds expunges the RFC 4549 way).
+            A first sync, one still under way, or a cursor without a mod-sequence (made
+            without CONDSTORE) gives QRESYNC nothing to start from.
+        """
+        client = self._session()
+        if since is None or since.modseq is None or since.backfill_below is not None \
+                or not is_enabled(client):
+            return examine(client, folder), None
+        return examine_qresync(client, folder, since.uidvalidity, since.modseq)
 
     def _resync(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
         """UIDVALIDITY changed: every known item id is gone; rescan like a first sync."""
@@ -240,15 +256,22 @@ class ImapConnector(Connector, Sending, Idling):
                                  backfill_below=rest_below if window_done else window[-1] + 1)
                 yield Page(ctx.folder, changes, cursor.dumps(), stats={"messages": len(done)})
 
-    def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
-        """Yield deletions and flag changes, then new mail ascending in batches."""
+    def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState,
+              resync: Resync | None) -> Iterator[Page]:
+        """Yield deletions and flag changes, then new mail ascending in batches.
+
+        :param resync: what the EXAMINE's QRESYNC answer reported, if it was asked.
+        """
         new: list[int] = []
         with self._call(f"poll {ctx.folder!r}"):
             if state.uidnext > old.uidnext:
                 new = sorted(self._search(["UID", f"{old.uidnext}:{state.uidnext - 1}"]))
                 new = [uid for uid in new if old.uidnext <= uid < state.uidnext]
-            changes, known = self._expunged(ctx, old, state, len(new))
-            changes += self._flag_changes(ctx, old, state, known)
+            if resync is not None:
+                changes, known = _reported_changes(ctx, old, resync)
+            else:
+                changes, known = self._expunged(ctx, old, state, len(new))
+                changes += self._flag_changes(ctx, old, state, known)
         base = replace(old, uids=known, modseq=state.highestmodseq)
         if not new:
             end = replace(base, uidnext=state.uidnext, exists=state.exists)
@@ -271,7 +294,10 @@ class ImapConnector(Connector, Sending, Idling):
     def _expunged(
         self, ctx: FolderContext, old: ImapCursor, state: FolderState, new_count: int
     ) -> tuple[list[Change], frozenset[int]]:
-        """Return Deletions for known UIDs gone from the folder, and the known UIDs left."""
+        """Return Deletions for known UIDs gone from the folder, and the known UIDs left.
+
+        RFC 4549 4.3.1, for sessions without QRESYNC.
+        """
         if state.exists == old.exists + new_count or not old.uids:
             # EXISTS is exactly the old count plus the new mail: nothing was expunged.
             return [], old.uids
@@ -320,11 +346,7 @@ class ImapConnector(Connector, Sending, Idling):
                 responses = client.idle_check(timeout=timeout)
             finally:
                 client.idle_done()
-        return any(
-            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
-            for r in responses
-        )
-
+        return any(_is_change(response) for response in responses)
 
     # -- send --------------------------------------------------------------------
 
@@ -339,6 +361,31 @@ class ImapConnector(Connector, Sending, Idling):
         if self.smtp is None:
             raise SendRefusedError(f"{self.settings.username}: no SMTP settings")
         return submit(self.smtp, self._secret, message, point_of_no_return)
+
+
+def _is_change(response: object) -> bool:
+    """Return whether an IDLE response reports a change: ``* n EXISTS``, ``* n EXPUNGE``,
+    ``* n FETCH``, or ``* VANISHED <uids>`` (EXPUNGE's form once QRESYNC is enabled)."""
+    if not isinstance(response, tuple) or len(response) < 2:
+        return False
+    return response[0] == b"VANISHED" or response[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
+
+
+def _reported_changes(
+    ctx: FolderContext, old: ImapCursor, resync: Resync
+) -> tuple[list[Change], frozenset[int]]:
+    """Return the Deletions and FlagsChanged QRESYNC reported for known UIDs, and the
+    known UIDs left (the server may name UIDs never yielded: outside the window, or
+    new and gone again since the last poll)."""
+    gone = old.uids & resync.vanished
+    known = old.uids - gone
+    changes: list[Change] = [Deletion(ctx.item_id(uid), ctx.folder) for uid in sorted(gone)]
+    changes += [
+        FlagsChanged(ctx.item_id(uid), ctx.folder, flags)
+        for uid, flags in sorted(resync.flags.items())
+        if uid in known
+    ]
+    return changes, known
 
 
 def _fresh_cursor(state: FolderState, since: date | None) -> ImapCursor:
