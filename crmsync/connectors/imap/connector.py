@@ -14,7 +14,8 @@ no expunge and no flag change. Otherwise:
   flag changes (CONDSTORE only): ``UID SEARCH MODSEQ`` then ``UID FETCH (FLAGS)``.
   Without CONDSTORE flag changes are not detected; new mail and expunges still are.
 
-Push is IMAP IDLE (:class:`~crmsync.connectors.base.Idling`); sending goes through the
+Push is IMAP IDLE, or NOTIFY for several folders on one connection
+(:class:`~crmsync.connectors.base.Idling`, :mod:`.idle`); sending goes through the
 mailbox's SMTP submission server (:class:`~crmsync.connectors.base.Sending`,
 :mod:`crmsync.connectors.smtp`), since IMAP itself cannot send.
 """
@@ -43,6 +44,7 @@ from crmsync.connectors.base import (
 from crmsync.connectors.imap.cursor import ImapCursor, format_uid_set
 from crmsync.connectors.imap.fetch import FolderContext, fetch_messages, flags_of
 from crmsync.connectors.imap.folders import discover_folders
+from crmsync.connectors.imap.idle import idle, notify_set
 from crmsync.connectors.imap.qresync import Resync, examine_qresync, is_enabled
 from crmsync.connectors.imap.response import FastFetchClient
 from crmsync.connectors.imap.session import (
@@ -83,6 +85,8 @@ class ImapConnector(Connector, Sending, Idling):
         self._secret = secret
         self._client: FastFetchClient | None = None
         self._roles: dict[str, str] | None = None
+        #: the folders NOTIFY SET asked for on the current session (see ``notify_set``)
+        self._notifying: tuple[str, ...] | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> ImapConnector:
@@ -97,6 +101,7 @@ class ImapConnector(Connector, Sending, Idling):
         """Return the open session, logging in on first use or after a broken one."""
         if self._client is None:
             self._client = open_session(self.settings, self._secret)
+            self._notifying = None
         return self._client
 
     def close(self) -> None:
@@ -336,17 +341,26 @@ class ImapConnector(Connector, Sending, Idling):
     def idle_wait(self, resource: str, timeout: float) -> bool:
         """See `Idling.idle_wait`: IMAP IDLE (RFC 2177) on ``resource``.
 
-        :returns: whether the server reported a change (EXISTS, EXPUNGE or FETCH).
+        :returns: whether the server reported a change (EXISTS, EXPUNGE, VANISHED or FETCH).
         """
         with self._call(f"idle on {resource!r}"):
             client = self._session()
             examine(client, resource)
-            client.idle()
-            try:
-                responses = client.idle_check(timeout=timeout)
-            finally:
-                client.idle_done()
-        return any(_is_change(response) for response in responses)
+            return idle(client, timeout)
+
+    def can_watch_many(self) -> bool:
+        """See `Idling.can_watch_many`: whether the server offers NOTIFY (RFC 5465)."""
+        with self._call("read the capabilities"):
+            return bool(self._session().has_capability("NOTIFY"))
+
+    def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
+        """See `Idling.idle_wait_many`: NOTIFY SET on ``resources``, then IDLE (:mod:`.idle`)."""
+        with self._call(f"notify on {', '.join(map(repr, resources))}"):
+            client = self._session()
+            if self._notifying != tuple(resources):
+                notify_set(client, resources)
+                self._notifying = tuple(resources)
+            return idle(client, timeout)
 
     # -- send --------------------------------------------------------------------
 
@@ -361,14 +375,6 @@ class ImapConnector(Connector, Sending, Idling):
         if self.smtp is None:
             raise SendRefusedError(f"{self.settings.username}: no SMTP settings")
         return submit(self.smtp, self._secret, message, point_of_no_return)
-
-
-def _is_change(response: object) -> bool:
-    """Return whether an IDLE response reports a change: ``* n EXISTS``, ``* n EXPUNGE``,
-    ``* n FETCH``, or ``* VANISHED <uids>`` (EXPUNGE's form once QRESYNC is enabled)."""
-    if not isinstance(response, tuple) or len(response) < 2:
-        return False
-    return response[0] == b"VANISHED" or response[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
 
 
 def _reported_changes(

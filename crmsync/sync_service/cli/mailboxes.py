@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -12,12 +13,13 @@ from sqlalchemy import func, select
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
-from crmsync.crm.models import ActivitySource, Mailbox
+from crmsync.crm.models import ActivitySource, Mailbox, SyncState
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
 from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.mailboxes import lifecycle
 from crmsync.sync_service.mailboxes.lifecycle import active, status_word
+from crmsync.sync_service.mailboxes.push_marks import push_modes
 
 
 @main.group()
@@ -80,18 +82,29 @@ def _add_mailbox(name: str, provider: str, settings: dict[str, Any], secret: str
 @mailbox.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 def mailbox_list(as_json: bool) -> None:
-    """Every mailbox with status, last sync, items and last error."""
+    """Every mailbox with status, last sync, items, push and last error.
+
+    PUSH says how `crmsync serve` watches each synced folder: "notify" (IMAP NOTIFY, all
+    on one connection), "idle" (IMAP IDLE, a connection per folder) or "poll" (only the
+    scheduler's poll: serve is not running, the connection budget is spent, or the
+    provider has no IMAP push). JSON: "push" maps each folder to that word.
+    """
+    now = datetime.now(UTC)
     with session_scope(services().sessions) as session:
         counts = dict(
             session.execute(
                 select(ActivitySource.mailbox_id, func.count()).group_by(ActivitySource.mailbox_id)
             ).all()
         )
+        states: dict[int, list[SyncState]] = defaultdict(list)
+        for state in session.scalars(select(SyncState).order_by(SyncState.resource)):
+            states[state.mailbox_id].append(state)
         rows = [
             {
                 "id": m.id, "name": m.name, "provider": m.provider, "purpose": m.purpose,
                 "status": status_word(m), "last_sync": iso_utc(m.last_sync_at),
-                "items": counts.get(m.id, 0), "last_error": m.last_error,
+                "items": counts.get(m.id, 0), "push": push_modes(states[m.id], now),
+                "last_error": m.last_error,
             }
             for m in session.scalars(select(Mailbox).where(active()).order_by(Mailbox.name))
         ]
@@ -99,12 +112,21 @@ def mailbox_list(as_json: bool) -> None:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    click.echo(f"{'NAME':20} {'PROVIDER':8} {'STATUS':13} {'LAST SYNC':22} {'ITEMS':>7}  ERROR")
+    click.echo(f"{'NAME':20} {'PROVIDER':8} {'STATUS':13} {'LAST SYNC':22} {'ITEMS':>7}  "
+               f"{'PUSH':30} ERROR")
     for r in rows:
         click.echo(
             f"{r['name']:20} {r['provider']:8} {r['status']:13} {r['last_sync'] or '-':22} "
-            f"{r['items']:>7}  {r['last_error'] or ''}"
+            f"{r['items']:>7}  {_push_cell(r['push']):30} {r['last_error'] or ''}"
         )
+
+
+def _push_cell(modes: dict[str, str]) -> str:
+    """Return "notify INBOX, Work; poll Archive": each mode with its folders, or "-"."""
+    by_mode: dict[str, list[str]] = defaultdict(list)
+    for folder, mode in modes.items():
+        by_mode[mode].append(folder)
+    return "; ".join(f"{mode} {', '.join(folders)}" for mode, folders in by_mode.items()) or "-"
 
 
 @mailbox.command("pause")
