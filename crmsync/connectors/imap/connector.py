@@ -56,8 +56,9 @@ from crmsync.connectors.imap.session import (
     translated_errors,
 )
 from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.connectors.oauth2 import Token, token_source
 from crmsync.connectors.smtp import SmtpSettings, submit
-from crmsync.errors import CursorExpiredError
+from crmsync.errors import AuthError, CursorExpiredError
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ class ImapConnector(Connector, Sending, Idling):
     """Mail of one IMAP mailbox (Inbox and Sent by default), read-only.
 
     :param settings: where and how to connect.
-    :param secret: the password, or the XOAUTH2 access token (SMTP AUTH uses it too).
+    :param secret: the password; for XOAUTH2 the access token, or a refreshable
+        credential (JSON, :mod:`crmsync.connectors.oauth2`). SMTP AUTH uses the
+        password or the current access token.
     :param smtp: the mailbox's submission server; ``None`` when it sends nothing.
+    :raises ConfigError: a refreshable credential is unusable.
     """
 
     name = "imap"
@@ -83,6 +87,7 @@ class ImapConnector(Connector, Sending, Idling):
         self.settings = settings
         self.smtp = smtp
         self._secret = secret
+        self._tokens: Token | None = token_source(secret) if settings.auth == "xoauth2" else None
         self._client: FastFetchClient | None = None
         self._roles: dict[str, str] | None = None
         #: the folders NOTIFY SET asked for on the current session (see ``notify_set``)
@@ -97,12 +102,42 @@ class ImapConnector(Connector, Sending, Idling):
 
     # -- session -----------------------------------------------------------------
 
-    def _session(self) -> FastFetchClient:
-        """Return the open session, logging in on first use or after a broken one."""
+    def _session(self, renew: bool = False) -> FastFetchClient:
+        """Return the open session, logging in on first use or after a broken one.
+
+        :param renew: also log in again when the session's OAuth token is about to
+            lapse (a server may end such a session); only where a folder is selected
+            next, since a new session has none selected.
+        """
+        if renew and self._client is not None and self._tokens is not None \
+                and self._tokens.expires_soon():
+            self.close()
         if self._client is None:
-            self._client = open_session(self.settings, self._secret)
+            self._client = self._open()
             self._notifying = None
         return self._client
+
+    def _open(self) -> FastFetchClient:
+        """Log in; an OAuth token the server refuses is renewed once and tried again
+        (revoked before its time, or the clocks disagree about its expiry)."""
+        secret = self._login_secret()
+        try:
+            return open_session(self.settings, secret)
+        except AuthError:
+            if self._tokens is None:
+                raise
+            renewed = self._tokens.access_token(force=True)
+            if renewed == secret:  # a static token: nothing else to try
+                raise
+            return open_session(self.settings, renewed)
+
+    def _login_secret(self) -> str:
+        """Return the password, or an OAuth access token renewed when about to lapse."""
+        return self._secret if self._tokens is None else self._tokens.access_token()
+
+    def updated_secret(self) -> str | None:
+        """See `Connector.updated_secret`: the OAuth credential after a refresh."""
+        return None if self._tokens is None else self._tokens.updated()
 
     def close(self) -> None:
         """See `Connector.close`: LOGOUT."""
@@ -144,6 +179,7 @@ class ImapConnector(Connector, Sending, Idling):
         """See `Connector.fetch_changes`; the cursor format is in :mod:`.cursor`."""
         head = ImapCursor.loads(cursor, with_uids=False) if cursor else None
         with self._call(f"sync {resource!r}"):
+            self._session(renew=True)
             ctx_role = self._folder_roles().get(resource)
             state, resync = self._examine(resource, head)
         if cursor and head is not None and head.uidvalidity == state.uidvalidity \
@@ -344,7 +380,7 @@ class ImapConnector(Connector, Sending, Idling):
         :returns: whether the server reported a change (EXISTS, EXPUNGE, VANISHED or FETCH).
         """
         with self._call(f"idle on {resource!r}"):
-            client = self._session()
+            client = self._session(renew=True)
             examine(client, resource)
             return idle(client, timeout)
 
@@ -356,7 +392,7 @@ class ImapConnector(Connector, Sending, Idling):
     def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
         """See `Idling.idle_wait_many`: NOTIFY SET on ``resources``, then IDLE (:mod:`.idle`)."""
         with self._call(f"notify on {', '.join(map(repr, resources))}"):
-            client = self._session()
+            client = self._session(renew=True)
             if self._notifying != tuple(resources):
                 notify_set(client, resources)
                 self._notifying = tuple(resources)
@@ -374,7 +410,7 @@ class ImapConnector(Connector, Sending, Idling):
         """See `Sending.send`: SMTP submission with the mailbox's login (:mod:`.smtp`)."""
         if self.smtp is None:
             raise SendRefusedError(f"{self.settings.username}: no SMTP settings")
-        return submit(self.smtp, self._secret, message, point_of_no_return)
+        return submit(self.smtp, self._login_secret(), message, point_of_no_return)
 
 
 def _reported_changes(

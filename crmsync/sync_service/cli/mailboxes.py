@@ -45,7 +45,8 @@ def _secret_from_env(var: str) -> str:
 @click.option("--port", type=int, required=True)
 @click.option("--security", type=click.Choice(["ssl", "starttls", "none"]), default="ssl")
 @click.option("--username", required=True)
-@click.option("--password-env", required=True, help="Variable holding the password or token.")
+@click.option("--password-env",
+              help="Variable holding the password or token (required unless --oauth-authority).")
 @click.option("--auth", type=click.Choice(["password", "xoauth2"]), default="password")
 @click.option("--owner", help="Email of the CRM user who owns the mailbox.")
 @click.option("--purpose", type=click.Choice(["personal", "support"]), default="personal")
@@ -54,22 +55,81 @@ def _secret_from_env(var: str) -> str:
 @click.option("--smtp-host")
 @click.option("--smtp-port", type=int)
 @click.option("--smtp-security", type=click.Choice(["ssl", "starttls", "none"]))
+@click.option("--oauth-token-url",
+              help="xoauth2: the provider's token endpoint; --password-env then holds a "
+                   "refresh token, and access tokens are renewed before they expire.")
+@click.option("--oauth-authority",
+              help="xoauth2 at Microsoft: https://login.microsoftonline.com/<tenant>; the "
+                   "user signs in with a device code, the secret is msal's token cache.")
+@click.option("--oauth-client-id", help="xoauth2: the OAuth client the refresh token is for.")
+@click.option("--oauth-client-secret-env", help="xoauth2: variable holding its client secret.")
+@click.option("--oauth-scope", help="xoauth2: scope(s) to ask for, space-separated (default: "
+              "as granted; at Microsoft IMAP.AccessAsUser.All and SMTP.Send).")
 @audited("mailbox.add", lambda p: p["name"],
          lambda p: {"provider": "imap", "owner": p["owner"], "purpose": p["purpose"]})
-def mailbox_add_imap(name: str, password_env: str, owner: str | None, purpose: str,
+def mailbox_add_imap(name: str, password_env: str | None, owner: str | None, purpose: str,
                      **options: Any) -> None:
     """Register an IMAP mailbox; prints its id.
 
     The IMAP and SMTP servers must be public mail servers (or on a network in
     CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every connection.
+    With --auth xoauth2, --password-env holds an access token (used until it expires)
+    or, with --oauth-token-url and --oauth-client-id, a refresh token: the stored
+    credential is then renewed before each access token expires, and sealed again.
+    With --oauth-authority and --oauth-client-id (Microsoft 365) the user signs in with a
+    device code instead, and --password-env is not read.
     """
-    secret = _secret_from_env(password_env)
+    if options.get("oauth_authority"):
+        secret = _microsoft_sign_in(options)
+    elif password_env:
+        secret = _imap_secret(_secret_from_env(password_env), options)
+    else:
+        raise UserError("give --password-env VAR (or --oauth-authority to sign in)")
     settings = {k: v for k, v in options.items() if v is not None}
     if "folders" in settings:
         settings["folders"] = [f.strip() for f in settings["folders"].split(",") if f.strip()]
     if "since" in settings:
         settings["since"] = settings["since"].date().isoformat()
     _add_mailbox(name, "imap", settings, secret, owner, purpose)
+
+
+def _microsoft_sign_in(options: dict[str, Any]) -> str:
+    """Sign the mailbox's user in at Microsoft (device code); return the msal credential."""
+    authority, client_id = options.pop("oauth_authority"), options.pop("oauth_client_id")
+    scope = options.pop("oauth_scope")
+    if options.pop("oauth_token_url") or options.pop("oauth_client_secret_env"):
+        raise UserError("--oauth-authority signs in with a device code: no --oauth-token-url "
+                        "or --oauth-client-secret-env with it")
+    if options.get("auth") != "xoauth2" or not client_id:
+        raise UserError("--oauth-authority needs --auth xoauth2 and --oauth-client-id")
+    from crmsync.connectors.oauth2 import MICROSOFT_SCOPES, microsoft_sign_in
+
+    scopes = scope.split() if scope else list(MICROSOFT_SCOPES)
+    return microsoft_sign_in(authority, client_id, scopes, _show_device_code)
+
+
+def _show_device_code(flow: Any) -> None:
+    click.echo(f"To sign in, open {flow['verification_uri']} and enter the code "
+               f"{flow['user_code']}", err=True)
+    click.echo("waiting for the sign-in ...", err=True)
+
+
+def _imap_secret(given: str, options: dict[str, Any]) -> str:
+    """Return the secret to seal: the password or token given, or a refreshable OAuth
+    credential built around the refresh token given (the ``--oauth-*`` options are
+    taken out of ``options``: they are part of the credential, not of the settings)."""
+    options.pop("oauth_authority")
+    token_url, client_id = options.pop("oauth_token_url"), options.pop("oauth_client_id")
+    client_secret_env, scope = options.pop("oauth_client_secret_env"), options.pop("oauth_scope")
+    if not (token_url or client_id or client_secret_env or scope):
+        return given
+    if options.get("auth") != "xoauth2" or not token_url or not client_id:
+        raise UserError("--oauth-* options need --auth xoauth2, --oauth-token-url and "
+                        "--oauth-client-id")
+    from crmsync.connectors.oauth2 import refreshable_credential
+
+    client_secret = _secret_from_env(client_secret_env) if client_secret_env else None
+    return refreshable_credential(token_url, client_id, given, client_secret, scope)
 
 
 def _add_mailbox(name: str, provider: str, settings: dict[str, Any], secret: str,

@@ -49,7 +49,11 @@ from crmsync.crm.models import Mailbox
 from crmsync.errors import ConfigError, CrmSyncError
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import SyncReport, sync_mailbox
-from crmsync.sync_service.mailboxes.connecting import build_connector, provider_supports
+from crmsync.sync_service.mailboxes.connecting import (
+    build_connector,
+    provider_supports,
+    reseal_secret,
+)
 from crmsync.sync_service.mailboxes.lifecycle import syncable
 from crmsync.sync_service.mailboxes.push_marks import mark_push
 
@@ -89,6 +93,16 @@ def plan_push(folders: Sequence[str], can_watch_many: bool, connections: int) ->
         return PushPlan("notify", tuple(folders))
     budget = max(1, connections)
     return PushPlan("idle", tuple(folders[:budget]), tuple(folders[budget:]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """One watching connection: its mailbox, the folders it covers and how."""
+
+    name: str
+    folders: tuple[str, ...]
+    mode: str
+    connector: Any
 
 
 class ImapPush:
@@ -194,13 +208,13 @@ class ImapPush:
             log.info("push: mailbox %s has no folder to watch", name)
             return
         if plan.mode == "notify":
-            self._loop(name, plan.pushed, "notify", lambda: self._stop.is_set(),
+            self._loop(_Watch(name, plan.pushed, "notify", connector), self._stop.is_set,
                        lambda wait: bool(connector.idle_wait_many(plan.pushed, wait)))
             return
         for folder in plan.pushed[1:]:
             self._start_folder_watch(name, folder)
         first = plan.pushed[0]
-        self._loop(name, (first,), "idle", lambda: self._stop.is_set(),
+        self._loop(_Watch(name, (first,), "idle", connector), self._stop.is_set,
                    lambda wait: bool(connector.idle_wait(first, wait)))
 
     def _start_folder_watch(self, name: str, folder: str) -> None:
@@ -223,7 +237,8 @@ class ImapPush:
             return plan is None or plan.mode != "idle" or folder not in plan.pushed[1:]
 
         def body(connector: Any) -> None:
-            self._loop(name, (folder,), "idle", lambda: self._stop.is_set() or unplanned(),
+            self._loop(_Watch(name, (folder,), "idle", connector),
+                       lambda: self._stop.is_set() or unplanned(),
                        lambda wait: bool(connector.idle_wait(folder, wait)))
 
         self._guarded(name, body, lambda: self._folder_threads.pop((name, folder), None))
@@ -261,19 +276,37 @@ class ImapPush:
                 log.exception("push: watcher of %s failed", name)
                 self._stop.wait(ERROR_BACKOFF_SECONDS[-1])
 
-    def _loop(self, name: str, folders: tuple[str, ...], mode: str,
-              done: Callable[[], bool], wait_once: Callable[[float], bool]) -> None:
-        """Wait, sync, repeat until ``done()``; keep ``folders`` marked ``mode`` meanwhile."""
-        busy, marked_at, all_marked = False, float("-inf"), False
+    def _loop(self, watch: _Watch, done: Callable[[], bool],
+              wait_once: Callable[[float], bool]) -> None:
+        """Wait, sync, repeat until ``done()``; keep the watch's folders marked meanwhile.
+
+        A credential the connector renewed while waiting (an OAuth refresh) is sealed to
+        the mailbox at once: the syncs build their connectors from the stored one, and a
+        rotated refresh token may work only once.
+        """
+        busy, marked_at, all_marked, sealed = False, float("-inf"), False, None
         while not done():
             if not all_marked or time.monotonic() - marked_at > self.idle_seconds / 2:
                 # A wait and a sync fit well within the mark's life, renewed every half wait.
                 until = self._now() + timedelta(seconds=2 * self.idle_seconds + MARK_MARGIN)
-                marked = mark_push(self.services, name, dict.fromkeys(folders, mode), until)
-                all_marked, marked_at = marked == len(folders), time.monotonic()
+                modes = dict.fromkeys(watch.folders, watch.mode)
+                all_marked = mark_push(self.services, watch.name, modes, until) == len(modes)
+                marked_at = time.monotonic()
             changed = wait_once(BURST_SECONDS if busy else self.idle_seconds)
+            renewed = watch.connector.updated_secret()
+            if renewed and renewed != sealed:
+                reseal_secret(self.services, self._mailbox_id(watch.name), watch.name,
+                              watch.connector)
+                sealed = renewed
             if not self._stop.is_set():
-                busy = self._sync(name, changed)
+                busy = self._sync(watch.name, changed)
+
+    def _mailbox_id(self, name: str) -> int:
+        with session_scope(self.services.sessions) as session:
+            mailbox_id = session.scalar(select(Mailbox.id).where(Mailbox.name == name))
+        if mailbox_id is None:
+            raise LookupError(name)
+        return int(mailbox_id)
 
     @staticmethod
     def _now() -> datetime:
