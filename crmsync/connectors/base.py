@@ -29,7 +29,7 @@ Connectors never touch the database and never know CRM rules.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -373,7 +373,31 @@ class Sending(abc.ABC):
 
 
 class Idling(abc.ABC):
-    """Capability: wait on a held connection until a resource changes (IMAP IDLE)."""
+    """Capability: wait on a held connection until a resource changes (IMAP IDLE).
+
+    :meth:`idle_wait` watches one resource per connection; a connector whose mail
+    system can watch several on one connection (IMAP NOTIFY) says so in
+    :meth:`can_watch_many` and implements :meth:`idle_wait_many`.
+    """
+
+    def can_watch_many(self) -> bool:
+        """Return whether :meth:`idle_wait_many` can watch several resources on one
+        connection (it may connect to ask the mail system). The default: no.
+
+        :raises AuthError: credentials were refused.
+        :raises TransientError: the connection failed.
+        """
+        return False
+
+    def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
+        """Wait until any of ``resources`` changes or ``timeout`` seconds pass, on one
+        connection; called only when :meth:`can_watch_many` is true.
+
+        :returns: whether the server reported a change, as :meth:`idle_wait`.
+        :raises AuthError: credentials were refused.
+        :raises TransientError: the connection failed; wait again later.
+        """
+        raise NotImplementedError(f"{type(self).__name__} watches one resource at a time")
 
     @abc.abstractmethod
     def idle_wait(self, resource: str, timeout: float) -> bool:

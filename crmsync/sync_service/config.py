@@ -45,6 +45,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
     Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
+    Option("PUSH_IDLE_CONNECTIONS", 3, int,
+           "serve: IMAP IDLE connections per mailbox (one per folder) when the server has "
+           "no NOTIFY; further folders are polled"),
     Option("MAX_MESSAGE_BYTES", 50_000_000, int, "larger messages are quarantined, not fetched"),
     Option("OUTLOOK_JWKS_URL", "", str, "JWKS URL of the Outlook SSO/NAA token issuer; empty: off"),
     Option("OUTLOOK_ISSUERS", "https://login.microsoftonline.com/{tenantid}/v2.0", str,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import imap_ingest, latency, lookup, mailgen
+from bench import imap_ingest, latency, lookup, mailgen, qresync
 
 
 def test_generated_mail_parses_as_the_crm_expects() -> None:
@@ -27,6 +27,15 @@ def test_imap_ingest_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert numbers["ratio"] > 0 and numbers["offlineimap_msgs_per_s"] > 0
     # crmsync's polls are also timed inside one long-running process, as `serve` runs them
     assert "crmsync in-process: +5 new " in out and "no-change poll median " in out
+
+
+def test_qresync_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    # Both poll paths find the expunged mail; QRESYNC's expunge poll is one round trip.
+    numbers = qresync.main(["--messages", "300", "--rounds", "2", "--expunge", "3"])
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("ratio expunge poll rfc4549/qresync seconds: ")
+    assert numbers["QRESYNC:expunge:round_trips"] == 1
+    assert numbers["RFC 4549:expunge:round_trips"] == 2
 
 
 def test_latency_smoke(capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,11 +58,16 @@ def connect() -> Iterator[Callable[..., ImapConnector]]:
 
 
 class CommandLog(logging.Handler):
-    """Collect the IMAP commands imapclient sends (its debug log lines ``> TAG CMD``)."""
+    """Collect the IMAP commands imapclient sends (its debug log lines ``> TAG CMD``).
+
+    ``commands`` holds each command's name (``EXAMINE``, ``UID SEARCH``), ``lines`` the
+    whole line without its tag.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.commands: list[str] = []
+        self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -71,6 +76,12 @@ class CommandLog(logging.Handler):
             if len(words) > 1:
                 rest = words[1:]
                 self.commands.append(" ".join(rest[:2] if rest[0] == "UID" else rest[:1]))
+                self.lines.append(" ".join(rest))
+
+    def clear(self) -> None:
+        """Forget what was sent so far."""
+        self.commands.clear()
+        self.lines.clear()
 
 
 @pytest.fixture

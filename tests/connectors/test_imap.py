@@ -344,6 +344,33 @@ def test_idle_wait_wakes_on_new_mail(dovecot, user, connect):
     assert message_ids(drain(connector)) == ["<m1@test>"]
 
 
+def test_notify_wakes_on_mail_in_any_watched_folder(dovecot, user, connect):
+    # NOTIFY (RFC 5465): one connection waits on the Inbox and "Work"; mail arriving in
+    # "Work" ends the wait, mail in an unwatched folder does not.
+    dovecot.create_folder(user, "Work")
+    dovecot.create_folder(user, "Other")
+    connector = connect(dovecot, user)
+    assert connector.can_watch_many() is True
+    assert connector.idle_wait_many(["INBOX", "Work"], timeout=0.3) is False
+    timer = threading.Timer(0.2, dovecot.append, (user, "Other", mail.plain(1)))
+    timer.start()
+    assert connector.idle_wait_many(["INBOX", "Work"], timeout=1.5) is False
+    timer.join()
+    for n in (2, 3):  # and again on the same session (Dovecot loses it after a re-SET)
+        timer = threading.Timer(0.2, dovecot.append, (user, "Work", mail.plain(n)))
+        timer.start()
+        started = time.monotonic()
+        assert connector.idle_wait_many(["INBOX", "Work"], timeout=10) is True
+        assert time.monotonic() - started < 5
+        timer.join()
+
+
+def test_without_notify_one_folder_per_connection(dovecot_without_condstore, new_user, connect):
+    # A server without NOTIFY: the connector says so, and the caller IDLEs per folder.
+    connector = connect(dovecot_without_condstore, new_user(dovecot_without_condstore))
+    assert connector.can_watch_many() is False
+
+
 def test_unparsable_text_answer_for_one_message_quarantines_only_it(dovecot, user, connect):
     # F13: the answer about one message's text cannot be parsed (an empty BODYSTRUCTURE
     # slipped into it, through a rewriting proxy): the batch's texts are fetched again one

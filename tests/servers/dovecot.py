@@ -63,7 +63,7 @@ auth_mechanisms = plain login{oauth2_mechanisms}
 auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_login_user = {login_user}
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 {capability}
 namespace inbox {{
   inbox = yes
@@ -106,6 +106,9 @@ class DovecotServer:
         passdb POSTs ``token=...`` and reads ``active`` and ``username``).
         Dovecot takes SPECIAL-USE from its config only (it ignores ``CREATE ... USE``),
         so the flags are set here for every user; :meth:`create_folder` creates them.
+    :param mail_location: Dovecot's ``mail_location``; the default Maildir is what
+        the benchmarks write into directly. ``mdbox:~/mdbox`` keeps expunges in the
+        index, so a SELECT after one does not read a directory of every message.
     """
 
     host = "127.0.0.1"
@@ -118,7 +121,9 @@ class DovecotServer:
         ca: trustme.CA | None = None,
         special_use: Mapping[str, str] | None = None,
         oauth2_introspection_url: str | None = None,
+        mail_location: str = "maildir:~/Maildir",
     ) -> None:
+        self.mail_location = mail_location
         self.special_use = dict(special_use or {})
         self.oauth2_introspection_url = oauth2_introspection_url
         self.capabilities = capabilities
@@ -301,6 +306,7 @@ class DovecotServer:
                 for name, flag in self.special_use.items()
             ),
             capability=f"imap_capability = {self.capabilities}" if self.capabilities else "",
+            mail_location=self.mail_location,
             **self._oauth2_settings(),
         )
         self._path("dovecot.conf").write_text(config)

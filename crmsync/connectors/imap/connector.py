@@ -5,15 +5,17 @@ UIDVALIDITY, UIDNEXT, EXISTS and HIGHESTMODSEQ, and equal values mean no new mai
 no expunge and no flag change. Otherwise:
 
 * new mail: ``UID SEARCH UID <old uidnext>:<new uidnext - 1>``, fetched ascending;
-* expunges: only when EXISTS is not the old count plus the new mail, a ``UID SEARCH
-  UID <known set>`` tells which known UIDs are gone (RFC 4549 4.3.1);
-* flag changes (CONDSTORE only): ``UID FETCH <known set> (FLAGS) (CHANGEDSINCE m)``.
+* with QRESYNC (RFC 7162 3.2.5, :mod:`.qresync`) the poll's EXAMINE carries the
+  cursor's UIDVALIDITY and HIGHESTMODSEQ, and its answer names the expunged UIDs
+  (``VANISHED (EARLIER)``) and the re-flagged messages (``FETCH``): expunges and flag
+  changes cost no command of their own, whatever the folder's size;
+* without QRESYNC, expunges: only when EXISTS is not the old count plus the new mail,
+  a ``UID SEARCH UID <known set>`` tells which known UIDs are gone (RFC 4549 4.3.1);
+  flag changes (CONDSTORE only): ``UID SEARCH MODSEQ`` then ``UID FETCH (FLAGS)``.
   Without CONDSTORE flag changes are not detected; new mail and expunges still are.
 
-QRESYNC's ``VANISHED`` would save the expunge SEARCH, but imapclient cannot pass
-QRESYNC parameters to SELECT; the exact EXISTS count keeps that SEARCH rare.
-
-Push is IMAP IDLE (:class:`~crmsync.connectors.base.Idling`); sending goes through the
+Push is IMAP IDLE, or NOTIFY for several folders on one connection
+(:class:`~crmsync.connectors.base.Idling`, :mod:`.idle`); sending goes through the
 mailbox's SMTP submission server (:class:`~crmsync.connectors.base.Sending`,
 :mod:`crmsync.connectors.smtp`), since IMAP itself cannot send.
 """
@@ -27,8 +29,6 @@ from dataclasses import replace
 from datetime import date
 from email.message import EmailMessage
 from typing import Any
-
-from imapclient import IMAPClient
 
 from crmsync.connectors.base import (
     Change,
@@ -44,6 +44,9 @@ from crmsync.connectors.base import (
 from crmsync.connectors.imap.cursor import ImapCursor, format_uid_set
 from crmsync.connectors.imap.fetch import FolderContext, fetch_messages, flags_of
 from crmsync.connectors.imap.folders import discover_folders
+from crmsync.connectors.imap.idle import idle, notify_set
+from crmsync.connectors.imap.qresync import Resync, examine_qresync, is_enabled
+from crmsync.connectors.imap.response import FastFetchClient
 from crmsync.connectors.imap.session import (
     ConnectionLostError,
     FolderState,
@@ -53,8 +56,9 @@ from crmsync.connectors.imap.session import (
     translated_errors,
 )
 from crmsync.connectors.imap.settings import ImapSettings
+from crmsync.connectors.oauth2 import Token, token_source
 from crmsync.connectors.smtp import SmtpSettings, submit
-from crmsync.errors import CursorExpiredError
+from crmsync.errors import AuthError, CursorExpiredError
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +67,11 @@ class ImapConnector(Connector, Sending, Idling):
     """Mail of one IMAP mailbox (Inbox and Sent by default), read-only.
 
     :param settings: where and how to connect.
-    :param secret: the password, or the XOAUTH2 access token (SMTP AUTH uses it too).
+    :param secret: the password; for XOAUTH2 the access token, or a refreshable
+        credential (JSON, :mod:`crmsync.connectors.oauth2`). SMTP AUTH uses the
+        password or the current access token.
     :param smtp: the mailbox's submission server; ``None`` when it sends nothing.
+    :raises ConfigError: a refreshable credential is unusable.
     """
 
     name = "imap"
@@ -80,8 +87,11 @@ class ImapConnector(Connector, Sending, Idling):
         self.settings = settings
         self.smtp = smtp
         self._secret = secret
-        self._client: IMAPClient | None = None
+        self._tokens: Token | None = token_source(secret) if settings.auth == "xoauth2" else None
+        self._client: FastFetchClient | None = None
         self._roles: dict[str, str] | None = None
+        #: the folders NOTIFY SET asked for on the current session (see ``notify_set``)
+        self._notifying: tuple[str, ...] | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> ImapConnector:
@@ -92,11 +102,42 @@ class ImapConnector(Connector, Sending, Idling):
 
     # -- session -----------------------------------------------------------------
 
-    def _session(self) -> IMAPClient:
-        """Return the open session, logging in on first use or after a broken one."""
+    def _session(self, renew: bool = False) -> FastFetchClient:
+        """Return the open session, logging in on first use or after a broken one.
+
+        :param renew: also log in again when the session's OAuth token is about to
+            lapse (a server may end such a session); only where a folder is selected
+            next, since a new session has none selected.
+        """
+        if renew and self._client is not None and self._tokens is not None \
+                and self._tokens.expires_soon():
+            self.close()
         if self._client is None:
-            self._client = open_session(self.settings, self._secret)
+            self._client = self._open()
+            self._notifying = None
         return self._client
+
+    def _open(self) -> FastFetchClient:
+        """Log in; an OAuth token the server refuses is renewed once and tried again
+        (revoked before its time, or the clocks disagree about its expiry)."""
+        secret = self._login_secret()
+        try:
+            return open_session(self.settings, secret)
+        except AuthError:
+            if self._tokens is None:
+                raise
+            renewed = self._tokens.access_token(force=True)
+            if renewed == secret:  # a static token: nothing else to try
+                raise
+            return open_session(self.settings, renewed)
+
+    def _login_secret(self) -> str:
+        """Return the password, or an OAuth access token renewed when about to lapse."""
+        return self._secret if self._tokens is None else self._tokens.access_token()
+
+    def updated_secret(self) -> str | None:
+        """See `Connector.updated_secret`: the OAuth credential after a refresh."""
+        return None if self._tokens is None else self._tokens.updated()
 
     def close(self) -> None:
         """See `Connector.close`: LOGOUT."""
@@ -138,9 +179,9 @@ class ImapConnector(Connector, Sending, Idling):
         """See `Connector.fetch_changes`; the cursor format is in :mod:`.cursor`."""
         head = ImapCursor.loads(cursor, with_uids=False) if cursor else None
         with self._call(f"sync {resource!r}"):
-            client = self._session()
+            self._session(renew=True)
             ctx_role = self._folder_roles().get(resource)
-            state = examine(client, resource)
+            state, resync = self._examine(resource, head)
         if cursor and head is not None and head.uidvalidity == state.uidvalidity \
                 and head.backfill_below is None and _is_unchanged(head, state):
             # Nothing new, expunged or re-flagged: answered by SELECT alone (and the
@@ -162,7 +203,7 @@ class ImapConnector(Connector, Sending, Idling):
         elif old.backfill_below is not None:
             pages = self._backfill(ctx, old)
         else:
-            yield from self._poll(ctx, old, state)
+            yield from self._poll(ctx, old, state, resync)
             return
         last = None
         for page in pages:
@@ -190,9 +231,25 @@ class ImapConnector(Connector, Sending, Idling):
     def _catch_up(self, ctx: FolderContext, after: ImapCursor) -> Iterator[Page]:
         """Poll right after a backfill; yields nothing when the folder did not move."""
         with self._call(f"sync {ctx.folder!r}"):
-            state = examine(self._session(), ctx.folder)
+            state, resync = self._examine(ctx.folder, after)
         if state.uidvalidity == after.uidvalidity and not _is_unchanged(after, state):
-            yield from self._poll(ctx, after, state)
+            yield from self._poll(ctx, after, state, resync)
+
+    def _examine(
+        self, folder: str, since: ImapCursor | None
+    ) -> tuple[FolderState, Resync | None]:
+        """EXAMINE ``folder``, with QRESYNC parameters when the session and ``since`` allow.
+
+        :returns: the folder's state, and what QRESYNC reported since ``since`` (``None``
+            when it was not asked: the poll then finds expunges the RFC 4549 way).
+            A first sync, one still under way, or a cursor without a mod-sequence (made
+            without CONDSTORE) gives QRESYNC nothing to start from.
+        """
+        client = self._session()
+        if since is None or since.modseq is None or since.backfill_below is not None \
+                or not is_enabled(client):
+            return examine(client, folder), None
+        return examine_qresync(client, folder, since.uidvalidity, since.modseq)
 
     def _resync(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
         """UIDVALIDITY changed: every known item id is gone; rescan like a first sync."""
@@ -240,15 +297,22 @@ class ImapConnector(Connector, Sending, Idling):
                                  backfill_below=rest_below if window_done else window[-1] + 1)
                 yield Page(ctx.folder, changes, cursor.dumps(), stats={"messages": len(done)})
 
-    def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState) -> Iterator[Page]:
-        """Yield deletions and flag changes, then new mail ascending in batches."""
+    def _poll(self, ctx: FolderContext, old: ImapCursor, state: FolderState,
+              resync: Resync | None) -> Iterator[Page]:
+        """Yield deletions and flag changes, then new mail ascending in batches.
+
+        :param resync: what the EXAMINE's QRESYNC answer reported, if it was asked.
+        """
         new: list[int] = []
         with self._call(f"poll {ctx.folder!r}"):
             if state.uidnext > old.uidnext:
                 new = sorted(self._search(["UID", f"{old.uidnext}:{state.uidnext - 1}"]))
                 new = [uid for uid in new if old.uidnext <= uid < state.uidnext]
-            changes, known = self._expunged(ctx, old, state, len(new))
-            changes += self._flag_changes(ctx, old, state, known)
+            if resync is not None:
+                changes, known = _reported_changes(ctx, old, resync)
+            else:
+                changes, known = self._expunged(ctx, old, state, len(new))
+                changes += self._flag_changes(ctx, old, state, known)
         base = replace(old, uids=known, modseq=state.highestmodseq)
         if not new:
             end = replace(base, uidnext=state.uidnext, exists=state.exists)
@@ -271,7 +335,10 @@ class ImapConnector(Connector, Sending, Idling):
     def _expunged(
         self, ctx: FolderContext, old: ImapCursor, state: FolderState, new_count: int
     ) -> tuple[list[Change], frozenset[int]]:
-        """Return Deletions for known UIDs gone from the folder, and the known UIDs left."""
+        """Return Deletions for known UIDs gone from the folder, and the known UIDs left.
+
+        RFC 4549 4.3.1, for sessions without QRESYNC.
+        """
         if state.exists == old.exists + new_count or not old.uids:
             # EXISTS is exactly the old count plus the new mail: nothing was expunged.
             return [], old.uids
@@ -310,21 +377,26 @@ class ImapConnector(Connector, Sending, Idling):
     def idle_wait(self, resource: str, timeout: float) -> bool:
         """See `Idling.idle_wait`: IMAP IDLE (RFC 2177) on ``resource``.
 
-        :returns: whether the server reported a change (EXISTS, EXPUNGE or FETCH).
+        :returns: whether the server reported a change (EXISTS, EXPUNGE, VANISHED or FETCH).
         """
         with self._call(f"idle on {resource!r}"):
-            client = self._session()
+            client = self._session(renew=True)
             examine(client, resource)
-            client.idle()
-            try:
-                responses = client.idle_check(timeout=timeout)
-            finally:
-                client.idle_done()
-        return any(
-            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
-            for r in responses
-        )
+            return idle(client, timeout)
 
+    def can_watch_many(self) -> bool:
+        """See `Idling.can_watch_many`: whether the server offers NOTIFY (RFC 5465)."""
+        with self._call("read the capabilities"):
+            return bool(self._session().has_capability("NOTIFY"))
+
+    def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
+        """See `Idling.idle_wait_many`: NOTIFY SET on ``resources``, then IDLE (:mod:`.idle`)."""
+        with self._call(f"notify on {', '.join(map(repr, resources))}"):
+            client = self._session(renew=True)
+            if self._notifying != tuple(resources):
+                notify_set(client, resources)
+                self._notifying = tuple(resources)
+            return idle(client, timeout)
 
     # -- send --------------------------------------------------------------------
 
@@ -338,7 +410,24 @@ class ImapConnector(Connector, Sending, Idling):
         """See `Sending.send`: SMTP submission with the mailbox's login (:mod:`.smtp`)."""
         if self.smtp is None:
             raise SendRefusedError(f"{self.settings.username}: no SMTP settings")
-        return submit(self.smtp, self._secret, message, point_of_no_return)
+        return submit(self.smtp, self._login_secret(), message, point_of_no_return)
+
+
+def _reported_changes(
+    ctx: FolderContext, old: ImapCursor, resync: Resync
+) -> tuple[list[Change], frozenset[int]]:
+    """Return the Deletions and FlagsChanged QRESYNC reported for known UIDs, and the
+    known UIDs left (the server may name UIDs never yielded: outside the window, or
+    new and gone again since the last poll)."""
+    gone = old.uids & resync.vanished
+    known = old.uids - gone
+    changes: list[Change] = [Deletion(ctx.item_id(uid), ctx.folder) for uid in sorted(gone)]
+    changes += [
+        FlagsChanged(ctx.item_id(uid), ctx.folder, flags)
+        for uid, flags in sorted(resync.flags.items())
+        if uid in known
+    ]
+    return changes, known
 
 
 def _fresh_cursor(state: FolderState, since: date | None) -> ImapCursor:

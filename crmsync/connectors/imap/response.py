@@ -171,6 +171,10 @@ def _fetch_dict(
 class FastFetchClient(IMAPClient):
     """imapclient's session, whose ``fetch`` parses with :func:`parse_fetch_response`."""
 
+    #: the extensions ENABLE (RFC 5161) turned on for this session: QRESYNC changes what
+    #: SELECT may be asked and turns EXPUNGE responses into VANISHED, so callers check it
+    enabled: frozenset[bytes] = frozenset()
+
     def fetch(self, messages, data, modifiers=None):  # type: ignore[no-untyped-def]
         """Same as :meth:`IMAPClient.fetch`, with the faster parser."""
         if not messages:

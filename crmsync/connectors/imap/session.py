@@ -1,17 +1,18 @@
 """Open an IMAP session (TLS, LOGIN or XOAUTH2, ENABLE) and translate its errors.
 
 LOGIN/AUTHENTICATE: RFC 3501 6.2.3 and 6.2.2, XOAUTH2:
-https://developers.google.com/gmail/imap/xoauth2-protocol; ENABLE CONDSTORE:
-RFC 7162 3.1 (https://www.rfc-editor.org/rfc/rfc7162#section-3.1).
+https://developers.google.com/gmail/imap/xoauth2-protocol; ENABLE CONDSTORE and
+QRESYNC: RFC 7162 3.1 and 3.2.3 (https://www.rfc-editor.org/rfc/rfc7162#section-3.2.3).
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -46,8 +47,8 @@ def translated_errors(settings: ImapSettings, doing: str) -> Iterator[None]:
         raise TransientError(f"{where}: {doing}: {exc}") from exc
 
 
-def open_session(settings: ImapSettings, secret: str) -> IMAPClient:
-    """Connect, secure, log in and enable CONDSTORE when offered.
+def open_session(settings: ImapSettings, secret: str) -> FastFetchClient:
+    """Connect, secure, log in and enable QRESYNC, else CONDSTORE, when offered.
 
     :param secret: the password, or the OAuth2 access token for ``xoauth2``.
     :raises AuthError: the credentials were refused.
@@ -61,7 +62,7 @@ def open_session(settings: ImapSettings, secret: str) -> IMAPClient:
     named = NamedTLS(context, settings.host) if context is not None else None
     with translated_errors(settings, "connect"):
         # imapclient's session; only its FETCH answers are parsed by crmsync's faster parser
-        client: IMAPClient = FastFetchClient(
+        client = FastFetchClient(
             address,
             settings.port,
             ssl=settings.security == "ssl",
@@ -78,13 +79,23 @@ def open_session(settings: ImapSettings, secret: str) -> IMAPClient:
                 client.login(settings.username, secret)
             # Aware datetimes: INTERNALDATE is turned into UTC, not the host's zone.
             client.normalise_times = False
-            if client.has_capability("CONDSTORE"):
-                # Makes SELECT report HIGHESTMODSEQ (Dovecot only sends it once enabled).
-                client.enable("CONDSTORE")
+            _enable_extensions(client)
     except BaseException:
         _close_quietly(client)
         raise
     return client
+
+
+def _enable_extensions(client: FastFetchClient) -> None:
+    """ENABLE QRESYNC (which implies CONDSTORE), else CONDSTORE, when the server offers it.
+
+    CONDSTORE makes SELECT report HIGHESTMODSEQ (Dovecot only sends it once enabled);
+    QRESYNC lets SELECT report expunges and flag changes itself (:mod:`.qresync`), and
+    must be enabled before SELECT may carry its parameters (RFC 7162 3.2.3).
+    """
+    wanted = [name for name in ("QRESYNC", "CONDSTORE") if client.has_capability(name)]
+    if wanted:
+        client.enabled = frozenset(client.enable(*wanted))
 
 
 @functools.cache
@@ -127,12 +138,24 @@ def examine(client: IMAPClient, folder: str) -> FolderState:
 
     :raises UserError: the folder does not exist (or cannot be selected).
     """
-    try:
+    with folder_errors(folder):
         response = client.select_folder(folder, readonly=True)
+    return folder_state(response)
+
+
+@contextmanager
+def folder_errors(folder: str) -> Iterator[None]:
+    """Turn a refused SELECT into :class:`UserError`; a broken connection stays what it is."""
+    try:
+        yield
     except IMAPClientAbortError:
         raise
     except IMAPClientError as exc:
         raise UserError(f"cannot open IMAP folder {folder!r}: {exc}", [str(exc)]) from exc
+
+
+def folder_state(response: Mapping[bytes, Any]) -> FolderState:
+    """Return the :class:`FolderState` of imapclient's parsed SELECT answer."""
     modseq = response.get(b"HIGHESTMODSEQ")
     return FolderState(
         uidvalidity=int(response[b"UIDVALIDITY"]),

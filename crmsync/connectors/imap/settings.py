@@ -19,7 +19,8 @@ class ImapSettings:
     """Where and how to reach one IMAP mailbox.
 
     :param security: ``ssl`` (implicit TLS, port 993), ``starttls`` or ``none``.
-    :param auth: ``password`` (LOGIN) or ``xoauth2`` (the secret is an access token).
+    :param auth: ``password`` (LOGIN) or ``xoauth2`` (the secret is an access token, or
+        a credential that renews one: :mod:`crmsync.connectors.oauth2`).
     :param folders: folders to sync; empty means Inbox and Sent, found by SPECIAL-USE
         or by name.
     :param since: first day of the backfill window of a first sync; ``None`` syncs

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -202,7 +202,11 @@ def _page_source(
     minimum = services.config["FETCH_PROCESS_MIN_MESSAGES"]
     if minimum and connector.fetch_in_process \
             and connector.backfill_size(resource, cursor) >= minimum:
-        return ChildPages(FetchJob(spec, resource, cursor))
+        # A credential this run renewed (an OAuth refresh) goes to the child, which then
+        # has no refresh of its own to make: a rotated refresh token may work only once.
+        renewed = connector.updated_secret()
+        child = replace(spec, secret=renewed) if renewed else spec
+        return ChildPages(FetchJob(child, resource, cursor))
     pages = _without_facts(connector.fetch_changes(resource, cursor))
     if connector.prefetch_pages:
         return Prefetch(pages)
