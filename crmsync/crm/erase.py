@@ -32,8 +32,8 @@ from crmsync.crm.models import (
     QuarantinedItem,
 )
 from crmsync.crm.privacy import ErasureRecord, SuppressedAddress
-from crmsync.crm.support import OutboxMessage, SupportAlert, SupportCase, SupportIntake
 from crmsync.crm.rules import add_rule, check_rule, load_capture_rules, with_rule
+from crmsync.crm.support import OutboxMessage, SupportAlert, SupportCase, SupportIntake
 from crmsync.errors import UserError
 from crmsync.mapping.addresses import normalize_address
 from crmsync.mapping.policy import CapturePolicy

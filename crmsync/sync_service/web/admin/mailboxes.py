@@ -17,7 +17,6 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from crmsync.connectors.base import Idling
 from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
@@ -26,9 +25,9 @@ from crmsync.crm.subscriptions import GraphSubscription
 from crmsync.errors import CrmSyncError, UserError
 from crmsync.sync_service.engine.run import sync_mailbox
 from crmsync.sync_service.mailboxes import lifecycle
-from crmsync.sync_service.mailboxes.connecting import provider_supports
 from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
 from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
+from crmsync.sync_service.mailboxes.push_marks import POLLED, push_modes
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import translate
 from crmsync.sync_service.web.admin.signing_in import current_user, limit_view
@@ -71,26 +70,24 @@ def _row(db, mailbox: Mailbox, now: datetime) -> dict[str, Any]:
         "status": lifecycle.status_word(mailbox, now), "paused": mailbox.paused_at is not None,
         "last_success": iso_utc(mailbox.last_sync_at), "item_count": items,
         "backlog": [s.resource for s in states if s.phase != "poll"],
-        "push": _push_state(db, mailbox), "next_run": _next_run(mailbox),
+        "push": _push_state(db, mailbox, states, now), "next_run": _next_run(mailbox),
         "last_error": mailbox.last_error or "", "next_step": translate(
             lifecycle.next_step(mailbox)),
         "folders": [(s.resource, s.counters or {}, iso_utc(s.last_success_at)) for s in states],
     }
 
 
-def _push_state(db, mailbox: Mailbox) -> str:
-    """IDLE for IMAP (when serve watches), the subscriptions' expiry for Microsoft 365."""
+def _push_state(db, mailbox: Mailbox, states: list[SyncState], now: datetime) -> str:
+    """Each folder's push for IMAP (IDLE or NOTIFY while serve watches it, else the poll),
+    the subscriptions' expiry for Microsoft 365."""
     if mailbox.provider == "graph":
         expiry = db.scalar(select(func.min(GraphSubscription.expires_at))
                            .where(GraphSubscription.mailbox_id == mailbox.id))
         return f"webhook until {iso_utc(expiry)}" if expiry else "polling (no subscription)"
-    try:
-        idles = provider_supports(mailbox.provider, Idling)
-    except CrmSyncError:
+    modes = push_modes(states, now)
+    if not any(mode != POLLED for mode in modes.values()):
         return "polling"
-    watching = current_app.extensions.get("crmsync.scheduler") is not None \
-        and current_app.config.get("IMAP_PUSH")
-    return "IMAP IDLE" if idles and watching else "polling"
+    return ", ".join(f"{folder}: {mode}" for folder, mode in modes.items())
 
 
 def _next_run(mailbox: Mailbox) -> str:
