@@ -1,10 +1,13 @@
 """The admin console (``/admin/``): admins connect, watch and fix mailboxes in a browser.
 
 Server-rendered pages, one module per area: :mod:`.signing_in` (the gate every page goes
-through), :mod:`.mailboxes`, :mod:`.quarantine`, :mod:`.settings`, :mod:`.people`
-(users, API keys, the audit log) and :mod:`.activities`; :mod:`.blueprint` holds what
-they share. Every page is rendered with Jinja autoescaping under a CSP without inline
-script, so text from mail or from a mailbox's name never becomes markup.
+through: passwords, sessions, CSRF, roles) and :mod:`.entra` (Microsoft sign-in),
+:mod:`.mailboxes` and :mod:`.microsoft365` (admin consent, re-authentication),
+:mod:`.quarantine`, :mod:`.settings` (with :mod:`.settings_rules` and
+:mod:`.settings_support`), :mod:`.people` (users, API keys, the audit log) and
+:mod:`.activities`; :mod:`.blueprint` holds what they share, :mod:`.i18n` the languages.
+Every page is rendered with Jinja autoescaping under a CSP without inline script, so text
+from mail or from a mailbox's name never becomes markup.
 """
 
 from __future__ import annotations
