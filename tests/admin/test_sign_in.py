@@ -145,3 +145,13 @@ def test_in_chromium_a_wrong_password_and_a_rep_are_refused_an_admin_gets_in(pag
         assert page.url.endswith("/admin/login")
     browser_sign_in(page, live)
     assert page.get_by_role("heading", name="Mailboxes").is_visible()
+
+
+def test_plain_http_to_another_host_says_sign_in_needs_https(app: Flask) -> None:
+    # Browsers keep the Secure cookie over http only for this machine: elsewhere the
+    # sign-in page says why signing in cannot work instead of failing without a word.
+    remote = app.test_client().get("/admin/login", base_url="http://crm.example.com")
+    assert "Open the console over https" in remote.get_data(as_text=True)
+    for base in ("https://crm.example.com", "http://localhost", "http://127.0.0.1"):
+        page = app.test_client().get("/admin/login", base_url=base).get_data(as_text=True)
+        assert "needs-https" not in page, base

@@ -28,6 +28,11 @@ CHINESE: dict[str, str] = {
     "The email or password is wrong, or the account is locked for a while after too many "
     "attempts.": "电子邮件或密码错误，或因尝试次数过多账户暂时被锁定。",
     "Only admins can use the console.": "只有管理员可以使用控制台。",
+    "This page was opened over plain http: the browser will not keep the console's secure "
+    "session cookie, so signing in cannot work. Open the console over https (e.g. behind a "
+    "reverse proxy), or at http://localhost on this machine.":
+        "此页面通过普通 http 打开：浏览器不会保存控制台的安全会话 Cookie，因此无法登录。"
+        "请通过 https（例如在反向代理之后）打开控制台，或在本机使用 http://localhost。",
     "Signed in as": "已登录：",
     "read-only": "只读",
     "Add mailbox": "添加邮箱",

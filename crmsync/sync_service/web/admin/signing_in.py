@@ -52,6 +52,11 @@ OPEN_ENDPOINTS = frozenset({"admin.sign_in", "admin.static", "admin.entra_start"
                             "admin.entra_return", "admin.microsoft365_consent_return",
                             "admin.microsoft365_reauth_return"})
 CONSOLE_PATH = "/admin"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+NEEDS_HTTPS = ("This page was opened over plain http: the browser will not keep the "
+               "console's secure session cookie, so signing in cannot work. Open the console "
+               "over https (e.g. behind a reverse proxy), or at http://localhost on this "
+               "machine.")
 SESSION_HOURS = 8
 SIGN_IN_LIMIT = "10/minute"
 
@@ -194,7 +199,15 @@ def entra_configured() -> bool:
 
 def _sign_in_page(error: str = "", email: str = "") -> str:
     return render_template("admin/sign_in.html", error=translate(error) if error else "",
-                           email=email, entra=entra_configured())
+                           email=email, entra=entra_configured(),
+                           needs_https=translate(NEEDS_HTTPS) if _cookie_wont_stick() else "")
+
+
+def _cookie_wont_stick() -> bool:
+    """Whether this browser will drop the Secure session cookie: plain http to a host
+    other than this machine (browsers keep Secure cookies over http only for localhost)."""
+    host = urlsplit(f"//{request.host}").hostname or ""
+    return not request.is_secure and host not in LOOPBACK_NAMES
 
 
 @blueprint.post("/logout")
