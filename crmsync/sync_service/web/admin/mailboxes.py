@@ -17,7 +17,6 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import ActivitySource, Mailbox, SyncRun, SyncState, User
@@ -30,7 +29,7 @@ from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
 from crmsync.sync_service.mailboxes.push_marks import POLLED, push_modes
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import translate
-from crmsync.sync_service.web.admin.signing_in import current_user, limit_view
+from crmsync.sync_service.web.admin.signing_in import audit_action, limit_view
 
 log = logging.getLogger(__name__)
 #: the providers the add form offers, by the label INTERFACES gives them
@@ -38,14 +37,6 @@ PROVIDERS = {"imap": "IMAP", "graph": "Microsoft 365"}
 SECURITY = ("ssl", "starttls", "none")
 TEST_LIMIT = "5/minute"
 RUNS_SHOWN = 20
-
-
-def _actor() -> str:
-    return current_user()["email"]
-
-
-def _audit(db, action: str, target: str, **detail: Any) -> None:
-    record(db, _actor(), action, target, request.remote_addr or "", **detail)
 
 
 @blueprint.get("/mailboxes")
@@ -124,7 +115,7 @@ def _action(mailbox_id: int, change, action: str, message: str) -> Any:
     with session_scope(services().sessions) as db:
         name = _mailbox(db, mailbox_id).name
         change(db, name)
-        _audit(db, action, name)
+        audit_action(db, action, name)
     flash(translate(message))
     return redirect(request.form.get("back") or url_for("admin.mailboxes"))
 
@@ -158,7 +149,7 @@ def resync(mailbox_id: int) -> Any:
     with session_scope(services().sessions) as db:
         name = _mailbox(db, mailbox_id).name
         lifecycle.resync_from(db, name, since)
-        _audit(db, "mailbox.resync", name, since=since.isoformat())
+        audit_action(db, "mailbox.resync", name, since=since.isoformat())
     flash(translate("The mailbox will be fetched again from that date."))
     return redirect(url_for("admin.mailbox_detail", mailbox_id=mailbox_id))
 
@@ -172,7 +163,7 @@ def sync_now(mailbox_id: int) -> Any:
             flash(translate("Paused by an admin: press Resume to sync it again."))
             return redirect(url_for("admin.mailboxes"))
         name = mailbox.name
-        _audit(db, "mailbox.sync_now", name)
+        audit_action(db, "mailbox.sync_now", name)
     scheduler = current_app.extensions.get("crmsync.scheduler")
     if scheduler is not None:
         scheduler.request_sync(name)
@@ -324,7 +315,7 @@ def add() -> Any:
         new = _new_mailbox(form, _secret(form))
         with session_scope(services().sessions) as db:
             mailbox = lifecycle.add(db, services().secret_box(), new)
-            _audit(db, "mailbox.add", new.name, provider=new.provider, purpose=new.purpose)
+            audit_action(db, "mailbox.add", new.name, provider=new.provider, purpose=new.purpose)
             mailbox_id = mailbox.id
     except CrmSyncError as exc:
         return _form_page(form, {"ok": "", "text": lifecycle.explain_failure(exc) + " "

@@ -29,7 +29,6 @@ from sqlalchemy import select
 
 from crmsync.connectors.graph.auth import browser_sign_in_finish, browser_sign_in_start
 from crmsync.connectors.graph.settings import DEFAULT_GRAPH, GraphSettings
-from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.errors import AuthError, CrmSyncError
@@ -44,7 +43,7 @@ from crmsync.sync_service.web.admin.entra import (
 )
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
 from crmsync.sync_service.web.admin.mailboxes import PROVIDERS
-from crmsync.sync_service.web.admin.signing_in import current_user
+from crmsync.sync_service.web.admin.signing_in import audit_action, current_user
 
 CONSENT_KEY = "m365_consent"
 REAUTH_KEY = "m365_reauth"
@@ -52,10 +51,6 @@ REAUTH_KEY = "m365_reauth"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,99}")
 #: Microsoft's answers that mean "the person did not (or may not) consent"
 DECLINED = frozenset({"access_denied", "consent_required"})
-
-
-def _audit(db: Any, action: str, target: str, **detail: Any) -> None:
-    record(db, current_user()["email"], action, target, request.remote_addr or "", **detail)
 
 
 def _outcome(heading: str, text: str, ok: bool, next_step: str = "", status: int = 200,
@@ -90,7 +85,7 @@ def microsoft365_consent() -> Any:
     state = secrets.token_urlsafe(24)
     keep_flow(CONSENT_KEY, {"state": state, "tenant": tenant, "client_id": client_id})
     with session_scope(services().sessions) as db:
-        _audit(db, "microsoft365.consent_requested", tenant, client_id=client_id)
+        audit_action(db, "microsoft365.consent_requested", tenant, client_id=client_id)
     query = urlencode({
         "client_id": client_id, "scope": f"{hosts[1].rstrip('/')}/.default",
         "redirect_uri": url_for("admin.microsoft365_consent_return", _external=True),
@@ -128,9 +123,9 @@ def microsoft365_consent_return() -> Any:
     error = request.args.get("error", "")[:100]
     with session_scope(services().sessions) as db:
         if error or request.args.get("admin_consent", "").lower() != "true":
-            _audit(db, "microsoft365.consent_refused", tenant, error=error or "no answer")
+            audit_action(db, "microsoft365.consent_refused", tenant, error=error or "no answer")
             return _consent_refused(tenant, error)
-        _audit(db, "microsoft365.consent_granted", tenant, client_id=pending["client_id"])
+        audit_action(db, "microsoft365.consent_granted", tenant, client_id=pending["client_id"])
     return _outcome("Grant admin consent", translate("Consent granted for tenant") +
                     f" {tenant}.", True, "Mailboxes of this app can now be tested and synced.")
 
@@ -191,7 +186,7 @@ def microsoft365_reauth(mailbox_id: int) -> Any:
             "Try again in a moment.", 502, back)
     keep_flow(REAUTH_KEY, {**flow, "mailbox_id": mailbox_id})
     with session_scope(services().sessions) as db:
-        _audit(db, "mailbox.reauth_started", _graph_mailbox(db, mailbox_id).name)
+        audit_action(db, "mailbox.reauth_started", _graph_mailbox(db, mailbox_id).name)
     return redirect_page(flow["auth_uri"])
 
 
@@ -227,14 +222,14 @@ def microsoft365_reauth_return() -> Any:
                               403)
     with session_scope(services().sessions) as db:
         lifecycle.reauthenticated(db, services().secret_box(), name, cache)
-        _audit(db, "mailbox.reauthenticated", name)
+        audit_action(db, "mailbox.reauthenticated", name)
     flash(translate("Mailbox re-authenticated: the next sync uses the new sign-in."))
     return redirect(back)
 
 
 def _reauth_failed(name: str, back: str, text: str, status: int) -> Any:
     with session_scope(services().sessions) as db:
-        _audit(db, "mailbox.reauth_failed", name, status=status)
+        audit_action(db, "mailbox.reauth_failed", name, status=status)
     return _outcome("Re-authenticate", text + " " + translate("Nothing was saved."), False,
                     "Press Re-authenticate again and sign in as the mailbox's own user.",
                     status, back)

@@ -21,7 +21,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crmsync.crm.audit import AuditEvent, event_shape, recent_events, record
+from crmsync.crm.audit import AuditEvent, event_shape, recent_events
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import User
@@ -36,7 +36,7 @@ from crmsync.crm.sign_in import (
 from crmsync.errors import UserError
 from crmsync.sync_service.web.admin.blueprint import NAV, blueprint, services
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
-from crmsync.sync_service.web.admin.signing_in import CONSOLE_ROLES, current_user
+from crmsync.sync_service.web.admin.signing_in import CONSOLE_ROLES, audit_action, current_user
 from crmsync.sync_service.web.api_keys import (
     DEFAULT_KEY_DAYS,
     MAX_KEY_DAYS,
@@ -62,10 +62,6 @@ QUERY_LIMIT = 300
 ACTION_LIMIT = 100
 LAST_ADMIN = ("You are the last admin: make another user an admin first, or nobody could "
               "run the console.")
-
-
-def _audit(db, action: str, target: str, **detail: Any) -> None:
-    record(db, current_user()["email"], action, target, request.remote_addr or "", **detail)
 
 
 def _field(name: str) -> str:
@@ -119,7 +115,7 @@ def user_save() -> Any:
         with session_scope(services().sessions) as db:
             email, name, role, team = (_field(f) for f in ("email", "name", "role", "team"))
             user = save_user(db, email, name, role or None, team or None)
-            _audit(db, "user.add", user.email, role=user.role, password_set=False)
+            audit_action(db, "user.add", user.email, role=user.role, password_set=False)
     except LastAdminError:
         return _users_page(translate(LAST_ADMIN), form, 409)
     except UserError as exc:
@@ -136,7 +132,7 @@ def user_password() -> Any:
         with session_scope(services().sessions) as db:
             user = require_user(db, _field("email"))
             save_user(db, user.email, password=password)
-            _audit(db, "user.set_password", user.email)
+            audit_action(db, "user.set_password", user.email)
             email = user.email
     except UserError as exc:
         return _users_page(str(exc), status=400)
@@ -151,7 +147,7 @@ def user_unlock() -> Any:
         with session_scope(services().sessions) as db:
             user = require_user(db, _field("email"))
             unlock(user)
-            _audit(db, "user.unlock", user.email)
+            audit_action(db, "user.unlock", user.email)
             email = user.email
     except UserError as exc:
         return _users_page(str(exc), status=400)
@@ -208,7 +204,7 @@ def key_issue() -> Any:
         with session_scope(services().sessions) as db:
             user = require_user(db, _field("email"))
             key = create_api_key(db, user.email, days=days or None, label=label)
-            _audit(db, "apikey.create", user.email, days=days, label=label)
+            audit_action(db, "apikey.create", user.email, days=days, label=label)
             email = user.email
     except UserError as exc:
         return _keys_page(error=str(exc), status=400)
@@ -221,7 +217,7 @@ def key_revoke(key_id: int) -> Any:
     try:
         with session_scope(services().sessions) as db:
             revoke_api_key(db, key_id)
-            _audit(db, "apikey.revoke", str(key_id))
+            audit_action(db, "apikey.revoke", str(key_id))
     except UserError:
         abort(404)
     flash(f"{translate('API key revoked')}: {key_id}.")

@@ -17,7 +17,7 @@ from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
 from crmsync.connectors.mime import (
@@ -27,7 +27,6 @@ from crmsync.connectors.mime import (
     parse_header_block,
     split_header_block,
 )
-from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import Mailbox, QuarantinedItem
@@ -42,7 +41,7 @@ from crmsync.sync_service.engine.quarantine import (
 )
 from crmsync.sync_service.web.admin.blueprint import NAV, blueprint, services
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
-from crmsync.sync_service.web.admin.signing_in import current_user
+from crmsync.sync_service.web.admin.signing_in import audit_action, current_user
 
 #: items listed, newest first
 PAGE = 100
@@ -175,19 +174,13 @@ def _item(db, item_id: int) -> QuarantinedItem:
     return item
 
 
-def _audit(db, action: str, item_id: int, **detail: Any) -> None:
-    # The item's id only: its reason or text may quote a customer's address.
-    record(db, current_user()["email"], action, str(item_id), request.remote_addr or "",
-           **detail)
-
-
 @blueprint.post("/quarantine/<int:item_id>/retry")
 def quarantine_retry(item_id: int) -> Any:
     """Run the item through the pipeline again (audited): stored, it leaves the
     quarantine; failing again, it stays with the new reason."""
     with session_scope(services().sessions) as db:
         outcome = retry_item(db, services(), _item(db, item_id))
-        _audit(db, "quarantine.retry", item_id, resolved=outcome.resolved)
+        audit_action(db, "quarantine.retry", item_id, resolved=outcome.resolved)
     if outcome.resolved and outcome.result.startswith("skipped"):
         flash(f"{translate('Retried: the rules skip this mail')} ({outcome.result}).")
     elif outcome.resolved:
@@ -202,7 +195,7 @@ def quarantine_discard(item_id: int) -> Any:
     """Delete the item for good (audited by its id only)."""
     with session_scope(services().sessions) as db:
         discard_quarantined(db, _item(db, item_id).id)
-        _audit(db, "quarantine.discard", item_id)
+        audit_action(db, "quarantine.discard", item_id)
     flash(translate("Discarded."))
     return redirect(url_for("admin.quarantine"))
 

@@ -16,7 +16,6 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox, Setting, Team, User
 from crmsync.crm.rules import RULE_KINDS, rule_rows
@@ -28,7 +27,7 @@ from crmsync.sync_service.context import INTERNAL_DOMAINS_SETTING, set_internal_
 from crmsync.sync_service.support.settings import raw_settings
 from crmsync.sync_service.web.admin.blueprint import NAV, blueprint, services
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
-from crmsync.sync_service.web.admin.signing_in import current_user
+from crmsync.sync_service.web.admin.signing_in import audit_action
 
 #: the support settings the page shows and edits (``cases settings`` has them all)
 SUPPORT_FIELDS = ("sla_hours", "business_hours", "holidays")
@@ -48,11 +47,6 @@ def form_text(name: str, limit: int = MAX_FIELD) -> str:
     if len(value) > limit:
         raise UserError(f"{name} is longer than {limit} characters")
     return value
-
-
-def audit(db, action: str, target: str, **detail: Any) -> None:
-    """One audit row for a settings change, by the signed-in admin."""
-    record(db, current_user()["email"], action, target, request.remote_addr or "", **detail)
 
 
 def settings_page(status: int = 200, **extra: Any) -> Any:
@@ -111,7 +105,7 @@ def set_domains() -> Any:
     try:
         with session_scope(services().sessions) as db:
             value = set_internal_domains(db, [form_text("domains")])
-            audit(db, "org.set-domains", value)
+            audit_action(db, "org.set-domains", value)
     except UserError as exc:
         return refused(exc, typed={"form": "domains", "domains": typed})
     flash(translate("Internal domains saved."))
@@ -125,7 +119,7 @@ def change_sharing() -> Any:
     try:
         with session_scope(services().sessions) as db:
             set_sharing(db, choice)
-            audit(db, "org.set-sharing", choice)
+            audit_action(db, "org.set-sharing", choice)
     except UserError as exc:
         return refused(exc)
     flash(translate("Sharing saved."))

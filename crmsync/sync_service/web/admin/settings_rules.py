@@ -23,8 +23,8 @@ from crmsync.crm.visibility import visible_activities
 from crmsync.errors import UserError
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
-from crmsync.sync_service.web.admin.settings import audit, form_text, refused, settings_page
-from crmsync.sync_service.web.admin.signing_in import current_user
+from crmsync.sync_service.web.admin.settings import form_text, refused, settings_page
+from crmsync.sync_service.web.admin.signing_in import audit_action, current_user
 
 #: subjects a dry run lists
 SHOWN = 10
@@ -106,7 +106,7 @@ def rule_add() -> Any:
         with session_scope(services().sessions) as db:
             kind, stored, user_id, email = _rule(db)
             purged = purge_for_rule(db, kind, stored, datetime.now(UTC), user_id)
-            audit(db, "rules.add", audit_target(kind, stored), purged=len(purged),
+            audit_action(db, "rules.add", audit_target(kind, stored), purged=len(purged),
                   user=email or None)
     except UserError as exc:
         return refused(exc, typed=_typed())
@@ -121,7 +121,7 @@ def rule_remove() -> Any:
         with session_scope(services().sessions) as db:
             kind, stored, user_id, email = _rule(db)
             removed = remove_rule(db, kind, stored, user_id)
-            audit(db, "rules.remove", audit_target(kind, stored), removed=removed,
+            audit_action(db, "rules.remove", audit_target(kind, stored), removed=removed,
                   user=email or None)
     except UserError as exc:
         return refused(exc)

@@ -28,10 +28,10 @@ from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import add_chinese, translate
 from crmsync.sync_service.web.admin.settings import (
     SUPPORT_FIELDS,
-    audit,
     form_text,
     refused,
 )
+from crmsync.sync_service.web.admin.signing_in import audit_action
 
 #: a template's body may be long; every other field is short
 MAX_BODY = 20_000
@@ -62,7 +62,7 @@ def support_settings() -> Any:
                     store_setting(db, name, value)
                     changed[name] = value
             if changed:
-                audit(db, "cases.settings", ",".join(changed), **changed)
+                audit_action(db, "cases.settings", ",".join(changed), **changed)
     except UserError as exc:
         return refused(exc, typed=_form("support", SUPPORT_FIELDS))
     return _back("#support", "Support settings saved.")
@@ -75,7 +75,7 @@ def case_rule_save() -> Any:
     try:
         with session_scope(services().sessions) as db:
             rule = save_case_rule(db, {f: form_text(f) for f in CASE_RULE_FIELDS})
-            audit(db, "cases.rule.save", rule.name)
+            audit_action(db, "cases.rule.save", rule.name)
     except UserError as exc:
         return refused(exc, typed=typed)
     return _back("#case-rules", "Keyword rule saved.")
@@ -86,7 +86,7 @@ def case_rule_delete(rule_id: int) -> Any:
     """Delete a keyword rule; its cases keep what it gave them."""
     try:
         with session_scope(services().sessions) as db:
-            audit(db, "cases.rule.delete", delete_case_rule(db, rule_id))
+            audit_action(db, "cases.rule.delete", delete_case_rule(db, rule_id))
     except UserError as exc:
         return refused(exc)
     return _back("#case-rules", "Keyword rule deleted; its cases keep their category.")
@@ -100,7 +100,7 @@ def template_save() -> Any:
         fields = {f: form_text(f, MAX_BODY if f == "body" else 500) for f in TEMPLATE_FIELDS}
         with session_scope(services().sessions) as db:
             template = save_template(db, {**fields, "body": request.form.get("body", "")})
-            audit(db, "cases.template.save", template.name)
+            audit_action(db, "cases.template.save", template.name)
     except UserError as exc:
         return refused(exc, typed=typed)
     return _back("#templates", "Reply template saved.")
@@ -111,7 +111,7 @@ def template_delete(template_id: int) -> Any:
     """Delete a reply template."""
     try:
         with session_scope(services().sessions) as db:
-            audit(db, "cases.template.delete", delete_template(db, template_id))
+            audit_action(db, "cases.template.delete", delete_template(db, template_id))
     except UserError as exc:
         return refused(exc)
     return _back("#templates", "Reply template deleted; rules naming it skip it, and "

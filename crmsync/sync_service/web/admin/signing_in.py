@@ -157,6 +157,16 @@ def current_user() -> dict[str, Any] | None:
     return found
 
 
+def audit_action(db: Any, action: str, target: object = "", **detail: Any) -> None:
+    """One audit row for a console action: the signed-in user, the request's address.
+
+    Targets are names and ids only (a mailbox, a user, an item id): never a secret, and
+    never text that may quote a customer's address.
+    """
+    record(db, current_user()["email"], action, str(target), request.remote_addr or "",
+           **detail)
+
+
 def begin_session(user: User) -> None:
     """Start a fresh session for ``user`` (a new id: no session fixation)."""
     session.clear()
