@@ -103,11 +103,16 @@ def delete_case_rule(session: Session, rule_id: int) -> str:
 
     :raises UserError: there is no such rule.
     """
-    rule = session.get(CaseRule, rule_id)
-    if rule is None:
-        raise UserError(f"no case rule {rule_id}")
-    session.delete(rule)
-    return rule.name
+    return _delete_named(session, CaseRule, rule_id, "case rule")
+
+
+def _delete_named(session: Session, model: type[CaseRule] | type[ReplyTemplate],
+                  row_id: int, what: str) -> str:
+    row = session.get(model, row_id)
+    if row is None:
+        raise UserError(f"no {what} {row_id}")
+    session.delete(row)
+    return row.name
 
 
 def save_template(session: Session, row: Mapping[str, Any], where: str = "") -> ReplyTemplate:
@@ -135,8 +140,4 @@ def delete_template(session: Session, template_id: int) -> str:
 
     :raises UserError: there is no such template.
     """
-    template = session.get(ReplyTemplate, template_id)
-    if template is None:
-        raise UserError(f"no reply template {template_id}")
-    session.delete(template)
-    return template.name
+    return _delete_named(session, ReplyTemplate, template_id, "reply template")

@@ -45,6 +45,17 @@ def install_graph_routes(app: Flask, double) -> None:
                                      "credentials and try again.")
         return box, None
 
+    def user_folder(user: str, folder: str) -> tuple[FakeMailbox | None, str, Any]:
+        """The user's mailbox and the folder's id (by id or well-known name), or an error."""
+        box, error = user_box(user)
+        if error is not None:
+            return None, "", error
+        folder_id = box.folder_id(folder)
+        if folder_id is None:
+            return None, "", graph_error(404, "ErrorItemNotFound",
+                                         "The specified object was not found.")
+        return box, folder_id, None
+
     def page_size() -> int:
         prefer = request.headers.get("Prefer", "")
         found = re.search(r"odata\.maxpagesize=(\d+)", prefer)
@@ -98,24 +109,18 @@ def install_graph_routes(app: Flask, double) -> None:
     @app.get("/v1.0/users/<user>/mailFolders/<folder>")
     def mail_folder(user: str, folder: str):
         """https://learn.microsoft.com/graph/api/mailfolder-get (with its item counts)."""
-        box, error = user_box(user)
+        box, folder_id, error = user_folder(user, folder)
         if error is not None:
             return error
-        folder_id = box.folder_id(folder)
-        if folder_id is None:
-            return graph_error(404, "ErrorItemNotFound", "The specified object was not found.")
         total = sum(1 for item in box.items.values() if item.container == folder_id)
         return jsonify({**box.folders[folder_id], "totalItemCount": total,
                         "unreadItemCount": 0, "childFolderCount": 0})
 
     @app.get("/v1.0/users/<user>/mailFolders/<folder>/messages/delta")
     def messages_delta(user: str, folder: str):
-        box, error = user_box(user)
+        box, folder_id, error = user_folder(user, folder)
         if error is not None:
             return error
-        folder_id = box.folder_id(folder)
-        if folder_id is None:
-            return graph_error(404, "ErrorItemNotFound", "The specified object was not found.")
         since = _received_since(request.args.get("$filter", ""))
 
         def keep(item: Item, state: dict[str, Any]) -> bool:
