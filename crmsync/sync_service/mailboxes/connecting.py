@@ -6,7 +6,9 @@ push; each goes through here, so a credential is opened and re-sealed in one pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -26,13 +28,20 @@ def connector_spec(services: Services, mailbox: Mailbox) -> ConnectorSpec:
     """
     load_connector_class(mailbox.provider)
     secret = services.secret_box().open(mailbox.secret, mailbox.name) if mailbox.secret else ""
-    settings = dict(mailbox.settings)
+    return spec_with_defaults(services, mailbox.provider, mailbox.settings, secret)
+
+
+def spec_with_defaults(services: Services, provider: str, settings: Mapping[str, Any],
+                       secret: str) -> ConnectorSpec:
+    """Stored (or typed, for the console's Test connection) settings with the engine's
+    defaults: batch size, message size limit, and the backfill's first day."""
+    settings = dict(settings)
     settings.setdefault("batch_size", services.config["SYNC_BATCH_SIZE"])
     settings.setdefault("max_message_bytes", services.config["MAX_MESSAGE_BYTES"])
     if not settings.get("since"):
         days = services.config["BACKFILL_DAYS"]
         settings["since"] = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
-    return ConnectorSpec(mailbox.provider, settings, secret)
+    return ConnectorSpec(provider, settings, secret)
 
 
 def provider_supports(provider: str, capability: type) -> bool:

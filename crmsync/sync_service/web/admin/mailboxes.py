@@ -24,7 +24,7 @@ from crmsync.crm.subscriptions import GraphSubscription
 from crmsync.errors import CrmSyncError, UserError
 from crmsync.sync_service.engine.run import sync_mailbox
 from crmsync.sync_service.mailboxes import lifecycle
-from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
+from crmsync.sync_service.mailboxes.connecting import spec_with_defaults
 from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
 from crmsync.sync_service.mailboxes.push_marks import POLLED, push_modes
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
@@ -294,9 +294,7 @@ def test_connection() -> Any:
 
 
 def _probe(new: lifecycle.NewMailbox) -> dict[str, str]:
-    spec = ConnectorSpec(new.provider, {**new.settings, "since": new.settings.get(
-        "since") or (datetime.now(UTC) - timedelta(days=current_app.config.get(
-            "BACKFILL_DAYS", 90))).date().isoformat()}, new.secret)
+    spec = spec_with_defaults(services(), new.provider, new.settings, new.secret)
     with spec.build() as connector:
         folders = connector.list_resources()
         first = folders[0] if folders else ""
