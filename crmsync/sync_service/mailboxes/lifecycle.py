@@ -39,6 +39,9 @@ class NewMailbox:
     purpose: str = "personal"
 
 
+#: what to do about a refused server address (the refusal itself never says why)
+_PRIVATE_NETWORK_FIX = ("use the mail server's public name, or add its network to "
+                        "CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own")
 #: the engine's statuses as people read them
 _WORDS = {"needs_reauth": "needs re-auth"}
 
@@ -91,9 +94,8 @@ def next_step(mailbox: Mailbox) -> str:
     if "credential unreadable" in error or "key is missing" in error:
         return ("The stored password cannot be decrypted with this server's key: restore the "
                 "key (CRMSYNC_SECRET_KEY or the key file) or enter the password again.")
-    if "not allowed" in error:
-        return ("The server address is not a public mail server: correct the host, or add "
-                "its network to CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own.")
+    if REFUSED in error:
+        return f"The server address is not a public mail server: {_PRIVATE_NETWORK_FIX}."
     if mailbox.status == "retrying":
         return "The mail service asked us to slow down; the next run retries by itself."
     if mailbox.status == "error":
@@ -184,8 +186,7 @@ def explain_failure(exc: CrmSyncError) -> str:
         return (f"The server could not be reached: check the host, port and security "
                 f"({detail}).")
     if REFUSED in detail:
-        return (f"{detail[0].upper()}{detail[1:]}: use the mail server's public name, or add "
-                "its network to CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own.")
+        return f"{detail[0].upper()}{detail[1:]}: {_PRIVATE_NETWORK_FIX}."
     return f"{detail[0].upper()}{detail[1:]}." if detail else "The connection failed."
 
 
