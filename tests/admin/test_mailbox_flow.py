@@ -41,10 +41,14 @@ def _card(page, name: str):
 
 
 def _wait_for_items(page, live: LiveConsole, name: str, count: int) -> None:
+    """Reload until the run that brings ``count`` items has finished (the items are
+    committed page by page, the run's end a moment later: "syncing" until then)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         page.goto(f"{live.url}/admin/mailboxes")
-        if _card(page, name).locator(".items").inner_text().startswith(f"{count} "):
+        card = _card(page, name)
+        if card.locator(".items").inner_text().startswith(f"{count} ") \
+                and card.locator("[data-status]").inner_text() != "syncing":
             return
         time.sleep(0.3)
     raise AssertionError(page.content()[-3000:] + live.cli("mailbox", "list").output)
