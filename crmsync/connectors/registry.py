@@ -15,6 +15,7 @@ CONNECTORS: dict[str, str] = {
     "imap": "crmsync.connectors.imap:ImapConnector",
     "files": "crmsync.connectors.files:FileConnector",
     "graph": "crmsync.connectors.graph:GraphConnector",
+    "ews": "crmsync.connectors.ews:EwsConnector",
     # in-memory mailboxes for tests and demos (crmsync.connectors.fake)
     "fake": "crmsync.connectors.fake:FakeConnector",
 }

@@ -112,8 +112,10 @@ def next_step(mailbox: Mailbox) -> str:
 def check_servers(provider: str, settings: dict[str, Any]) -> None:
     """Refuse servers that are not public mail servers now, as connecting would later.
 
-    Graph's sign-in and API hosts, when given (national clouds), are held to the same
-    rule (https, 443, a public address); the defaults are Microsoft's own.
+    Graph's sign-in and API hosts, when given (national clouds), and an Exchange
+    server's EWS URL are held to the same rule (https, 443, a public address); Graph's
+    defaults are Microsoft's own. An Exchange Online EWS URL is refused with a pointer
+    to ``mailbox add graph``.
 
     :raises ConfigError: the same refusal for every refused address (no port-scan oracle).
     """
@@ -123,6 +125,12 @@ def check_servers(provider: str, settings: dict[str, Any]) -> None:
         for key in ("authority_url", "graph_url"):
             if settings.get(key):
                 check_url(str(settings[key]))
+        return
+    if provider == "ews":
+        from crmsync.connectors.ews.settings import EwsSettings
+        from crmsync.connectors.https import check_url
+
+        check_url(EwsSettings.from_mapping(settings).url)  # Exchange Online refused first
         return
     if provider != "imap":
         return
