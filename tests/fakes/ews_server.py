@@ -41,7 +41,7 @@ from xml.sax.saxutils import escape
 import trustme
 from flask import Flask, Response, request
 from lxml import etree
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.fakes.ews_data import EwsFolder, EwsItem, EwsMailbox
 
@@ -95,6 +95,25 @@ class Streaming:
     connections: int = 0
 
 
+class PlainRefusal(WSGIRequestHandler):
+    """A 401 without werkzeug's ``Connection: close`` header, as IIS sends it.
+
+    werkzeug closes every connection and says so; exchangelib reads a refused sign-in
+    that comes with ``Connection: close`` as throttling, not as a wrong password. The
+    connection is still closed (HTTP/1.0 tells the client so without the header).
+    """
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if getattr(self, "_status", 0) == 401 and keyword.lower() == "connection":
+            self.close_connection = True
+            return
+        super().send_header(keyword, value)
+
+
 class EwsDouble:
     """The fake Exchange organization: accounts, mailboxes, grants and fault switches."""
 
@@ -122,7 +141,8 @@ class EwsDouble:
         cert = self.ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context)
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context,
+                                   request_handler=PlainRefusal)
         self.base_url = f"https://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -207,6 +227,7 @@ def build_app(double: EwsDouble) -> Flask:
 
     @app.post("/EWS/Exchange.asmx")
     def ews() -> Response:
+        request.get_data()  # read the body first: an unread one makes the server close
         user = _authenticate(double)
         if user is None:
             double.requests.append(Logged(time.time(), "?", "", "", 401))
@@ -312,11 +333,11 @@ def _success(operation: str, inner: str) -> str:
             f"</m:{operation}ResponseMessage>")
 
 
-def _error(operation: str, code: str, message: str) -> str:
+def _error(operation: str, code: str, message: str, extra: str = "") -> str:
     return (f'<m:{operation}ResponseMessage ResponseClass="Error">'
             f"<m:MessageText>{escape(message)}</m:MessageText>"
             f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0"
-            f"</m:DescriptiveLinkKey></m:{operation}ResponseMessage>")
+            f"</m:DescriptiveLinkKey>{extra}</m:{operation}ResponseMessage>")
 
 
 def _fault_response(fault: SoapFault) -> Response:
@@ -522,10 +543,11 @@ def sync_folder_items(double: EwsDouble, call: Call) -> Response:
                 "SyncFolderItems", "ErrorFolderNotFound",
                 "The specified folder could not be found in the store.")])
         seq = box.read_sync_state(folder, state)
-        if seq is None:
+        if seq is None:  # Exchange's error answer still carries the (empty) sync elements
             return _response("SyncFolderItems", [_error(
                 "SyncFolderItems", "ErrorInvalidSyncStateData",
-                "Synchronization state data is corrupt or otherwise invalid.")])
+                "Synchronization state data is corrupt or otherwise invalid.",
+                "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>")])
         changes, position, last = box.changes_since(folder, seq, limit)
         parts = []
         for change, item_id, is_read in changes:

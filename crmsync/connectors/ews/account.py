@@ -37,8 +37,8 @@ T = TypeVar("T")
 # exchangelib builds its sessions' adapters from this class attribute: every EWS request
 # crmsync sends goes to an address connectors/network.py allows (SSRF rule A6).
 BaseProtocol.HTTP_ADAPTER_CLS = PinnedAdapter
-#: seconds one EWS request may take (a GetItem of 100 large MIME messages included)
-REQUEST_TIMEOUT = 120
+#: how exchangelib words an ErrorServerBusy it made up rather than received
+NOT_THE_SERVERS_BACK_OFF = ("Caused by", "Reraised from")
 
 
 def open_account(settings: EwsSettings, password: str) -> Account:
@@ -95,6 +95,11 @@ def _busy_passes(call: Callable[[], T]) -> T:
     try:
         return call()
     except ews.ErrorServerBusy as exc:
-        # exchangelib reads BackOffMilliseconds into back_off (seconds); a busy answer
-        # without one (rare) is waited out for a second.
-        raise _Busy(float(exc.back_off) if exc.back_off else 1.0) from exc
+        # exchangelib raises ErrorServerBusy for Exchange's own answer (its
+        # BackOffMilliseconds read into back_off, in seconds) and also for what it only
+        # guesses is throttling: a closed connection, an ambiguous 401 ("Caused by ...",
+        # "Reraised from ..."). Only the server's answer is waited out in place; a guess
+        # ends the run, to be tried again by the next one.
+        if str(exc).startswith(NOT_THE_SERVERS_BACK_OFF) or not exc.back_off:
+            raise TransientError(f"Exchange could not be reached: {exc}") from exc
+        raise _Busy(float(exc.back_off)) from exc
