@@ -51,12 +51,12 @@ def calendar(*events: str, zones: str = BERLIN) -> str:
 
 
 def single(uid: str, subject: str, start: datetime, minutes: int = 60, who: str = "",
-           extra: str = "") -> str:
+           klass: str = "PUBLIC") -> str:
     """One appointment in UTC."""
     end = start + timedelta(minutes=minutes)
     return (f"BEGIN:VEVENT\nUID:{uid}\nSUMMARY;LANGUAGE=en-US:{subject}\n"
-            f"DTSTART:{utc_stamp(start)}\nDTEND:{utc_stamp(end)}\n{who}\n{extra}"
-            "CLASS:PUBLIC\nSTATUS:CONFIRMED\nLOCATION:Teams\n"
+            f"DTSTART:{utc_stamp(start)}\nDTEND:{utc_stamp(end)}\n{who}\n"
+            f"CLASS:{klass}\nSTATUS:CONFIRMED\nLOCATION:Teams\n"
             f"DTSTAMP:{utc_stamp(start)}\nEND:VEVENT\n").replace("\n\n", "\n")
 
 
