@@ -464,7 +464,9 @@ def _item_id(item: EwsItem) -> str:
 
 def _item_summary(item: EwsItem) -> str:
     """What SyncFolderItems returns for an item: its id and a few properties."""
-    read = f"<t:IsRead>{_bool(item.is_read)}</t:IsRead>" if item.kind != "Contact" else ""
+    # IsRead is a message property: calendar items and contacts have none.
+    read = (f"<t:IsRead>{_bool(item.is_read)}</t:IsRead>"
+            if item.kind in ("Message", "MeetingRequest") else "")
     return f"<t:{item.kind}>{_item_id(item)}{read}</t:{item.kind}>"
 
 
@@ -501,8 +503,13 @@ def _contact_xml(props: dict[str, object]) -> str:
             parts.append(f"<t:{element}>{escape(str(props[key]))}</t:{element}>")
     emails = props.get("emails") or []
     if emails:
-        entries = "".join(f'<t:Entry Key="EmailAddress{n}">{escape(str(a))}</t:Entry>'
-                          for n, a in enumerate(emails, start=1))  # type: ignore[arg-type]
+        # Exchange 2010 SP2 and later name each entry's routing type: an internal user
+        # picked from the address list is an EX address (/o=...), not SMTP.
+        entries = "".join(
+            f'<t:Entry Key="EmailAddress{n}" '
+            f'RoutingType="{"EX" if str(a).startswith("/") else "SMTP"}">'
+            f"{escape(str(a))}</t:Entry>"
+            for n, a in enumerate(emails, start=1))  # type: ignore[arg-type]
         parts.append(f"<t:EmailAddresses>{entries}</t:EmailAddresses>")
     phones = props.get("phones") or []
     if phones:
@@ -543,7 +550,9 @@ def sync_folder_items(double: EwsDouble, call: Call) -> Response:
                 "SyncFolderItems", "ErrorFolderNotFound",
                 "The specified folder could not be found in the store.")])
         seq = box.read_sync_state(folder, state)
-        if seq is None:  # Exchange's error answer still carries the (empty) sync elements
+        if seq is None:
+            # As Microsoft's example error (tests/data/ews/sync-state/): an empty SyncState
+            # and IncludesLastItemInRange follow the code, and exchangelib reads both.
             return _response("SyncFolderItems", [_error(
                 "SyncFolderItems", "ErrorInvalidSyncStateData",
                 "Synchronization state data is corrupt or otherwise invalid.",

@@ -22,6 +22,8 @@ from exchangelib.folders import (
 
 from crmsync.connectors.base import Connector, Page
 from crmsync.connectors.ews.account import open_account, with_backoff
+from crmsync.connectors.ews.calendar import fetch_calendar
+from crmsync.connectors.ews.contacts import fetch_contacts
 from crmsync.connectors.ews.mail import fetch_mail
 from crmsync.connectors.ews.settings import EwsSettings
 from crmsync.errors import ConfigError
@@ -105,6 +107,12 @@ class EwsConnector(Connector):
             name = resource.removeprefix("mail:")
             return fetch_mail(self.account, self.folder(name), name, cursor, self.settings,
                               self._sleep)
+        if resource == "calendar":
+            return fetch_calendar(self.account, self.folder("calendar"), cursor, self.settings,
+                                  self._today(), self._sleep)
+        if resource == "contacts":
+            return fetch_contacts(self.account, self.folder("contacts"), cursor, self.settings,
+                                  self._sleep)
         raise ConfigError(f"unknown Exchange resource {resource!r}")
 
     def close(self) -> None:
