@@ -13,8 +13,7 @@ from tests.fakes.ews_server import EwsDouble
 def test_first_sync_then_moves_deletes_and_read_state_like_the_other_connectors(
         cli: Cli, ews: EwsDouble) -> None:
     load_sample_crm(cli)
-    name, address = add_ews_mailbox(cli, ews, "--folders", "inbox,sentitems,Deals",
-                                    "--no-calendar", "--no-contacts")
+    name, address = add_ews_mailbox(cli, ews, "--folders", "inbox,sentitems,Deals")
     box = ews.mailbox(address)
     box.add_folder("Deals")
     ids = [box.add_item("inbox", mime=mime(n)) for n in range(5)]
@@ -30,7 +29,7 @@ def test_first_sync_then_moves_deletes_and_read_state_like_the_other_connectors(
     sync(cli, ews, name)
     since = ews.operations(address)[before:]
     assert "GetItem" not in since
-    assert since.count("SyncFolderItems") == 3  # one per folder
+    assert since.count("SyncFolderItems") == 5  # three mail folders, calendar, contacts
 
     # Moved to another synced folder: the same activity (Delete + Create with a new id).
     box.move_item(ids[0], "Deals")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from exchangelib import Account
@@ -36,7 +36,8 @@ DISTINGUISHED: dict[str, type[BaseFolder]] = {
 
 
 def utc_today() -> date:
-    return date.today()
+    """Today in UTC: the calendar window does not move with the server's time zone."""
+    return datetime.now(UTC).date()
 
 
 class EwsConnector(Connector):

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 #: items per GetItem request (exchangelib's default chunk; Exchange allows more, but a
 #: batch of large MIME messages must fit one response within the request timeout)
-GET_ITEM_BATCH = 50
+GET_ITEM_BATCH = 100
 SEEN = ("\\Seen",)
 ROLES = {"inbox": "inbox", "sentitems": "sent"}
 
