@@ -121,7 +121,7 @@ class _Round:
         return [Deletion(item_id=rid, folder=RESOURCE) for rid in gone]
 
     def cursor(self, state_cursor: str) -> str:
-        return json.dumps({"state": json.loads(state_cursor)["state"],
+        return json.dumps({**json.loads(state_cursor),
                            "from": self.window[0].isoformat(), "to": self.window[1].isoformat(),
                            "emitted": self.emitted, "previous": self.previous})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -14,9 +15,11 @@ from exchangelib.folders import (
     Contacts,
     DeletedItems,
     Drafts,
+    Folder,
     Inbox,
     JunkEmail,
     Outbox,
+    Root,
     SentItems,
 )
 
@@ -62,6 +65,7 @@ class EwsConnector(Connector):
         self._today = today
         self._account: Account | None = None
         self._folders: dict[str, BaseFolder] = {}
+        self._root_ref: Root | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> EwsConnector:
@@ -74,13 +78,29 @@ class EwsConnector(Connector):
             self._account = open_account(self.settings, self._password)
         return self._account
 
-    def folder(self, name: str) -> BaseFolder:
+    def folder(self, name: str, cursor: str | None = None) -> BaseFolder:
         """The folder behind a resource: a distinguished id, or a display-name path under
-        the top of the mailbox (``Projects/2026``); looked up once per connection."""
+        the top of the mailbox (``Projects/2026``).
+
+        The cursor of an earlier page carries the folder's id, so a poll addresses the
+        folder directly; without one it is looked up (GetFolder, FindFolder), once per
+        connection.
+        """
+        known = json.loads(cursor).get("folder") if cursor else None
+        if known and name not in self._folders:
+            cls = DISTINGUISHED.get(name.lower(), Folder)
+            self._folders[name] = cls(root=self._root(), id=known)
         if name not in self._folders:
             self._folders[name] = with_backoff(self.settings, lambda: self._find(name),
                                                self._sleep)
         return self._folders[name]
+
+    def _root(self) -> Root:
+        """The mailbox's root as a reference only: addressing a folder by id needs no
+        GetFolder of the root."""
+        if self._root_ref is None:
+            self._root_ref = Root(account=self.account)
+        return self._root_ref
 
     def _find(self, name: str) -> BaseFolder:
         account = self.account
@@ -106,14 +126,14 @@ class EwsConnector(Connector):
         """See `Connector.fetch_changes`."""
         if resource.startswith("mail:"):
             name = resource.removeprefix("mail:")
-            return fetch_mail(self.account, self.folder(name), name, cursor, self.settings,
-                              self._sleep)
+            return fetch_mail(self.account, self.folder(name, cursor), name, cursor,
+                              self.settings, self._sleep)
         if resource == "calendar":
-            return fetch_calendar(self.account, self.folder("calendar"), cursor, self.settings,
-                                  self._today(), self._sleep)
+            return fetch_calendar(self.account, self.folder("calendar", cursor), cursor,
+                                  self.settings, self._today(), self._sleep)
         if resource == "contacts":
-            return fetch_contacts(self.account, self.folder("contacts"), cursor, self.settings,
-                                  self._sleep)
+            return fetch_contacts(self.account, self.folder("contacts", cursor), cursor,
+                                  self.settings, self._sleep)
         raise ConfigError(f"unknown Exchange resource {resource!r}")
 
     def close(self) -> None:

@@ -37,6 +37,9 @@ TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], type[CrmSyncError], str],
     ((ews.ErrorNonExistentMailbox,), ConfigError,
      "Exchange has no mailbox {address} (deleted, or a typing mistake): check the "
      "address, or remove this mailbox from crmsync"),
+    ((ews.ErrorFolderNotFound,), ConfigError,
+     "a synced folder is no longer in {address} (deleted or renamed): change the "
+     "mailbox's folders, or `crmsync mailbox resync` to look them up again"),
     ((ews.ErrorMailboxStoreUnavailable, ews.ErrorMailboxMoveInProgress), TransientError,
      "the mailbox {address} is unavailable on the Exchange server (its database is "
      "offline or it is being moved); crmsync tries again later"),

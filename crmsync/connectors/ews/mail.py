@@ -78,7 +78,8 @@ def sync_pages(account: Any, folder: BaseFolder, cursor: str | None, settings: E
             state, resync = None, True
             continue
         new_state = service.sync_state
-        yield changes, json.dumps({"state": new_state}), resync
+        # The folder's id rides along: the next run needs no GetFolder to find it.
+        yield changes, json.dumps({"state": new_state, "folder": folder.id}), resync
         resync = False
         if service.includes_last_item_in_range or new_state == state:
             return
