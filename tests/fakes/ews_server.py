@@ -136,7 +136,8 @@ class EwsDouble:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> EwsDouble:
-        cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        # mail.contoso.com: the EWS host Autodiscover tests name (mapped to 127.0.0.1)
+        cert = self.ca.issue_cert("127.0.0.1", "localhost", "mail.contoso.com")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
         # pyspnego's NTLM acceptor reads the accounts from the file this variable names
