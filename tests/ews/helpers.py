@@ -29,15 +29,20 @@ def mime(n: int, sender: tuple[str, str] = ANA, to: tuple[str, str] = MARIA,
 
 def add_ews_mailbox(cli: Cli, ews: EwsDouble, *extra: str, address: str | None = None,
                     username: str | None = None, password: str = PASSWORD,
-                    owner: str = "maria.lopez@northwind.example") -> tuple[str, str]:
-    """A new mailbox on the double, connected through `crmsync mailbox add ews`."""
+                    owner: str = "maria.lopez@northwind.example",
+                    auth: str = "basic") -> tuple[str, str]:
+    """A new mailbox on the double, connected through `crmsync mailbox add ews`.
+
+    :param username: an account already on the double (else one is added: the address).
+    :param auth: ``--auth``: ``basic``, or ``ntlm`` (the command's own default).
+    """
     address = address or unique_address()
     if username is None:
         ews.add_user(address, password)
         username = address
     name = f"exch-{next(_names)}"
     cli("mailbox", "add", "ews", name, "--url", ews.url, "--username", username,
-        "--password-env", "EWS_PASSWORD", "--auth", "basic", "--address", address,
+        "--password-env", "EWS_PASSWORD", "--auth", auth, "--address", address,
         "--owner", owner, *extra, env={"EWS_PASSWORD": password})
     return name, address
 

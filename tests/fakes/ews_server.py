@@ -12,7 +12,10 @@ Unsubscribe; two are kept in ``tests/data/ews/``), with Exchange's semantics:
   state is ``ErrorInvalidSyncStateData``;
 * ``GetItem`` returns ``MimeContent`` (base64) for mail, meeting requests and calendar
   items (an iCalendar object), and contact properties;
-* Basic authentication (a wrong password is HTTP 401), ``ExchangeImpersonation``
+* Basic and NTLM authentication, both offered in ``WWW-Authenticate`` as IIS does: NTLM
+  runs for real (pyspnego's acceptor, the accounts written to its ``NTLM_USER_FILE``) and
+  authenticates the TCP connection over its three legs; a wrong password is HTTP 401,
+  logged as operation ``?``; ``ExchangeImpersonation``
   honoured only for a service account granted ApplicationImpersonation
   (``ErrorImpersonateUserDenied`` otherwise), a locked mailbox
   (``ErrorMailboxStoreUnavailable``), an unknown one (``ErrorNonExistentMailbox``);
@@ -27,8 +30,12 @@ Every request is logged in :attr:`EwsDouble.requests` (operation, user, mailbox)
 from __future__ import annotations
 
 import base64
+import itertools
+import os
 import queue
+import socket
 import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+import spnego
 import trustme
 from flask import Flask, Response, request
 from lxml import etree
@@ -55,6 +63,10 @@ SERVER_VERSION = (f'<h:ServerVersionInfo xmlns:h="{TNS}" MajorVersion="15" Minor
                   'MajorBuildNumber="2507" MinorBuildNumber="6" Version="Exchange2016"/>')
 #: the largest SyncFolderItems page Exchange returns
 MAX_CHANGES = 512
+#: the WSGI environ key numbering the request's TCP connection (NTLM signs a connection in)
+CONNECTION = "ews_double.connection"
+#: what a 401 offers, as an Exchange Server with Basic and Windows authentication does
+CHALLENGES = ["Basic realm=\"127.0.0.1\"", "NTLM"]
 
 
 class SoapFault(Exception):
@@ -95,25 +107,6 @@ class Streaming:
     connections: int = 0
 
 
-class PlainRefusal(WSGIRequestHandler):
-    """A 401 without werkzeug's ``Connection: close`` header, as IIS sends it.
-
-    werkzeug closes every connection and says so; exchangelib reads a refused sign-in
-    that comes with ``Connection: close`` as throttling, not as a wrong password. The
-    connection is still closed (HTTP/1.0 tells the client so without the header).
-    """
-
-    def send_response(self, code: int, message: str | None = None) -> None:
-        self._status = code
-        super().send_response(code, message)
-
-    def send_header(self, keyword: str, value: str) -> None:
-        if getattr(self, "_status", 0) == 401 and keyword.lower() == "connection":
-            self.close_connection = True
-            return
-        super().send_header(keyword, value)
-
-
 class EwsDouble:
     """The fake Exchange organization: accounts, mailboxes, grants and fault switches."""
 
@@ -129,6 +122,11 @@ class EwsDouble:
         self.refuse_streaming = False
         #: seconds a streaming connection is held at most, whatever the client asks
         self.max_connection_seconds: float | None = None
+        #: connection number → its NTLM acceptor mid-handshake, or the user it signed in
+        self.ntlm: dict[int, Any] = {}
+        #: every accepted sign-in: (``basic`` or ``ntlm``, user)
+        self.sign_ins: list[tuple[str, str]] = []
+        self.ntlm_user_file = os.path.join(tempfile.mkdtemp(prefix="ews-ntlm-"), "users")
         self.app = build_app(self)
         self.ca = trustme.CA()
         self.base_url = ""
@@ -138,11 +136,15 @@ class EwsDouble:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> EwsDouble:
-        cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        # mail.contoso.com: the EWS host Autodiscover tests name (mapped to 127.0.0.1)
+        cert = self.ca.issue_cert("127.0.0.1", "localhost", "mail.contoso.com")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context,
-                                   request_handler=PlainRefusal)
+        # pyspnego's NTLM acceptor reads the accounts from the file this variable names
+        os.environ["NTLM_USER_FILE"] = self.ntlm_user_file
+        self._write_ntlm_users()
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True,
+                                   request_handler=_ConnectionHandler, ssl_context=context)
         self.base_url = f"https://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -172,7 +174,17 @@ class EwsDouble:
         address = (address or username).lower()
         with self.lock:
             self.users[username.lower()] = (password, address)
+            self._write_ntlm_users()
             return self.mailbox(address)
+
+    def _write_ntlm_users(self) -> None:
+        """Write every account for NTLM: ``DOMAIN:user:password`` or ``:user@domain:password``."""
+        lines = []
+        for username, (password, _) in self.users.items():
+            domain, _, user = username.rpartition("\\")
+            lines.append(f"{domain}:{user}:{password}\n")
+        with open(self.ntlm_user_file, "w", encoding="utf-8") as out:
+            out.writelines(lines)
 
     def mailbox(self, address: str) -> EwsMailbox:
         with self.lock:
@@ -229,9 +241,8 @@ def build_app(double: EwsDouble) -> Flask:
     def ews() -> Response:
         request.get_data()  # read the body first: an unread one makes the server close
         user = _authenticate(double)
-        if user is None:
-            double.requests.append(Logged(time.time(), "?", "", "", 401))
-            return Response("", 401, {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
+        if isinstance(user, Response):  # a challenge, or a refused sign-in (logged)
+            return user
         try:
             root = etree.fromstring(request.get_data(), etree.XMLParser(resolve_entities=False))
             operation = root.find("s:Body", NS)[0]
@@ -253,14 +264,106 @@ def build_app(double: EwsDouble) -> Flask:
     return app
 
 
-def _authenticate(double: EwsDouble) -> str | None:
-    auth = request.authorization
-    if auth is None or auth.type != "basic":
-        return None
-    known = double.users.get((auth.username or "").lower())
-    if known is None or known[0] != auth.password:
-        return None
-    return (auth.username or "").lower()
+class _ConnectionHandler(WSGIRequestHandler):
+    """Keep connections alive and number them: NTLM signs a connection in, not a request.
+
+    werkzeug serves one request per connection: it answers ``Connection: close`` and,
+    after the response, reads whatever the socket still holds (which on a kept-alive
+    connection is the next request). Both would end NTLM's handshake after its first leg,
+    so here the header is not sent and that last read looks at an idle socket instead;
+    :func:`_authenticate` reads every request's body, so the next request line is where
+    the connection's reader expects it.
+    """
+
+    protocol_version = "HTTP/1.1"
+    _numbers = itertools.count(1)
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection_number = next(self._numbers)
+        self._idle, self._idle_peer = socket.socketpair()
+
+    def finish(self) -> None:
+        super().finish()
+        self._idle.close()
+        self._idle_peer.close()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close":
+            return
+        super().send_header(keyword, value)
+
+    def run_wsgi(self) -> None:
+        real = self.connection
+        try:
+            super().run_wsgi()
+        finally:
+            self.connection = real
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[CONNECTION] = self.connection_number
+        self.connection = self._idle  # what run_wsgi drains after the response
+        return environ
+
+
+def _authenticate(double: EwsDouble) -> str | Response:
+    """The user signed in on this request or its connection, or the 401 to answer."""
+    connection = request.environ.get(CONNECTION, 0)
+    request.get_data()  # read the body even when refusing: the connection is kept alive
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "ntlm":
+        return _ntlm_step(double, connection, token.strip())
+    if scheme.lower() == "basic":
+        auth = request.authorization
+        username = ((auth.username if auth else "") or "").lower()
+        known = double.users.get(username)
+        if auth is None or known is None or known[0] != auth.password:
+            return _refused(double, username)
+        double.sign_ins.append(("basic", username))
+        return username
+    signed_in = double.ntlm.get(connection)
+    if isinstance(signed_in, str):  # NTLM authenticated this connection earlier
+        return signed_in
+    return _unauthorized()
+
+
+def _ntlm_step(double: EwsDouble, connection: int, token: str) -> str | Response:
+    """One leg of NTLM: NEGOTIATE → CHALLENGE (401), AUTHENTICATE → signed in or refused."""
+    try:
+        message = base64.b64decode(token)
+    except ValueError:
+        return _refused(double, "")
+    with double.lock:
+        context = double.ntlm.get(connection)
+        if message[8:9] == b"\x01" or not hasattr(context, "step"):  # NEGOTIATE: start over
+            context = spnego.server(protocol="ntlm")
+        try:
+            answer = context.step(message)
+        except spnego.exceptions.SpnegoError:
+            double.ntlm.pop(connection, None)
+            return _refused(double, "")
+        if not context.complete:
+            double.ntlm[connection] = context
+            return Response("", 401, [("WWW-Authenticate", "NTLM " + base64.b64encode(
+                answer or b"").decode())])
+        user = (context.client_principal or "").lower()
+        if user not in double.users:
+            double.ntlm.pop(connection, None)
+            return _refused(double, user)
+        double.ntlm[connection] = user
+        double.sign_ins.append(("ntlm", user))
+        return user
+
+
+def _unauthorized() -> Response:
+    return Response("", 401, [("WWW-Authenticate", c) for c in CHALLENGES])
+
+
+def _refused(double: EwsDouble, username: str) -> Response:
+    """Refuse a sign-in (wrong user name or password); logged as operation ``?``."""
+    double.requests.append(Logged(time.time(), "?", username, "", 401))
+    return _unauthorized()
 
 
 def _call(double: EwsDouble, user: str, root: Any, operation: Any) -> Call:

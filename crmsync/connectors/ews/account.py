@@ -4,8 +4,9 @@
   can answer it wrongly): Exchange 2016, 2019 and Subscription Edition all accept the
   ``Exchange2016`` schema.
 * The authentication type is given, never probed; Autodiscover is never used by a
-  connection (``mailbox add ews --url``), as it can send the credentials to whatever host
-  a DNS record or a redirect names.
+  connection, as it can send the credentials to whatever host a DNS record or a redirect
+  names: the URL is given (``mailbox add ews --url``) or was found once, when the mailbox
+  was added, by :mod:`.autodiscover` under rule A6.
 * exchangelib's retry policy is :class:`~exchangelib.protocol.FailFast`: its
   fault-tolerant policy would retry a wrong password (HTTP 401) as if it were throttling.
   :func:`with_backoff` waits out ``ErrorServerBusy`` exactly as long as the server's

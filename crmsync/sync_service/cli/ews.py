@@ -3,9 +3,11 @@
 A mailbox of one's own (``--username`` owns ``--address``), or with ``--impersonate`` a
 service account holding Exchange's ApplicationImpersonation role that syncs the mailbox
 ``--address`` (one service credential, sealed to each mailbox's row like every other).
-The EWS URL is given (``--url``); Autodiscover is never used, as a misconfigured DNS or
-redirect sends it, and the password, to another host. An Exchange Online URL is refused
-with a pointer to ``mailbox add graph``.
+The EWS URL is given (``--url``), or found once, at add time, with ``--autodiscover``
+(POX Autodiscover on the address's own domain only: a misconfigured DNS or redirect could
+send the password to another host, see :mod:`crmsync.connectors.ews.autodiscover`); the
+URL is stored, so syncing never autodiscovers. An Exchange Online URL is refused with a
+pointer to ``mailbox add graph``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from typing import Any
 
 import click
 
+from crmsync.connectors.ews.autodiscover import SignIn, discover_ews_url
+from crmsync.errors import UserError
 from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.cli.mailboxes import _add_mailbox, _secret_from_env, mailbox_add
 
 
 @mailbox_add.command("ews")
 @click.argument("name")
-@click.option("--url", required=True, help="The EWS URL: https://HOST/EWS/Exchange.asmx.")
+@click.option("--url", help="The EWS URL: https://HOST/EWS/Exchange.asmx.")
+@click.option("--autodiscover", is_flag=True,
+              help="Instead of --url: find the EWS URL now with Autodiscover on the "
+              "address's own domain (the password is sent to that domain only).")
 @click.option("--username", required=True, help="DOMAIN\\user or user@domain.")
 @click.option("--password-env", required=True, help="Variable holding the password.")
 @click.option("--auth", type=click.Choice(["ntlm", "basic"]), default="ntlm",
@@ -42,11 +49,20 @@ def mailbox_add_ews(name: str, password_env: str, owner: str | None, purpose: st
     """Register an Exchange Server mailbox (EWS); prints its id.
 
     The URL must be https on port 443 at a public address (or on a network in
-    CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every request. TLS
+    CRMSYNC_ALLOWED_PRIVATE_NETWORKS): checked now, and again at every request. With
+    --autodiscover it is asked of https://DOMAIN/autodiscover/autodiscover.xml, then
+    https://autodiscover.DOMAIN/..., DOMAIN being the address's: a redirect to another
+    domain is refused, and the URL found must be in DOMAIN, under the same rule. TLS
     trust follows REQUESTS_CA_BUNDLE / SSL_CERT_FILE.
     """
-    _add_mailbox(name, "ews", ews_settings(options), _secret_from_env(password_env), owner,
-                 purpose)
+    password = _secret_from_env(password_env)
+    if bool(options["url"]) == bool(options.pop("autodiscover")):
+        raise UserError("give exactly one of --url and --autodiscover")
+    if not options["url"]:
+        options["url"] = discover_ews_url(
+            options["address"] or options["username"],
+            SignIn(options["username"], password, options["auth"]))
+    _add_mailbox(name, "ews", ews_settings(options), password, owner, purpose)
 
 
 def ews_settings(options: dict[str, Any]) -> dict[str, Any]:
