@@ -25,6 +25,7 @@ DISTINGUISHED: dict[str, tuple[str, str, str]] = {
     "inbox": ("Inbox", "mail", "Folder"),
     "sentitems": ("Sent Items", "mail", "Folder"),
     "deleteditems": ("Deleted Items", "mail", "Folder"),
+    "drafts": ("Drafts", "mail", "Folder"),
     "calendar": ("Calendar", "calendar", "CalendarFolder"),
     "contacts": ("Contacts", "contacts", "ContactsFolder"),
 }

@@ -119,6 +119,8 @@ class EwsDouble:
         self.busy_faults: list[Busy] = []
         self.requests: list[Logged] = []
         self.streaming: dict[str, Streaming] = {}
+        #: (mailbox, MIME) of every mail the double was asked to send
+        self.sent: list[tuple[str, bytes]] = []
         self.refuse_streaming = False
         #: seconds a streaming connection is held at most, whatever the client asks
         self.max_connection_seconds: float | None = None
@@ -772,7 +774,33 @@ def _notification(sub_id: str, events: list[tuple[str, str, str]]) -> str:
         "<m:ConnectionStatus>OK</m:ConnectionStatus>"))
 
 
+def create_item(double: EwsDouble, call: Call) -> Response:
+    """Send (``SendOnly`` / ``SendAndSaveCopy``) or save mail given as MIME."""
+    box = double.mailboxes[call.address]
+    disposition = call.body.get("MessageDisposition", "SaveOnly")
+    saved = call.body.find("m:SavedItemFolderId", NS)
+    messages = []
+    with double.lock:
+        for element in _folder_elements(call.body, "m:Items"):
+            encoded = element.findtext("t:MimeContent", namespaces=NS)
+            if etree.QName(element).localname != "Message" or not encoded:
+                messages.append(_error("CreateItem", "ErrorInvalidRequest",
+                                       "Only messages given as MimeContent are handled here."))
+                continue
+            mime = base64.b64decode(encoded)
+            if disposition.startswith("Send"):
+                double.sent.append((call.address, mime))
+            if disposition != "SendOnly":
+                folder = (_folder_ref(box, saved[0]) if saved is not None and len(saved)
+                          else box.folders[box.folder_id("drafts" if disposition == "SaveOnly"
+                                                         else "sentitems")])
+                box.add_item(folder.id, mime=mime, is_read=True)
+            messages.append(_success("CreateItem", "<m:Items/>"))
+    return _response("CreateItem", messages)
+
+
 HANDLERS = {
+    "CreateItem": create_item,
     "GetFolder": get_folder,
     "FindFolder": find_folder,
     "GetItem": get_item,

@@ -86,6 +86,12 @@ def with_backoff(settings: EwsSettings, call: Callable[[], T],
             sleep(busy.seconds)
 
 
+def made_up(exc: Exception) -> bool:
+    """Whether exchangelib raised ``exc`` itself for a lost, closed or timed-out
+    connection (Exchange's answer may never have come), not for Exchange's answer."""
+    return str(exc).startswith(NOT_THE_SERVERS_BACK_OFF)
+
+
 class _Busy(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(seconds)
@@ -101,6 +107,6 @@ def _busy_passes(call: Callable[[], T]) -> T:
         # guesses is throttling: a closed connection, an ambiguous 401 ("Caused by ...",
         # "Reraised from ..."). Only the server's answer is waited out in place; a guess
         # ends the run, to be tried again by the next one.
-        if str(exc).startswith(NOT_THE_SERVERS_BACK_OFF) or not exc.back_off:
+        if made_up(exc) or not exc.back_off:
             raise TransientError(f"Exchange could not be reached: {exc}") from exc
         raise _Busy(float(exc.back_off)) from exc

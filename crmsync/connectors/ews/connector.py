@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from typing import Any
 
 from exchangelib import Account
@@ -23,11 +24,12 @@ from exchangelib.folders import (
     SentItems,
 )
 
-from crmsync.connectors.base import Connector, Page
+from crmsync.connectors.base import Connector, Page, Sending, SendReceipt
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.calendar import fetch_calendar
 from crmsync.connectors.ews.contacts import fetch_contacts
 from crmsync.connectors.ews.mail import fetch_mail
+from crmsync.connectors.ews.send import send_mime
 from crmsync.connectors.ews.settings import EwsSettings
 from crmsync.errors import ConfigError
 
@@ -43,7 +45,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class EwsConnector(Connector):
+class EwsConnector(Connector, Sending):
     """One Exchange Server mailbox, its own or impersonated, through EWS sync states.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -53,6 +55,7 @@ class EwsConnector(Connector):
 
     name = "ews"
     supports_delta = True
+    read_only = False
 
     def __init__(self, settings: EwsSettings, password: str,
                  sleep: Callable[[float], None] = time.sleep,
@@ -135,6 +138,13 @@ class EwsConnector(Connector):
             return fetch_contacts(self.account, self.folder("contacts", cursor), cursor,
                                   self.settings, self._sleep)
         raise ConfigError(f"unknown Exchange resource {resource!r}")
+
+    def send(self, message: EmailMessage,
+             point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:
+        """See `Sending.send`: CreateItem with the MIME, a copy saved in Sent Items
+        (:mod:`.send`)."""
+        return send_mime(self.account, lambda: self.folder("sentitems"),
+                         self.settings.address, message, point_of_no_return)
 
     def close(self) -> None:
         if self._account is not None:
