@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -20,9 +20,10 @@ from exchangelib.folders import (
     SentItems,
 )
 
-from crmsync.connectors.base import Connector, Page
+from crmsync.connectors.base import Connector, Idling, Page
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.mail import fetch_mail
+from crmsync.connectors.ews.push import StreamingWatch
 from crmsync.connectors.ews.settings import EwsSettings
 from crmsync.errors import ConfigError
 
@@ -37,7 +38,7 @@ def utc_today() -> date:
     return date.today()
 
 
-class EwsConnector(Connector):
+class EwsConnector(Connector, Idling):
     """One Exchange Server mailbox, its own or impersonated, through EWS sync states.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -59,6 +60,7 @@ class EwsConnector(Connector):
         self._today = today
         self._account: Account | None = None
         self._folders: dict[str, BaseFolder] = {}
+        self._watch: StreamingWatch | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> EwsConnector:
@@ -108,5 +110,36 @@ class EwsConnector(Connector):
         raise ConfigError(f"unknown Exchange resource {resource!r}")
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         if self._account is not None:
             self._account.protocol.close()
+
+    # -- push: streaming notifications (push.py) -----------------------------------------
+
+    def can_watch_many(self) -> bool:
+        """One streaming subscription covers every resource: subscribe now, so a refusal
+        is known (:meth:`watch_many_mode`) before the first wait; see `Idling`."""
+        self._streaming(self.list_resources())
+        return True
+
+    def watch_many_mode(self) -> str:
+        """``stream``, or ``poll`` when the server refused streaming; see `Idling`."""
+        return self._watch.mode if self._watch is not None else "stream"
+
+    def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
+        """See `Idling.idle_wait_many`."""
+        return self._streaming(resources).wait(timeout)
+
+    def idle_wait(self, resource: str, timeout: float) -> bool:
+        """See `Idling.idle_wait`."""
+        return self.idle_wait_many([resource], timeout)
+
+    def _streaming(self, resources: Sequence[str]) -> StreamingWatch:
+        """The connection's streaming subscription, made on first use over the folders
+        behind ``resources``."""
+        if self._watch is None:
+            watch = StreamingWatch(self.account, self.settings, self._sleep)
+            watch.start([self.folder(r.removeprefix("mail:")) for r in resources])
+            self._watch = watch
+        return self._watch
