@@ -134,16 +134,43 @@ def test_a_server_refusing_streaming_is_polled_instead(
 
 
 def test_a_wrong_password_does_not_stop_another_mailboxs_push(
-        cli: Cli, ews: EwsDouble) -> None:
-    # One mailbox's password is wrong: its watcher retries quietly; the other's pushes.
+        cli: Cli, ews: EwsDouble, caplog: pytest.LogCaptureFixture) -> None:
+    # One mailbox's password is wrong: its watcher says so and retries calmly; the
+    # other's pushes.
     name, address = connected(cli, ews)
     other = unique_address()
     ews.add_user(other, "the-right-one")
     broken, _ = add_ews_mailbox(cli, ews, "--no-calendar", "--no-contacts", address=other,
                                 username=other, password="a-wrong-one")
-    with watching(cli) as push:
-        assert push.watched == sorted([name, broken])
-        assert wait_for(lambda: push_of(cli, name) == STREAMING)
-        assert delivered(cli, ews, address, 6) < PUSHED
+    with caplog.at_level(logging.WARNING, logger="crmsync.sync_service.triggers.imap_idle"):
+        with watching(cli) as push:
+            assert push.watched == sorted([name, broken])
+            assert wait_for(lambda: push_of(cli, name) == STREAMING)
+            assert delivered(cli, ews, address, 6) < PUSHED
+    refused = [r.getMessage() for r in caplog.records if broken in r.getMessage()]
+    assert refused and "refused the sign-in" in refused[0]
     assert ews.subscriptions(other) == 0
     assert mail_ids(cli) == ["<ews-6@acme.example>"]
+
+
+def test_mailboxes_of_one_service_account_are_all_pushed(cli: Cli, ews: EwsDouble) -> None:
+    # Three mailboxes impersonated by one service account share exchangelib's connection
+    # pool; each held stream brings its own connection, so the syncs never wait on them.
+    load_sample_crm(cli)
+    service = unique_address("svc")
+    ews.add_user(service, "svc-pass")
+    boxes = []
+    for _ in range(3):
+        address = unique_address()
+        ews.mailbox(address)
+        ews.grant_impersonation(service, address)
+        name, _ = add_ews_mailbox(cli, ews, "--impersonate", "--no-calendar",
+                                  "--no-contacts", address=address, username=service,
+                                  password="svc-pass")
+        sync(cli, ews, name)
+        boxes.append((name, address))
+    with watching(cli):
+        assert wait_for(lambda: all(push_of(cli, n) == STREAMING for n, _ in boxes))
+        for n, (_name, address) in enumerate(boxes, start=10):
+            assert delivered(cli, ews, address, n) < PUSHED
+    assert len(mail_ids(cli)) == 3

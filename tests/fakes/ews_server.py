@@ -41,7 +41,7 @@ from xml.sax.saxutils import escape
 import trustme
 from flask import Flask, Response, request
 from lxml import etree
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.fakes.ews_data import EwsFolder, EwsItem, EwsMailbox
 
@@ -124,7 +124,8 @@ class EwsDouble:
         cert = self.ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context)
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context,
+                                   request_handler=_Handler)
         self.base_url = f"https://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -209,6 +210,26 @@ class EwsDouble:
 
 
 # -- the SOAP endpoint ------------------------------------------------------------------------
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, without ``Connection: close`` on a 401.
+
+    werkzeug closes every connection and says so; exchangelib reads a 401 that closes
+    its connection as a busy server (``ErrorServerBusy``) and retries it, where IIS
+    answers a wrong password on a connection it keeps open. The connection still
+    closes; exchangelib drops its session after a 401 anyway.
+    """
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and getattr(self, "_status", 0) == 401:
+            return
+        super().send_header(keyword, value)
+
 
 
 @dataclass

@@ -22,6 +22,11 @@ Exchange's limits, and what is done about them:
   length and reports nothing, so the watcher's sync after it is the poll. Why is
   logged once.
 
+The held connection is one more than the account's requests may use: exchangelib shares
+one connection pool among every account with the same credentials and URL (a service
+account impersonating many mailboxes), so each watch raises the pool's limit by one
+while it reads, and syncs never wait behind a stream.
+
 Any other error ends the reader and is raised by the next wait as crmsync's own error
 (:func:`~crmsync.connectors.ews.errors.translated`); the watcher then starts again with a
 fresh connection and subscription.
@@ -83,6 +88,7 @@ class StreamingWatch:
         self._folders: list[BaseFolder] = []
         self._subscription: str | None = None
         self._reader: threading.Thread | None = None
+        self._extra_connection = False
         #: why streaming is refused (the watch polls); None while it streams
         self.refused: str | None = None
 
@@ -107,6 +113,7 @@ class StreamingWatch:
                 raise
             self._refuse(exc.__cause__)
             return
+        self._widen_pool(+1)
         self._start_reader()
 
     def wait(self, timeout: float) -> bool:
@@ -134,15 +141,23 @@ class StreamingWatch:
         """Stop reading and remove the subscription (the server then ends the stream)."""
         self._stopped.set()
         subscription, self._subscription = self._subscription, None
-        if subscription is None:
-            return
-        try:
-            Unsubscribe(account=self.account).get(subscription_id=subscription)
-        except ews.EWSError as exc:  # it lapses by itself within 30 minutes
-            log.info("%s: could not remove the streaming subscription: %s",
-                     self.settings.address, exc)
+        if subscription is not None:
+            try:
+                Unsubscribe(account=self.account).get(subscription_id=subscription)
+            except ews.EWSError as exc:  # it lapses by itself within 30 minutes
+                log.info("%s: could not remove the streaming subscription: %s",
+                         self.settings.address, exc)
         if self._reader is not None:
             self._reader.join(timeout=5)
+        self._widen_pool(-1)
+
+    def _widen_pool(self, step: int) -> None:
+        """Give the stream a connection of its own in the shared pool, or take it back."""
+        if self._extra_connection is (step > 0):
+            return
+        protocol = self.account.protocol
+        protocol.max_connections = protocol.max_connections + step
+        self._extra_connection = step > 0
 
     # -- the reader thread ---------------------------------------------------------------
 
