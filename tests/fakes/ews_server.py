@@ -19,7 +19,10 @@ Unsubscribe; two are kept in ``tests/data/ews/``), with Exchange's semantics:
 * ``ErrorServerBusy`` with ``BackOffMilliseconds`` (:meth:`EwsDouble.busy`): requests that
   come back before the back-off has passed are refused again, and counted;
 * streaming notifications: a held, chunked response carrying one SOAP envelope per
-  notification and a final ``ConnectionStatus`` ``Closed``.
+  notification and a final ``ConnectionStatus`` ``Closed``; switches to close each
+  connection early (``max_connection_seconds``), refuse streaming (``refuse_streaming``)
+  and drop a mailbox's subscriptions (:meth:`EwsDouble.expire_streaming`, then
+  ``ErrorInvalidSubscription``).
 
 Every request is logged in :attr:`EwsDouble.requests` (operation, user, mailbox).
 """

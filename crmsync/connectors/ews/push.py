@@ -66,7 +66,8 @@ LAPSED = (ews.ErrorSubscriptionNotFound, ews.ErrorInvalidSubscription,
 REFUSED = (ews.ErrorInvalidSubscriptionRequest, ews.ErrorSubscriptionAccessDenied,
            ews.ErrorSubscriptionDelegateAccessNotSupported)
 
-#: what the reader puts in the queue: a change heard (True), or the error that ended it
+#: what the reader puts in the queue: a change heard (True), a wake-up after streaming
+#: was refused (False), or the error that ended it
 Signal = bool | BaseException
 
 
