@@ -399,6 +399,13 @@ class Idling(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} watches one resource at a time")
 
+    def watch_many_mode(self) -> str:
+        """Return the word ``crmsync mailbox list`` shows for resources watched through
+        :meth:`idle_wait_many`: ``notify`` (IMAP NOTIFY) unless the connector says
+        otherwise (EWS: ``stream``, or ``poll`` when its server refused streaming).
+        """
+        return "notify"
+
     @abc.abstractmethod
     def idle_wait(self, resource: str, timeout: float) -> bool:
         """Wait until ``resource`` changes or ``timeout`` seconds pass.

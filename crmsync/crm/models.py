@@ -450,9 +450,10 @@ class SyncState(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     #: how ``crmsync serve`` watches this folder for push: ``notify`` (NOTIFY, on one
-    #: connection with the mailbox's other folders) or ``idle`` (IDLE, a connection of
-    #: its own); ``None``: polled only. It holds only until ``push_until``, which the
-    #: watcher keeps renewing, so a stopped or crashed serve reads as polled.
+    #: connection with the mailbox's other folders), ``idle`` (IDLE, a connection of
+    #: its own) or ``stream`` (EWS streaming notifications); ``None`` or ``poll``: polled
+    #: only. It holds only until ``push_until``, which the watcher keeps renewing, so a
+    #: stopped or crashed serve reads as polled.
     push: Mapped[str | None] = mapped_column(String(10))
     push_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -22,7 +22,10 @@ Unsubscribe; two are kept in ``tests/data/ews/``), with Exchange's semantics:
 * ``ErrorServerBusy`` with ``BackOffMilliseconds`` (:meth:`EwsDouble.busy`): requests that
   come back before the back-off has passed are refused again, and counted;
 * streaming notifications: a held, chunked response carrying one SOAP envelope per
-  notification and a final ``ConnectionStatus`` ``Closed``.
+  notification and a final ``ConnectionStatus`` ``Closed``; switches to close each
+  connection early (``max_connection_seconds``), refuse streaming (``refuse_streaming``)
+  and drop a mailbox's subscriptions (:meth:`EwsDouble.expire_streaming`, then
+  ``ErrorInvalidSubscription``).
 
 Every request is logged in :attr:`EwsDouble.requests` (operation, user, mailbox).
 """
@@ -121,6 +124,8 @@ class EwsDouble:
         self.streaming: dict[str, Streaming] = {}
         #: (mailbox, MIME) of every mail the double was asked to send
         self.sent: list[tuple[str, bytes]] = []
+        #: subscriptions the server dropped (:meth:`expire_streaming`)
+        self.expired: set[str] = set()
         self.refuse_streaming = False
         #: seconds a streaming connection is held at most, whatever the client asks
         self.max_connection_seconds: float | None = None
@@ -213,6 +218,23 @@ class EwsDouble:
                     if mailbox is None or r.mailbox == mailbox.lower()]
 
     # -- notifications ---------------------------------------------------------------------
+
+    def expire_streaming(self, address: str) -> int:
+        """Drop ``address``'s streaming subscriptions, as a lapse, a mailbox move or a
+        server restart does: their open connections end, and asking for their events
+        answers ``ErrorInvalidSubscription``. Returns how many were dropped."""
+        with self.lock:
+            dropped = [s for s in self.streaming.values() if s.mailbox == address.lower()]
+            for sub in dropped:
+                del self.streaming[sub.id]
+                self.expired.add(sub.id)
+                sub.events.put(None)
+        return len(dropped)
+
+    def subscriptions(self, address: str) -> int:
+        """How many streaming subscriptions ``address`` has now."""
+        with self.lock:
+            return sum(1 for s in self.streaming.values() if s.mailbox == address.lower())
 
     def _on_change(self, box: EwsMailbox, folder_id: str, change: str, item_id: str) -> None:
         event = {"Create": "CreatedEvent", "Delete": "DeletedEvent"}.get(change, "ModifiedEvent")
@@ -718,6 +740,11 @@ def get_streaming_events(double: EwsDouble, call: Call) -> Response:
     ids = [e.text for e in _folder_elements(call.body, "m:SubscriptionIds")]
     minutes = int(call.body.findtext("m:ConnectionTimeout", "1", NS))
     subs = [double.streaming.get(i or "") for i in ids]
+    if any(i in double.expired for i in ids):
+        # the shape of the reference's error example: Error, then ConnectionStatus Closed
+        return _xml(_streaming_response(
+            "<m:ConnectionStatus>Closed</m:ConnectionStatus>",
+            ("ErrorInvalidSubscription", "The subscription is no longer valid.")))
     if not subs or any(s is None for s in subs):
         return _response("GetStreamingEvents", [_error(
             "GetStreamingEvents", "ErrorSubscriptionNotFound",
@@ -754,10 +781,14 @@ def get_streaming_events(double: EwsDouble, call: Call) -> Response:
     return Response(stream(), 200, content_type="text/xml; charset=utf-8")
 
 
-def _streaming_response(inner: str) -> str:
+def _streaming_response(inner: str, error: tuple[str, str] | None = None) -> str:
+    message = (_success("GetStreamingEvents", inner) if error is None else
+               _error("GetStreamingEvents", *error).replace(
+                   "</m:GetStreamingEventsResponseMessage>",
+                   f"{inner}</m:GetStreamingEventsResponseMessage>"))
     return (f'<m:GetStreamingEventsResponse xmlns:m="{MNS}" xmlns:t="{TNS}">'
             "<m:ResponseMessages>"
-            f"{_success('GetStreamingEvents', inner)}"
+            f"{message}"
             "</m:ResponseMessages></m:GetStreamingEventsResponse>")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -24,11 +24,12 @@ from exchangelib.folders import (
     SentItems,
 )
 
-from crmsync.connectors.base import Connector, Page, Sending, SendReceipt
+from crmsync.connectors.base import Connector, Idling, Page, Sending, SendReceipt
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.calendar import fetch_calendar
 from crmsync.connectors.ews.contacts import fetch_contacts
 from crmsync.connectors.ews.mail import fetch_mail
+from crmsync.connectors.ews.push import StreamingWatch
 from crmsync.connectors.ews.send import send_mime
 from crmsync.connectors.ews.settings import EwsSettings
 from crmsync.errors import ConfigError
@@ -45,7 +46,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class EwsConnector(Connector, Sending):
+class EwsConnector(Connector, Sending, Idling):
     """One Exchange Server mailbox, its own or impersonated, through EWS sync states.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -69,6 +70,7 @@ class EwsConnector(Connector, Sending):
         self._account: Account | None = None
         self._folders: dict[str, BaseFolder] = {}
         self._root_ref: Root | None = None
+        self._watch: StreamingWatch | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> EwsConnector:
@@ -147,5 +149,36 @@ class EwsConnector(Connector, Sending):
                          self.settings.address, message, point_of_no_return)
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         if self._account is not None:
             self._account.protocol.close()
+
+    # -- push: streaming notifications (push.py) -----------------------------------------
+
+    def can_watch_many(self) -> bool:
+        """One streaming subscription covers every resource: subscribe now, so a refusal
+        is known (:meth:`watch_many_mode`) before the first wait; see `Idling`."""
+        self._streaming(self.list_resources())
+        return True
+
+    def watch_many_mode(self) -> str:
+        """``stream``, or ``poll`` when the server refused streaming; see `Idling`."""
+        return self._watch.mode if self._watch is not None else "stream"
+
+    def idle_wait_many(self, resources: Sequence[str], timeout: float) -> bool:
+        """See `Idling.idle_wait_many`."""
+        return self._streaming(resources).wait(timeout)
+
+    def idle_wait(self, resource: str, timeout: float) -> bool:
+        """See `Idling.idle_wait`."""
+        return self.idle_wait_many([resource], timeout)
+
+    def _streaming(self, resources: Sequence[str]) -> StreamingWatch:
+        """The connection's streaming subscription, made on first use over the folders
+        behind ``resources``."""
+        if self._watch is None:
+            watch = StreamingWatch(self.account, self.settings, self._sleep)
+            watch.start([self.folder(r.removeprefix("mail:")) for r in resources])
+            self._watch = watch
+        return self._watch

@@ -145,9 +145,10 @@ def mailbox_list(as_json: bool) -> None:
     """Every mailbox with status, last sync, items, push and last error.
 
     PUSH says how `crmsync serve` watches each synced folder: "notify" (IMAP NOTIFY, all
-    on one connection), "idle" (IMAP IDLE, a connection per folder) or "poll" (only the
-    scheduler's poll: serve is not running, the connection budget is spent, or the
-    provider has no IMAP push). JSON: "push" maps each folder to that word.
+    on one connection), "idle" (IMAP IDLE, a connection per folder), "stream" (Exchange
+    streaming notifications) or "poll" (only polls: serve is not running, the connection
+    budget is spent, the Exchange server refused streaming, or the provider has no push).
+    JSON: "push" maps each folder to that word.
     """
     now = datetime.now(UTC)
     with session_scope(services().sessions) as session:

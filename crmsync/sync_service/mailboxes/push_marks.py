@@ -1,7 +1,8 @@
 """Which folders ``crmsync serve`` pushes and which it leaves to the poll.
 
 The push watcher (:mod:`crmsync.sync_service.triggers.imap_idle`) marks each folder it
-watches ``notify`` or ``idle`` until a time it keeps moving forward; the surfaces
+watches ``notify`` or ``idle`` (IMAP), or ``stream`` (EWS streaming notifications) until
+a time it keeps moving forward; the surfaces
 (``crmsync mailbox list``) read the marks. A mark that lapsed (serve stopped or
 crashed) or was never set reads as ``poll``: the scheduler's poll is then all there is.
 """
@@ -23,13 +24,14 @@ POLLED = "poll"
 
 def mark_push(services: Services, mailbox: str, modes: Mapping[str, str | None],
               until: datetime) -> int:
-    """Mark ``mailbox``'s folders pushed (``notify``/``idle``) until ``until``, or polled.
+    """Mark ``mailbox``'s folders pushed (``notify``/``idle``/``stream``) until ``until``,
+    or polled.
 
     Only folders with a sync state are marked: the engine creates that row at the
     folder's first sync, and creating it here could collide with that insert. The
     watcher marks again later, so a folder synced meanwhile gets its mark then.
 
-    :param modes: folder → ``notify``, ``idle`` or ``None`` (polled).
+    :param modes: folder → ``notify``, ``idle``, ``stream`` or ``None``/``poll`` (polled).
     :returns: how many of the folders were marked.
     """
     with session_scope(services.sessions) as session:
@@ -43,7 +45,8 @@ def mark_push(services: Services, mailbox: str, modes: Mapping[str, str | None],
 
 
 def push_modes(states: Iterable[SyncState], now: datetime) -> dict[str, str]:
-    """Return folder → ``notify``, ``idle`` or ``poll`` for one mailbox's sync states."""
+    """Return folder → ``notify``, ``idle``, ``stream`` or ``poll`` for one mailbox's
+    sync states."""
     return {
         state.resource: state.push
         if state.push and state.push_until is not None and state.push_until > now

@@ -5,7 +5,8 @@ One thread per mailbox whose connector can idle (it declares
 waits for a change in the mailbox's chosen folders (:func:`plan_push`):
 
 * where the server offers NOTIFY (RFC 5465; ``can_watch_many``), every folder on that
-  one connection (``idle_wait_many``);
+  one connection (``idle_wait_many``); Exchange's streaming notifications watch every
+  folder the same way, marked ``stream`` (``watch_many_mode``);
 * else IDLE (RFC 2177, ``idle_wait``), which watches the selected folder only: one
   connection per folder, in sync order (Inbox first), up to ``PUSH_IDLE_CONNECTIONS`` per
   mailbox, the first in the mailbox's thread and each other in a thread of its own.
@@ -208,7 +209,8 @@ class ImapPush:
             log.info("push: mailbox %s has no folder to watch", name)
             return
         if plan.mode == "notify":
-            self._loop(_Watch(name, plan.pushed, "notify", connector), self._stop.is_set,
+            mode = connector.watch_many_mode()  # "notify"; EWS "stream" (or "poll")
+            self._loop(_Watch(name, plan.pushed, mode, connector), self._stop.is_set,
                        lambda wait: bool(connector.idle_wait_many(plan.pushed, wait)))
             return
         for folder in plan.pushed[1:]:
