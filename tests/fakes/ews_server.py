@@ -41,7 +41,7 @@ from xml.sax.saxutils import escape
 import trustme
 from flask import Flask, Response, request
 from lxml import etree
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.fakes.ews_data import EwsFolder, EwsItem, EwsMailbox
 
@@ -122,7 +122,8 @@ class EwsDouble:
         cert = self.ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context)
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context,
+                                   request_handler=_KeepAlive401)
         self.base_url = f"https://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -189,6 +190,26 @@ class EwsDouble:
                     sub.events.put(("NewMailEvent", item_id, folder_id))
 
 
+class _KeepAlive401(WSGIRequestHandler):
+    """werkzeug's handler, keeping the connection open after a 401 as IIS does.
+
+    werkzeug closes every connection (``Connection: close``), and exchangelib takes a
+    non-200 answer on a closing connection for a busy server (``ErrorServerBusy``,
+    retried) before it looks at the 401: a wrong password would read as throttling.
+    """
+
+    _status = 0
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._status == 401 and keyword.lower() == "connection":
+            return
+        super().send_header(keyword, value)
+
+
 # -- the SOAP endpoint ------------------------------------------------------------------------
 
 
@@ -209,6 +230,7 @@ def build_app(double: EwsDouble) -> Flask:
     def ews() -> Response:
         user = _authenticate(double)
         if user is None:
+            request.get_data()  # drained: the connection stays open (see _KeepAlive401)
             double.requests.append(Logged(time.time(), "?", "", "", 401))
             return Response("", 401, {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
         try:
