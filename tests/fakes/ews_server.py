@@ -245,9 +245,6 @@ class EwsDouble:
                     sub.events.put(("NewMailEvent", item_id, folder_id))
 
 
-# -- the SOAP endpoint ------------------------------------------------------------------------
-
-
 @dataclass
 class Call:
     """One request: who signed in, which mailbox it acts on, and its body element."""

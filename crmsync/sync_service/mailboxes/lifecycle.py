@@ -90,6 +90,10 @@ def next_step(mailbox: Mailbox) -> str:
         if mailbox.provider == "graph":
             return ("Microsoft 365 refused the sign-in: re-authenticate the mailbox, or check "
                     "the app registration's secret or certificate and its admin consent.")
+        if mailbox.provider == "ews" and "impersonat" in error:
+            return ("Exchange refused the impersonation: an Exchange admin grants the service "
+                    "account the ApplicationImpersonation role (the last error says how); "
+                    "then press Sync now.")
         return "The server refused the sign-in: enter the current password and save."
     if "credential unreadable" in error or "key is missing" in error:
         return ("The stored password cannot be decrypted with this server's key: restore the "
@@ -99,6 +103,11 @@ def next_step(mailbox: Mailbox) -> str:
     if mailbox.status == "retrying":
         return "The mail service asked us to slow down; the next run retries by itself."
     if mailbox.status == "error":
+        if mailbox.provider == "ews":  # reached at a URL; its errors say what to do
+            if "could not be reached" in error or "certificate" in error:
+                return ("The Exchange server could not be reached: check the server URL and "
+                        "that its certificate is trusted.")
+            return "Check the error above; Sync now retries, and the service log has details."
         if any(word in error for word in ("refused", "timed out", "unreachable", "resolve")):
             return "The server could not be reached: check the host, port and security."
         if "certificate" in error or "ssl" in error:
@@ -185,9 +194,16 @@ def reauthenticated(session: Session, box: SecretBox, name: str, secret: str) ->
     return mailbox
 
 
-def explain_failure(exc: CrmSyncError) -> str:
-    """What went wrong when connecting or saving, and what to do, in plain words."""
+def explain_failure(exc: CrmSyncError, provider: str = "") -> str:
+    """What went wrong when connecting or saving, and what to do, in plain words.
+
+    An Exchange server is reached at a URL, and its connector's errors already say what
+    to do (:mod:`crmsync.connectors.ews.errors`): they are given as they are, with the
+    URL to check when the server was not reached (:func:`_explain_exchange`).
+    """
     detail = str(exc).strip()
+    if provider == "ews" and REFUSED not in detail:
+        return _explain_exchange(exc, detail)
     if isinstance(exc, AuthError):
         return (f"The server refused the sign-in: check the user name and password ({detail}).")
     if isinstance(exc, TransientError):
@@ -195,7 +211,20 @@ def explain_failure(exc: CrmSyncError) -> str:
                 f"({detail}).")
     if REFUSED in detail:
         return f"{detail[0].upper()}{detail[1:]}: {_PRIVATE_NETWORK_FIX}."
-    return f"{detail[0].upper()}{detail[1:]}." if detail else "The connection failed."
+    return _sentence(detail) if detail else "The connection failed."
+
+
+def _explain_exchange(exc: CrmSyncError, detail: str) -> str:
+    if isinstance(exc, TransientError) and "could not be reached" in detail:
+        return (f"The Exchange server could not be reached: check the server URL "
+                f"(https://HOST/EWS/Exchange.asmx) and that its certificate is trusted "
+                f"({detail}).")
+    return _sentence(detail) if detail else "The connection failed."
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: a capital first letter, a full stop unless it has one."""
+    return f"{text[0].upper()}{text[1:]}" + ("" if text[-1] in ".。!?" else ".")
 
 
 def pause(session: Session, name: str) -> Mailbox:

@@ -27,13 +27,14 @@ from crmsync.sync_service.mailboxes import lifecycle
 from crmsync.sync_service.mailboxes.connecting import spec_with_defaults
 from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
 from crmsync.sync_service.mailboxes.push_marks import POLLED, push_modes
+from crmsync.sync_service.web.admin import exchange
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import translate
 from crmsync.sync_service.web.admin.signing_in import audit_action, limit_view
 
 log = logging.getLogger(__name__)
 #: the providers the add form offers, by the label INTERFACES gives them
-PROVIDERS = {"imap": "IMAP", "graph": "Microsoft 365"}
+PROVIDERS = {"imap": "IMAP", "graph": "Microsoft 365", "ews": "Exchange"}
 SECURITY = ("ssl", "starttls", "none")
 TEST_LIMIT = "5/minute"
 RUNS_SHOWN = 20
@@ -192,26 +193,27 @@ def _form_page(form: dict[str, str], outcome: dict[str, str] | None = None,
                sealed: str = "", status: int = 200) -> Any:
     return render_template("admin/mailbox_add.html", form=form, outcome=outcome,
                            providers=PROVIDERS, security=SECURITY, owners=_owners(),
-                           sealed=sealed), status
+                           auth_labels=exchange.AUTH_LABELS, sealed=sealed), status
 
 
 @blueprint.get("/mailboxes/new")
 def add_form() -> Any:
-    """Console: the form that adds a mailbox (IMAP or Microsoft 365)."""
+    """Console: the form that adds a mailbox (IMAP, Microsoft 365 or Exchange)."""
     return _form_page({"provider": "imap", "security": "ssl", "port": "993",
-                       "purpose": "personal"})
+                       "purpose": "personal", **exchange.DEFAULTS})
 
 
 def _typed() -> dict[str, str]:
     """The form's fields (never the password), trimmed and size-limited."""
     fields = ("name", "provider", "host", "port", "security", "username", "owner", "purpose",
               "smtp_host", "smtp_port", "folders", "since", "tenant", "client_id", "address",
-              "authority_url", "graph_url")
-    return {f: request.form.get(f, "").strip()[:500] for f in fields}
+              "authority_url", "graph_url", *exchange.TEXT_FIELDS)
+    typed = {f: request.form.get(f, "").strip()[:500] for f in fields}
+    return typed | {f: "1" if request.form.get(f) else "" for f in exchange.CHECKBOXES}
 
 
 def _secret(form: dict[str, str]) -> str:
-    """The password (IMAP) or client secret (Microsoft 365): typed now, or sealed by an
+    """The password (IMAP, Exchange) or client secret (Microsoft 365): typed now, or sealed by an
     earlier test of this form."""
     typed = request.form.get("password", "")[:4096]
     if typed:
@@ -257,6 +259,8 @@ def _new_mailbox(form: dict[str, str], secret: str) -> lifecycle.NewMailbox:
             settings["smtp_host"] = form["smtp_host"]
             if form["smtp_port"]:
                 settings["smtp_port"] = _port(form["smtp_port"])
+    elif provider == "ews":
+        settings.update(exchange.settings_from_form(form))
     else:
         if not (form["tenant"] and form["client_id"] and form["address"]):
             raise UserError("give the tenant, the app's client ID and the mailbox address")
@@ -286,16 +290,25 @@ def test_connection() -> Any:
         lifecycle.check_servers(new.provider, new.settings)
         outcome = _probe(new)
     except CrmSyncError as exc:
-        text = lifecycle.explain_failure(exc)
+        text = _explain(form, exc)
         return _form_page(form, {"ok": "", "text": text + " " + translate("Nothing was saved.")},
                           sealed, 400)
     sealed = services().secret_box().seal(new.secret, _seal_binding()).hex()
     return _form_page(form, outcome, sealed)
 
 
+def _explain(form: dict[str, str], exc: CrmSyncError) -> str:
+    """A refused test or save in plain words, with what to do."""
+    if form["provider"] == "ews":
+        return exchange.explain(exc)
+    return lifecycle.explain_failure(exc)
+
+
 def _probe(new: lifecycle.NewMailbox) -> dict[str, str]:
     spec = spec_with_defaults(services(), new.provider, new.settings, new.secret)
     with spec.build() as connector:
+        if new.provider == "ews":
+            return exchange.probe(connector)
         folders = connector.list_resources()
         first = folders[0] if folders else ""
         count = connector.backfill_size(first, None) if first else 0
@@ -316,7 +329,7 @@ def add() -> Any:
             audit_action(db, "mailbox.add", new.name, provider=new.provider, purpose=new.purpose)
             mailbox_id = mailbox.id
     except CrmSyncError as exc:
-        return _form_page(form, {"ok": "", "text": lifecycle.explain_failure(exc) + " "
+        return _form_page(form, {"ok": "", "text": _explain(form, exc) + " "
                                  + translate("Nothing was saved.")}, sealed, 400)
     flash(translate("Mailbox saved."))
     return redirect(url_for("admin.mailbox_detail", mailbox_id=mailbox_id))
