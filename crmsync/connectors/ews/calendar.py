@@ -28,10 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from exchangelib.folders import BaseFolder
-from exchangelib.util import chunkify
 
 from crmsync.connectors.base import CalendarEvent, Change, Deletion, Page, Unreadable
-from crmsync.connectors.ews.account import with_backoff
 from crmsync.connectors.ews.calendar_ical import (
     RESOURCE,
     CalendarItemError,
@@ -39,7 +37,7 @@ from crmsync.connectors.ews.calendar_ical import (
     record_id,
     stamp,
 )
-from crmsync.connectors.ews.mail import GET_ITEM_BATCH, sync_pages
+from crmsync.connectors.ews.folder_sync import get_items, mime_bytes, sync_pages
 from crmsync.connectors.ews.settings import EwsSettings
 
 #: how far the window may lag behind today before a new round moves it
@@ -158,28 +156,18 @@ def _fetched(account: Any, folder: BaseFolder, wanted: list[Any], run: _Round,
              settings: EwsSettings, sleep: Callable[[float], None]) -> list[Change]:
     """GetItem the items' iCalendar in batches; expand each over the round's window."""
     records: list[Change] = []
-    for batch in chunkify(wanted, GET_ITEM_BATCH):
-        ids = [(item.id, item.changekey) for item in batch]
-        fetched = with_backoff(settings, lambda ids=ids: list(account.fetch(
-            ids=ids, folder=folder, chunk_size=GET_ITEM_BATCH,
-            only_fields=["mime_content", "uid"])), sleep)
-        for (item_id, _key), item in zip(ids, fetched, strict=True):
-            if isinstance(item, Exception):
-                if type(item).__name__ != "ErrorItemNotFound":  # else its Delete comes next
-                    records.append(Unreadable(
-                        item_id=item_id, folder=RESOURCE, raw=b"",
-                        reason=f"Exchange could not return the calendar item: "
-                               f"{type(item).__name__}: {item}"))
-                continue
-            raw = item.mime_content or b""
-            if isinstance(raw, str):
-                raw = raw.encode("utf-8", "surrogateescape")
-            try:
-                events = item_events(item_id, raw, run.span, getattr(item, "uid", None))
-            except CalendarItemError as exc:
-                records.append(Unreadable(item_id=item_id, folder=RESOURCE, raw=raw,
-                                          reason=str(exc)))
-                continue
-            records += run.replace(item_id, events)
-            records += events
+    for item_id, item in get_items(account, folder, wanted, ["mime_content", "uid"],
+                                   settings, sleep, RESOURCE):
+        if isinstance(item, Unreadable):
+            records.append(item)
+            continue
+        raw = mime_bytes(item)
+        try:
+            events = item_events(item_id, raw, run.span, getattr(item, "uid", None))
+        except CalendarItemError as exc:
+            records.append(Unreadable(item_id=item_id, folder=RESOURCE, raw=raw,
+                                      reason=str(exc)))
+            continue
+        records += run.replace(item_id, events)
+        records += events
     return records

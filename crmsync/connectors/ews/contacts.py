@@ -16,11 +16,9 @@ from typing import Any
 
 from exchangelib.folders import BaseFolder
 from exchangelib.items import Contact
-from exchangelib.util import chunkify
 
 from crmsync.connectors.base import Change, ContactCard, Deletion, Page, Unreadable
-from crmsync.connectors.ews.account import with_backoff
-from crmsync.connectors.ews.mail import GET_ITEM_BATCH, sync_pages
+from crmsync.connectors.ews.folder_sync import get_items, sync_pages
 from crmsync.connectors.ews.settings import EwsSettings
 
 RESOURCE = "contacts"
@@ -47,21 +45,12 @@ def fetch_contacts(account: Any, folder: BaseFolder, cursor: str | None, setting
 def _fetched(account: Any, folder: BaseFolder, wanted: list[Any], settings: EwsSettings,
              sleep: Callable[[float], None]) -> list[Change]:
     records: list[Change] = []
-    for batch in chunkify(wanted, GET_ITEM_BATCH):
-        ids = [(item.id, item.changekey) for item in batch]
-        fetched = with_backoff(settings, lambda ids=ids: list(account.fetch(
-            ids=ids, folder=folder, chunk_size=GET_ITEM_BATCH, only_fields=list(FIELDS))),
-            sleep)
-        for (item_id, _key), item in zip(ids, fetched, strict=True):
-            if isinstance(item, Exception):
-                if type(item).__name__ != "ErrorItemNotFound":  # else its Delete comes next
-                    records.append(Unreadable(
-                        item_id=item_id, folder=RESOURCE, raw=b"",
-                        reason=f"Exchange could not return the contact: "
-                               f"{type(item).__name__}: {item}"))
-                continue
-            if isinstance(item, Contact):
-                records.append(contact_card(item_id, item))
+    for item_id, item in get_items(account, folder, wanted, list(FIELDS), settings, sleep,
+                                   RESOURCE):
+        if isinstance(item, Unreadable):
+            records.append(item)
+        elif isinstance(item, Contact):  # distribution lists are not people
+            records.append(contact_card(item_id, item))
     return records
 
 
