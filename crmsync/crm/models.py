@@ -406,6 +406,9 @@ class Mailbox(Base):
     #: the worker syncing this mailbox now, and until when its claim holds
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the fencing token: raised by every claim; a page commits only while it is still
+    #: the committing run's (mailboxes/leases.py), so a paused worker's late page is refused
+    lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: set while an admin holds the mailbox back: no poll, push or "sync now" runs it
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: set when an admin removed the mailbox: never synced again, its credential is

@@ -43,6 +43,8 @@ SCHEMA: tuple[Option, ...] = (
     Option("FETCH_PROCESS_MIN_MESSAGES", 2000, int,
            "a first sync of a folder this large fetches in a second process; 0: never"),
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
+    Option("LEASE_SECONDS", 600, int,
+           "a sync's claim on its mailbox lapses after this long without a stored page"),
     Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
     Option("PUSH_IDLE_CONNECTIONS", 3, int,

@@ -3,6 +3,9 @@
 Each page of changes is written in its own transaction together with the
 cursor that follows it, so a crash anywhere resumes with nothing lost and
 nothing doubled (the mbsync rule: the watermark never points past stored rows).
+That transaction also checks the run's lease token and renews the lease
+(mailboxes/leases.py): a run another worker took over commits nothing more, and
+leaves the mailbox's status to the new holder.
 An item the database refuses is quarantined, not the page (engine/isolate.py).
 """
 
@@ -39,7 +42,13 @@ from crmsync.sync_service.engine.store import PageWriter
 from crmsync.sync_service.mailboxes.connecting import connector_spec, reseal_secret
 from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
 from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
-from crmsync.sync_service.mailboxes.leases import claim_lease, release_lease
+from crmsync.sync_service.mailboxes.leases import (
+    Lease,
+    LeaseLostError,
+    claim_lease,
+    keep_lease,
+    release_lease,
+)
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -84,7 +93,8 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
             report.status = "paused"
             return report
     started = clock()
-    if not claim_lease(services, mailbox_id, started):
+    lease = claim_lease(services, mailbox_id, started)
+    if lease is None:
         report.status, report.error = "busy", "another worker is syncing this mailbox"
         return report
     try:
@@ -92,10 +102,15 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         with spec.build() as connector:
             try:
                 for resource in connector.list_resources():
-                    _sync_resource(services, (spec, connector), mailbox, resource, report,
-                                   clock)
+                    _sync_resource(services, (spec, connector), (mailbox, lease), resource,
+                                   report, clock)
             finally:
                 reseal_secret(services, mailbox_id, mailbox.name, connector)
+    except LeaseLostError as exc:
+        # A newer claim exists: this run was paused or too slow. Its page was rolled
+        # back; the new holder's cursor and status stand.
+        report.status, report.error = "lease_lost", str(exc)
+        log.warning("%s: %s; its last page was not stored", name, exc)
     except AuthError as exc:
         report.status, report.error = "needs_reauth", str(exc)
     except SecretUnreadableError as exc:
@@ -112,15 +127,16 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         report.error = f"unexpected error ({type(exc).__name__}); the service log has details"
         raise
     finally:
-        _record_outcome(services, mailbox_id, report, (started, clock()))
-        release_lease(services, mailbox_id)
+        _record_outcome(services, lease, report, (started, clock()))
+        release_lease(services, lease)
     return report
 
 
 def _sync_resource(
-    services: Services, connection: tuple[ConnectorSpec, Connector], mailbox: Mailbox,
-    resource: str, report: SyncReport, clock: Clock,
+    services: Services, connection: tuple[ConnectorSpec, Connector],
+    held: tuple[Mailbox, Lease], resource: str, report: SyncReport, clock: Clock,
 ) -> None:
+    mailbox, lease = held
     with session_scope(services.sessions) as session:
         cursor = _state(session, mailbox.id, resource).cursor
     origin = mailbox_origin(mailbox)
@@ -146,6 +162,8 @@ def _sync_resource(
                 state.counters = dict(Counter(state.counters or {}) + counters)
                 state.last_success_at = clock()
                 state.last_error = None
+                # last, after the writes: the row lock it takes lasts only to the commit
+                keep_lease(session, lease, clock())
             if aids is not None:
                 aids.committed()
             report.counters.update(counters)
@@ -235,17 +253,29 @@ def _state(session: Session, mailbox_id: int, resource: str) -> SyncState:
     return state
 
 
-def _record_outcome(services: Services, mailbox_id: int, report: SyncReport,
+def _record_outcome(services: Services, lease: Lease, report: SyncReport,
                     span: tuple[datetime, datetime]) -> None:
-    """The mailbox's status and one row of its run history (the newest RUNS_KEPT)."""
+    """The mailbox's status and one row of its run history (the newest RUNS_KEPT).
+
+    The status is the lease holder's to write: a run that lost its lease (here, or at
+    its last page) only adds its history row.
+    """
     started, finished = span
+    mailbox_id = lease.mailbox_id
     with session_scope(services.sessions) as session:
-        mailbox = session.get(Mailbox, mailbox_id)
-        assert mailbox is not None
-        mailbox.status = report.status
-        mailbox.last_error = report.error
-        if report.status == "ok":
-            mailbox.last_sync_at = finished
+        if report.status != "lease_lost":
+            try:
+                keep_lease(session, lease, finished)
+            except LeaseLostError as exc:
+                report.status, report.error = "lease_lost", str(exc)
+                log.warning("%s: %s; its outcome was not recorded", report.name, exc)
+        if report.status != "lease_lost":
+            mailbox = session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            mailbox.status = report.status
+            mailbox.last_error = report.error
+            if report.status == "ok":
+                mailbox.last_sync_at = finished
         items = sum(v for k, v in report.counters.items() if k in STORED_COUNTERS)
         session.add(SyncRun(mailbox_id=mailbox_id, started_at=started, finished_at=finished,
                             status=report.status, items=items, error=report.error))

@@ -1,24 +1,58 @@
 """Mailbox leases: one process syncs a mailbox at a time, whichever process it is.
 
-The engine takes the lease for a sync, the support outbox for sending through a
-mailbox; both go through here. A lease is a row's owner and expiry, so it works the
-same across threads, processes, hosts and Celery workers.
+The engine takes the lease for a sync. A lease is a row's owner and expiry, so it works
+the same across threads, processes, hosts and Celery workers.
+
+An expiry alone cannot keep a stalled holder out (SIGSTOP, a long GC pause, a slow
+network): it wakes up after another worker took the mailbox over and would commit its
+page over the new holder's. So every claim raises the mailbox's fencing token
+(``lease_token``) and hands it to the run, and every page commit checks, in its own
+transaction, that the token is still the run's (:func:`keep_lease`), which also renews
+the lease: a long backfill keeps it while it makes progress, and a run whose lease was
+taken over stores nothing more (the bsm/redislock PR 94 rule: the store checks the
+token, not the holder's clock).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
+from crmsync.errors import CrmSyncError
 from crmsync.sync_service.context import Services
 
-#: how long a lease holds without being renewed (a crashed holder frees it at the latest then)
+#: how long a lease holds without being renewed, unless LEASE_SECONDS says otherwise
+#: (a crashed holder on another host frees it at the latest then)
 LEASE_SECONDS = 600
+#: what a run whose lease was taken over reports, and logs
+LEASE_LOST = "lease lost: another worker took this mailbox over"
+
+#: mailboxes a thread of this process holds: a second thread (push, "sync now", the
+#: scheduler) is told "busy", instead of claiming a lease this process already owns
+#: and so fencing out its own first run
+_held_here: set[int] = set()
+_held_lock = threading.Lock()
+
+
+class LeaseLostError(CrmSyncError):
+    """Another worker claimed the mailbox since this run did: it must store nothing more."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim on one mailbox: its fencing token and how long each renewal holds."""
+
+    mailbox_id: int
+    token: int
+    seconds: int
 
 
 def worker_id() -> str:
@@ -41,13 +75,32 @@ def holder_is_dead(owner: str | None) -> bool:
     return False
 
 
-def claim_lease(services: Services, mailbox_id: int, now: datetime) -> bool:
+def claim_lease(services: Services, mailbox_id: int, now: datetime) -> Lease | None:
     """Claim the mailbox for this process, so two workers never sync it at once.
 
-    A lease is free when unheld, expired, already ours, or held by a process on
-    this host that no longer exists.
+    A lease is free when unheld, expired, left by this process (a release that failed),
+    or held by a process on this host that no longer exists. Claiming raises the
+    fencing token, which locks out every earlier holder's commits.
+
+    :returns: the lease, or ``None`` when another worker (or thread) holds it.
     """
+    with _held_lock:
+        if mailbox_id in _held_here:
+            return None
+        _held_here.add(mailbox_id)
+    try:
+        lease = _claim_row(services, mailbox_id, now)
+    except BaseException:
+        _forget(mailbox_id)
+        raise
+    if lease is None:
+        _forget(mailbox_id)
+    return lease
+
+
+def _claim_row(services: Services, mailbox_id: int, now: datetime) -> Lease | None:
     me = worker_id()
+    seconds = services.config["LEASE_SECONDS"]
     with session_scope(services.sessions) as session:
         holder = session.scalar(select(Mailbox.lease_owner).where(Mailbox.id == mailbox_id))
         free = [
@@ -60,15 +113,48 @@ def claim_lease(services: Services, mailbox_id: int, now: datetime) -> bool:
         result = session.execute(
             update(Mailbox)
             .where(Mailbox.id == mailbox_id, or_(*free))
-            .values(lease_owner=me, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+            .values(lease_owner=me, lease_expires_at=now + timedelta(seconds=seconds),
+                    lease_token=Mailbox.lease_token + 1)
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return None
+        # read in the claiming transaction, which holds the row: no other claim between
+        token = session.scalar(select(Mailbox.lease_token).where(Mailbox.id == mailbox_id))
+    assert token is not None
+    return Lease(mailbox_id, token, seconds)
 
 
-def release_lease(services: Services, mailbox_id: int) -> None:
-    with session_scope(services.sessions) as session:
-        session.execute(
-            update(Mailbox)
-            .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == worker_id())
-            .values(lease_owner=None, lease_expires_at=None)
-        )
+def keep_lease(session: Session, lease: Lease, now: datetime) -> None:
+    """Check, in ``session``'s transaction, that ``lease`` still holds, and renew it.
+
+    Call it in the transaction that commits what the lease guards, after its writes:
+    the UPDATE locks the mailbox row until that commit (PostgreSQL) or runs under
+    SQLite's one writer, so no claim can slip in between the check and the commit.
+
+    :raises LeaseLostError: the token is no longer ``lease``'s; roll the transaction back.
+    """
+    result = session.execute(
+        update(Mailbox)
+        .where(Mailbox.id == lease.mailbox_id, Mailbox.lease_token == lease.token)
+        .values(lease_expires_at=now + timedelta(seconds=lease.seconds))
+    )
+    if not result.rowcount:
+        raise LeaseLostError(LEASE_LOST)
+
+
+def release_lease(services: Services, lease: Lease) -> None:
+    """Free the mailbox, unless another worker holds it by now (its token is newer)."""
+    try:
+        with session_scope(services.sessions) as session:
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == lease.mailbox_id, Mailbox.lease_token == lease.token)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+    finally:
+        _forget(lease.mailbox_id)
+
+
+def _forget(mailbox_id: int) -> None:
+    with _held_lock:
+        _held_here.discard(mailbox_id)

@@ -43,7 +43,7 @@ class NewMailbox:
 _PRIVATE_NETWORK_FIX = ("use the mail server's public name, or add its network to "
                         "CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own")
 #: the engine's statuses as people read them
-_WORDS = {"needs_reauth": "needs re-auth"}
+_WORDS = {"needs_reauth": "needs re-auth", "lease_lost": "lease lost"}
 
 
 def active() -> ColumnElement[bool]:

@@ -7,13 +7,17 @@ as far as a client can make it:
 
 1. ``pending`` → ``claimed``: one deliverer takes the row with a conditional UPDATE
    and commits. A claim whose holder died (same host) or expired is taken again:
-   nothing had reached the server yet.
+   nothing had reached the server yet. Every claim raises ``attempts``, which is the
+   claim's fencing token: each later write of the deliverer is conditional on it, so
+   one that stalled past its claim (SIGSTOP, a slow login) and wakes up after another
+   took the row over sends nothing and writes nothing (:class:`ClaimLostError`).
 2. Everything that sends nothing is done first: the SMTP connection, login and envelope
    (MAIL FROM, RCPT TO), or the Graph sign-in. A refusal (``SendRefusedError``, or our
    own :class:`.transports.DeliveryError`) puts the row back to ``pending`` (retried up
    to :data:`MAX_ATTEMPTS`): nothing was delivered.
 3. ``claimed`` → ``sending`` is committed *before* the message goes out (SMTP DATA, the
-   Graph POST): the connector calls back at its point of no return. From here the
+   Graph POST), only while the claim is still ours: the connector calls back at its
+   point of no return, and a lost claim raises there, before anything is sent. From here the
    server may hold the mail, so the row is never retried automatically
    (``SendUnknownError``), with one exception: a Graph answer that proves it was not
    taken (a 4xx, or 429 "throttled, not processed") is a ``SendRefusedError`` and puts
@@ -58,6 +62,10 @@ MAX_ATTEMPTS = 5
 TIMEOUT = 30
 
 
+class ClaimLostError(Exception):
+    """Another deliverer claimed the row since this one did: it sends and writes nothing."""
+
+
 def deliver_outbox(services: Services, now: datetime | None = None) -> Counter[str]:
     """Deliver every pending outbox row; return counts by outcome."""
     now = now or datetime.now(UTC)
@@ -69,12 +77,14 @@ def deliver_outbox(services: Services, now: datetime | None = None) -> Counter[s
             .order_by(OutboxMessage.id)
         ).all()
     for row_id, holder in rows:
-        if _claim(services, row_id, holder, now):
-            counts[_deliver_one(services, row_id)] += 1
+        attempt = _claim(services, row_id, holder, now)
+        if attempt is not None:
+            counts[_deliver_one(services, row_id, attempt)] += 1
     return counts
 
 
-def _claim(services: Services, row_id: int, holder: str | None, now: datetime) -> bool:
+def _claim(services: Services, row_id: int, holder: str | None, now: datetime) -> int | None:
+    """Claim the row; return its new ``attempts``, the claim's fencing token."""
     free = [OutboxMessage.status == "pending", OutboxMessage.claim_expires_at < now]
     if holder and holder_is_dead(holder):
         free.append(OutboxMessage.claimed_by == holder)
@@ -87,15 +97,28 @@ def _claim(services: Services, row_id: int, holder: str | None, now: datetime) -
                     claim_expires_at=now + timedelta(seconds=CLAIM_SECONDS),
                     attempts=OutboxMessage.attempts + 1)
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return None
+        return session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == row_id))
 
 
-def _set(services: Services, row_id: int, **values: object) -> None:
+def _set(services: Services, row_id: int, attempt: int, *still: str, **values: object) -> bool:
+    """Write ``values`` while the claim ``attempt`` holds (and the status is in ``still``,
+    when given); return whether it held."""
+    held = [OutboxMessage.id == row_id, OutboxMessage.attempts == attempt]
+    if still:
+        held.append(OutboxMessage.status.in_(still))
     with session_scope(services.sessions) as session:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+        return bool(session.execute(update(OutboxMessage).where(*held).values(**values)).rowcount)
 
 
-def _deliver_one(services: Services, row_id: int) -> str:
+def _start_sending(services: Services, row_id: int, attempt: int) -> None:
+    """The point of no return: ``claimed`` → ``sending``, only on our own claim."""
+    if not _set(services, row_id, attempt, "claimed", status="sending"):
+        raise ClaimLostError("another deliverer claimed this row since")
+
+
+def _deliver_one(services: Services, row_id: int, attempt: int) -> str:
     with session_scope(services.sessions) as session:
         row = session.get(OutboxMessage, row_id)
         assert row is not None
@@ -105,26 +128,34 @@ def _deliver_one(services: Services, row_id: int) -> str:
         if row.kind == "webhook":
             _post_webhook(services, row)
         else:
-            _send_mail(services, row, mailbox)
+            _send_mail(services, row, mailbox, attempt)
+    except ClaimLostError as exc:
+        log.warning("outbox %s (%s): not sent: %s", row.id, row.kind, exc)
+        return "claim_lost"
     except (DeliveryError, SendRefusedError) as exc:
         status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
-        _set(services, row_id, status=status, last_error=str(exc)[:2000], claimed_by=None)
+        if not _set(services, row_id, attempt, status=status, last_error=str(exc)[:2000],
+                    claimed_by=None):
+            log.warning("outbox %s (%s): %s; another deliverer claimed it since", row.id,
+                        row.kind, exc)
+            return "claim_lost"
         log.warning("outbox %s (%s): %s", row.id, row.kind, exc)
         return status
     except SendUnknownError as exc:
         # Failed while the body was going out: it may have arrived. Never resend.
-        _set(services, row_id, last_error=f"delivery unknown: {exc}"[:2000])
+        _set(services, row_id, attempt, last_error=f"delivery unknown: {exc}"[:2000])
         log.error("outbox %s (%s): delivery unknown: %s", row.id, row.kind, exc)
         return "unknown"
-    _set(services, row_id, status="sent", sent_at=datetime.now(UTC), last_error=None)
+    _set(services, row_id, attempt, status="sent", sent_at=datetime.now(UTC), last_error=None)
     return "sent"
 
 
-def _send_mail(services: Services, row: OutboxMessage, mailbox: Mailbox | None) -> None:
+def _send_mail(services: Services, row: OutboxMessage, mailbox: Mailbox | None,
+               attempt: int) -> None:
     """Send through the mailbox's connector; ``sending`` commits at its point of no return."""
     if mailbox is None:
         raise DeliveryError("the mailbox to send from no longer exists")
-    send_row(services, mailbox, row, lambda: _set(services, row.id, status="sending"))
+    send_row(services, mailbox, row, lambda: _start_sending(services, row.id, attempt))
 
 
 def _post_webhook(services: Services, row: OutboxMessage) -> None:
