@@ -6,7 +6,7 @@ in batches), the same per 10,000 messages, the bytes of MIME fetched, and the re
 of a no-change poll of every resource (Inbox, Sent Items, calendar, contacts): what an
 Exchange server's load from crmsync is, next to Graph's (bench/graph_requests.py).
 
-    python bench/ews_requests.py [--messages 10000] [--batch 512]
+    python bench/ews_requests.py [--messages 10000] [--batch 500]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def budget(double: EwsDouble, count: int, batch: int) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=500)  # CRMSYNC_SYNC_BATCH_SIZE
     args = parser.parse_args(argv)
     os.environ.setdefault("CRMSYNC_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
     double = EwsDouble().start()
