@@ -15,6 +15,7 @@ host, with the name as SNI, as the name the certificate must carry, and in ``Hos
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,11 @@ from requests.adapters import HTTPAdapter
 
 from crmsync.connectors.network import HTTPS_PORTS, REFUSED, pin
 from crmsync.errors import ConfigError
+
+
+def ca_bundle() -> str | bool:
+    """TLS trust: ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, else certifi's."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
 
 
 def https_host(url: str) -> tuple[str, int]:
@@ -74,6 +80,16 @@ class PinnedAdapter(HTTPAdapter):
         host_params["host"] = address
         pool_kwargs["server_hostname"] = pool_kwargs["assert_hostname"] = name
         return host_params, pool_kwargs
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        """Send with :func:`ca_bundle`'s trust where the session left the default (requests
+        itself reads ``REQUESTS_CA_BUNDLE`` but not ``SSL_CERT_FILE``), so clients that
+        build their own sessions (exchangelib) trust what crmsync's own sessions trust."""
+        return super().send(request, stream=stream, timeout=timeout,
+                            verify=ca_bundle() if verify is True else verify, cert=cert,
+                            proxies=proxies)
 
     def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:
         """Name the host in ``Host``: the connection itself only knows the address.

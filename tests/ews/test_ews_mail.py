@@ -53,3 +53,29 @@ def test_the_same_message_in_two_mailboxes_is_one_activity(cli: Cli, ews: EwsDou
     sync(cli, ews, first)
     sync(cli, ews, second)
     assert mail_ids(cli) == ["<shared-40@acme.example>"]
+
+
+def test_an_exchange_online_url_is_refused_with_a_pointer_to_graph(cli: Cli) -> None:
+    result = cli("mailbox", "add", "ews", "cloud", "--url",
+                 "https://outlook.office365.com/EWS/Exchange.asmx", "--username",
+                 "maria@northwind.example", "--password-env", "EWS_PASSWORD",
+                 ok=False, env={"EWS_PASSWORD": "x"})
+    assert result.exit_code != 0
+    assert "mailbox add graph" in result.output
+    assert "cloud" not in cli("mailbox", "list").output
+
+
+def test_tls_trust_follows_ssl_cert_file_and_an_untrusted_server_is_refused(
+        cli: Cli, ews: EwsDouble, monkeypatch) -> None:
+    load_sample_crm(cli)
+    name, address = add_ews_mailbox(cli, ews, "--no-calendar", "--no-contacts")
+    ews.mailbox(address).add_item("inbox", mime=mime(60))
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)  # requests reads it too
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    untrusted = cli("sync", "--mailbox", name, "--once", ok=False)
+    assert untrusted.exit_code != 0 and "certificate" in untrusted.output.lower()
+    assert mail_ids(cli) == []
+    trusted = cli("sync", "--mailbox", name, "--once", env={"SSL_CERT_FILE": ews.ca_path})
+    assert "ok" in trusted.output
+    assert mail_ids(cli) == ["<ews-60@acme.example>"]

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -44,9 +43,6 @@ NOT_THE_SERVERS_BACK_OFF = ("Caused by", "Reraised from")
 
 def open_account(settings: EwsSettings, password: str) -> Account:
     """The exchangelib account of ``settings.address``; no request is sent yet."""
-    trust = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    if trust:  # requests reads REQUESTS_CA_BUNDLE itself; SSL_CERT_FILE only through this
-        os.environ.setdefault("REQUESTS_CA_BUNDLE", trust)
     config = Configuration(
         service_endpoint=settings.url,
         credentials=Credentials(settings.username, password),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -33,16 +32,11 @@ from crmsync.connectors.graph.mail_folders import folder_ref
 from crmsync.connectors.graph.messages_delta import fetch_messages
 from crmsync.connectors.graph.send_mail import OutgoingMail, send_mail, send_message
 from crmsync.connectors.graph.settings import GraphSettings
-from crmsync.connectors.https import pinned_session
+from crmsync.connectors.https import ca_bundle, pinned_session
 from crmsync.errors import AuthError, ConfigError, TransientError
 
 #: Graph's "throttled, not processed": the only retry-later answer that proves nothing was sent
 NOT_PROCESSED = 429
-
-
-def ca_bundle() -> str | bool:
-    """TLS trust: ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set, else certifi's."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
 
 
 class GraphConnector(Connector, Sending, Subscribing):

@@ -108,9 +108,8 @@ def _settings(options: dict[str, Any]) -> dict[str, Any]:
 def _device_sign_in(settings: dict[str, Any]) -> str:
     """Run the device code flow; the user opens the URL and types the code."""
     from crmsync.connectors.graph.auth import device_sign_in
-    from crmsync.connectors.graph.connector import ca_bundle
     from crmsync.connectors.graph.settings import GraphSettings
-    from crmsync.connectors.https import pinned_session
+    from crmsync.connectors.https import ca_bundle, pinned_session
 
     parsed = GraphSettings.from_mapping(settings)
     with pinned_session(ca_bundle()) as session:

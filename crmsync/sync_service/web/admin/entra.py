@@ -43,7 +43,7 @@ from crmsync.connectors.graph.auth import (
     finish_auth_code_flow,
     start_auth_code_flow,
 )
-from crmsync.connectors.graph.connector import ca_bundle
+from crmsync.connectors.https import ca_bundle
 from crmsync.crm.audit import record
 from crmsync.crm.db import session_scope
 from crmsync.errors import AuthError, CrmSyncError
