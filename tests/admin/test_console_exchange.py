@@ -9,6 +9,7 @@ import json
 import re
 import time
 
+import pytest
 from flask import Flask
 
 from crmsync.connectors.network import REFUSED
@@ -21,6 +22,11 @@ from tests.ews.helpers import mime
 from tests.fakes import ews_fixtures
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 ews_double = ews_fixtures.ews_double
 ews = ews_fixtures.ews

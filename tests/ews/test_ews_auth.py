@@ -12,6 +12,11 @@ from tests.ews.helpers import PASSWORD, add_ews_mailbox, mail_ids, mime, sync
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
 
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def _mailbox_rows(cli: Cli) -> dict[str, dict]:
     rows = [json.loads(line) for line in cli("mailbox", "list", "--json").output.splitlines()]

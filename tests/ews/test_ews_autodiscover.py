@@ -18,6 +18,11 @@ from tests.fakes.ews_autodiscover import AutodiscoverDouble, Reply, resolving
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
 
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 AD_HOST = "autodiscover.contoso.com"
 FOREIGN_HOST = "autodiscover.evil.example"
 FOREIGN_AD_URL = f"https://{FOREIGN_HOST}/autodiscover/autodiscover.xml"

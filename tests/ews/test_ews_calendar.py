@@ -6,10 +6,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.conftest import Cli, load_sample_crm
 from tests.ews.calendars import calendar, next_monday, people, single, weekly
 from tests.ews.helpers import ANA, MARIA, add_ews_mailbox, sync
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

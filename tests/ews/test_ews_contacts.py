@@ -3,12 +3,18 @@ and vCard imports do, through `crmsync mailbox add ews` + `crmsync sync`."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from crmsync.crm.models import Contact, ContactEmail
 from tests.conftest import Cli, load_sample_crm
 from tests.ews.helpers import add_ews_mailbox, sync
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 #: an internal user picked from the address list: Exchange stores an EX address
 EX_ADDRESS = ("/o=Northwind/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/"

@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import func, select
 
 from crmsync.crm.models import Activity, ActivitySource, QuarantinedItem
@@ -19,6 +20,11 @@ from tests.conftest import ROOT, Cli, load_sample_crm
 from tests.engine.test_crash_resume import _kill_during_sync
 from tests.ews.helpers import add_ews_mailbox, mime
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 KILLS = 6
 MESSAGES = 160

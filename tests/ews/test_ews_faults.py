@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from crmsync.crm.models import Activity, ActivitySource
@@ -15,6 +16,11 @@ from tests.conftest import Cli, load_sample_crm, make_services
 from tests.ews.helpers import PASSWORD, add_ews_mailbox, mail_ids, mime, sync
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 MAIL_ONLY = ("--no-calendar", "--no-contacts")
 

@@ -18,6 +18,11 @@ from tests.ews.helpers import add_ews_mailbox, mail_ids, mime, sync
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
 
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 #: the watcher's quiet wait: its safety-net sync comes this late, so an arrival well
 #: before was pushed (stopping the watcher also waits out one such wait)
 QUIET_WAIT = 12

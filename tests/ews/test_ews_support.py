@@ -6,9 +6,16 @@ from __future__ import annotations
 import email
 import json
 
+import pytest
+
 from tests.conftest import Cli, load_sample_crm
 from tests.ews.helpers import ANA, add_ews_mailbox, mime, sync
 from tests.fakes.ews_server import EwsDouble
+
+#: What these tests hold does not depend on the database (the engine's behaviour on
+#: PostgreSQL is covered by test_ews_mail.py and the IMAP and Graph suites): SQLite only,
+#: to keep the suite's time.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def cases(cli: Cli) -> list[dict]:
