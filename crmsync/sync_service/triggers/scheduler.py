@@ -114,9 +114,9 @@ class Scheduler:
 
     def _syncable(self) -> dict[int, str]:
         with session_scope(self.services.sessions) as session:
-            return dict(session.execute(
-                select(Mailbox.id, Mailbox.name).where(syncable()).order_by(Mailbox.name)
-            ).tuples().all())
+            rows = session.execute(
+                select(Mailbox.id, Mailbox.name).where(syncable()).order_by(Mailbox.name))
+            return {mailbox_id: name for mailbox_id, name in rows}
 
     def serve_requests(self) -> None:
         """Sync the mailboxes push asked for; throttled ones wait for their time."""
