@@ -13,7 +13,8 @@ import os
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ from tests.engine.test_crash_resume import _server_truth
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
+from tests.support.helpers import Desk
+from tests.support.helpers import mail as support_mail
+from tests.support.sinks import SmtpSink
 from tests.workers.workers import (
     broker_url,
     flush,
@@ -217,3 +221,35 @@ def test_a_worker_without_a_broker_says_what_to_set(sqlite_url: str) -> None:
     result = Cli(sqlite_url)("worker", ok=False)
     assert result.exit_code == 1
     assert "set CRMSYNC_BROKER_URL" in result.output
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(tmp_path)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def test_a_support_mail_synced_again_opens_one_case_and_one_acknowledgement(
+        pg_cli: Cli, broker: str, dovecot: DovecotServer, smtp: SmtpSink,
+        tmp_path: Path) -> None:
+    # The same sync delivered twice at once, and again after its cursors were dropped
+    # (a worker that died after its commit, a resync): the customer's mail opens one
+    # case and gets one acknowledgement, however many workers ran it.
+    desk = Desk(pg_cli, dovecot, smtp)  # adding it queues its first sync
+    desk.receive(support_mail(1))
+    with workers(pg_cli, 2, tmp_path, concurrency=2):
+        for _ in range(2):
+            for _ in range(2):
+                enqueue_sync({"BROKER_URL": broker}, desk.name)
+            wait_for(lambda: queued(broker) == 0 and len(desk.cases()) == 1
+                     and smtp.handler.to(ANA[1]), 45, "the case and its acknowledgement")
+            pg_cli("mailbox", "resync", desk.name, "--since", "2026-01-01")
+        wait_for(lambda: queued(broker) == 0, 30, "the queue drained")
+        time.sleep(1)  # a late duplicate would have been sent by now
+    assert len(desk.cases()) == 1
+    # the acknowledgement, and the SLA alert (the mail is old), each queued once
+    kinds = Counter(row["kind"] for row in desk.outbox())
+    assert kinds["ack"] == 1 and set(kinds.values()) == {1}
+    assert len(smtp.handler.to(ANA[1])) == 1
