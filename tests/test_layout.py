@@ -43,6 +43,10 @@ FORBIDDEN = [
     ("crmsync.sync_service.triggers", "crmsync.sync_service.web", "surfaces sit on top"),
     ("crmsync.sync_service.triggers", "crmsync.sync_service.cli", "surfaces sit on top"),
     ("crmsync.sync_service.web", "crmsync.sync_service.cli", "two surfaces, side by side"),
+    ("crmsync.sync_service.engine", "crmsync.sync_service.workers",
+     "the engine runs the same in one process and on a worker"),
+    ("crmsync.sync_service.workers", "crmsync.sync_service.web", "surfaces sit on top"),
+    ("crmsync.sync_service.workers", "crmsync.sync_service.cli", "surfaces sit on top"),
     ("crmsync.sync_service.support", "crmsync.connectors.graph",
      "the outbox sends through the connector's Sending capability"),
     ("crmsync.sync_service.support", "crmsync.connectors.imap",
@@ -187,6 +191,19 @@ def test_only_connectors_talk_to_mail_systems():
         for module, path in modules.items() if _within(module, "crmsync.sync_service")
         for name in _imported_names(module, path)
         if any(_within(name, library) for library in MAIL_LIBRARIES)
+    )
+    assert not wrong
+
+
+def test_only_the_workers_know_celery():
+    # The engine (and everything but workers/) runs the same in one process and on a
+    # worker: Celery stays in its room.
+    modules = _modules()
+    wrong = sorted(
+        f"{module} imports {name}"
+        for module, path in modules.items()
+        if not _within(module, "crmsync.sync_service.workers")
+        for name in _imported_names(module, path) if _within(name, "celery")
     )
     assert not wrong
 

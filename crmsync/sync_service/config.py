@@ -45,6 +45,12 @@ SCHEMA: tuple[Option, ...] = (
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
     Option("LEASE_SECONDS", 600, int,
            "a sync's claim on its mailbox lapses after this long without a stored page"),
+    Option("BROKER_URL", "", str,
+           "the distributed engine's broker (redis://host:6379/0): 'crmsync worker' "
+           "processes sync, serve only schedules; empty: everything in one process"),
+    Option("BROKER_VISIBILITY_SECONDS", 0, int,
+           "a task whose worker died goes to another worker after this long; "
+           "0: LEASE_SECONDS + 180"),
     Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
     Option("PUSH_IDLE_CONNECTIONS", 3, int,

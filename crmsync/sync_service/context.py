@@ -87,6 +87,12 @@ class Services:
         if "engine" in self.__dict__:
             self.engine.dispose()
 
+    def forget_connections(self) -> None:
+        """In a forked child: drop the pooled connections inherited from the parent
+        without closing them (they are the parent's); the child opens its own."""
+        if "engine" in self.__dict__:
+            self.engine.dispose(close=False)
+
     def internal_domains(self, session: Session) -> frozenset[str]:
         """The organization's domains: configuration plus what an admin stored."""
         stored = session.get(Setting, INTERNAL_DOMAINS_SETTING)

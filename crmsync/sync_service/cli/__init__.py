@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
               "scheduler."),
     "sync": (("syncing",), "Sync one or all mailboxes."),
     "user": (("users",), "CRM users and console sign-in."),
+    "worker": (
+        ("workers",),
+        "Take mailbox syncs from the broker (CRMSYNC_BROKER_URL); run any number of them.",
+    ),
 }
 
 

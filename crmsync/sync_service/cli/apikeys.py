@@ -73,11 +73,19 @@ def apikey_revoke(key_id: int) -> None:
               help="Flask's development server (reloads nothing, shows tracebacks): never "
                    "in production.")
 def serve(host: str, port: int, no_scheduler: bool, threads: int, debug: bool) -> None:
-    """Serve the API (waitress, a production WSGI server) and run the embedded scheduler."""
+    """Serve the API (waitress, a production WSGI server) and run the embedded scheduler.
+
+    With CRMSYNC_BROKER_URL the scheduler queues mailbox syncs for 'crmsync worker'
+    processes instead of running them here (PostgreSQL required).
+    """
     from crmsync.sync_service.triggers.scheduler import Scheduler
     from crmsync.sync_service.web.app import create_app
 
     svc = services()
+    if svc.config["BROKER_URL"]:
+        from crmsync.sync_service.workers.broker import check_distributable
+
+        check_distributable(svc.config)
     app = create_app(services=svc)
     scheduler = None if no_scheduler else Scheduler(svc)
     if scheduler:

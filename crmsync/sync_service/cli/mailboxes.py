@@ -20,6 +20,7 @@ from crmsync.sync_service.cli.auditing import audited
 from crmsync.sync_service.mailboxes import lifecycle
 from crmsync.sync_service.mailboxes.lifecycle import active, status_word
 from crmsync.sync_service.mailboxes.push_marks import push_modes
+from crmsync.sync_service.triggers.soon import sync_soon
 
 
 @main.group()
@@ -137,6 +138,7 @@ def _add_mailbox(name: str, provider: str, settings: dict[str, Any], secret: str
     new = lifecycle.NewMailbox(name, provider, settings, secret, owner, purpose)
     with session_scope(services().sessions) as session:
         click.echo(lifecycle.add(session, services().secret_box(), new).id)
+    sync_soon(services(), name)
 
 
 @mailbox.command("list")
@@ -206,6 +208,7 @@ def mailbox_resume(name: str) -> None:
     """Sync NAME again."""
     with session_scope(services().sessions) as session:
         lifecycle.resume(session, name)
+    sync_soon(services(), name)
 
 
 @mailbox.command("remove")

@@ -10,6 +10,12 @@ the good items, the quarantine rows and the cursor then commit together, once.
 
 Only errors caused by an item's values are isolated this way; any other database
 error (connection lost, database locked) still fails the page, to be retried whole.
+
+One refusal is not the item's fault: two workers storing copies of one mail from two
+mailboxes at once (PostgreSQL). Each looks the mail up, finds nothing, inserts it; the
+second INSERT waits for the first transaction and then violates the unique key. Such
+an item is applied once more before it is quarantined: that lookup now sees the other
+commit, and the copy is merged into the stored mail.
 """
 
 from __future__ import annotations
@@ -94,16 +100,29 @@ def _apply_alone(session: Session, page: Page, new_writer: NewWriter, run_hooks:
 def _apply_one(session: Session, page: Page, change: Change, new_writer: NewWriter,
                run_hooks: RunHooks) -> Counter[str]:
     alone = Page(page.resource, [change], page.cursor, page.resync)
-    try:
-        with session.begin_nested():
-            return _apply(session, alone, new_writer, run_hooks)
-    except ITEM_ERRORS as exc:
-        reason = f"the database refused it: {_first_line(exc)}"[:MAX_REASON]
-        log.warning("%s: %s quarantined: %s", page.resource, change.item_id, reason)
-        writer = new_writer()
-        writer.quarantine_change(change, reason, str(exc.orig))
-        session.flush()
-        return writer.counters
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                return _apply(session, alone, new_writer, run_hooks)
+        except ITEM_ERRORS as exc:
+            if attempt == 0 and _stored_meanwhile(exc):
+                log.info("%s: %s was stored by another worker meanwhile; merging",
+                         page.resource, change.item_id)
+                continue
+            refused = exc
+            break
+    reason = f"the database refused it: {_first_line(refused)}"[:MAX_REASON]
+    log.warning("%s: %s quarantined: %s", page.resource, change.item_id, reason)
+    writer = new_writer()
+    writer.quarantine_change(change, reason, str(refused.orig))
+    session.flush()
+    return writer.counters
+
+
+def _stored_meanwhile(exc: IntegrityError | DataError) -> bool:
+    """Whether ``exc`` is a unique violation on PostgreSQL (SQLSTATE 23505), which a
+    concurrent transaction's commit causes (SQLite has one writer: never)."""
+    return isinstance(exc, IntegrityError) and getattr(exc.orig, "sqlstate", None) == "23505"
 
 
 def _only_skipped(counters: Counter[str]) -> bool:

@@ -1,15 +1,24 @@
-"""The embedded scheduler: one background thread that polls every mailbox in turn.
+"""The scheduler: one background thread of ``crmsync serve`` that starts every mailbox's
+sync in turn.
 
-The default deployment is one process, and this thread is all of its scheduling: every
-``POLL_SECONDS`` it syncs each mailbox, renews Graph subscriptions and runs the support
-desk's duties, and IMAP IDLE (:mod:`.imap_idle`) wakes it early. Scale-out workers are
-not built yet; they will run the same unit of work (``sync_mailbox``), and the mailbox
-lease already keeps two of them off one mailbox.
+In one process (the default) it runs each sync itself: every ``POLL_SECONDS`` it syncs
+each mailbox, renews Graph subscriptions and runs the support desk's duties, and IMAP
+IDLE (:mod:`.imap_idle`) wakes it early. With a broker (``BROKER_URL``) it only queues
+the round's syncs for ``crmsync worker`` processes (:mod:`crmsync.sync_service.workers`),
+spread with jitter over the first part of the round so the workers and the mail servers
+do not get every mailbox in the same second; the mailbox lease keeps two workers off
+one mailbox either way.
+
+Between rounds it looks every :data:`WATCH_SECONDS` for mailboxes that became syncable
+(added, resumed) since its last look, and has them synced at once
+(:func:`~.soon.sync_soon`): a mailbox added from the command line, another process,
+does not wait for the next round.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +31,13 @@ from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.run import sync_mailbox
 from crmsync.sync_service.mailboxes.lifecycle import syncable
 from crmsync.sync_service.triggers.imap_idle import ImapPush
+from crmsync.sync_service.triggers.soon import sync_soon
 
 log = logging.getLogger(__name__)
+#: how often, between rounds, the scheduler looks for newly added or resumed mailboxes
+WATCH_SECONDS = 5.0
+#: with a broker, a round's syncs are queued over at most this long (or half a round)
+SPREAD_SECONDS = 60.0
 
 
 class Scheduler:
@@ -45,6 +59,8 @@ class Scheduler:
         self._wake = threading.Event()
         self._requested: set[str] = set()
         self._lock = threading.Lock()
+        #: mailbox id -> name of every syncable mailbox at the last look (None: no look yet)
+        self._known: dict[int, str] | None = None
         self._thread = threading.Thread(target=self.run, name="crmsync-scheduler", daemon=True)
         #: IMAP IDLE watchers (IMAP_PUSH), started and stopped with the scheduler
         self.push = ImapPush(services) if services.config.get("IMAP_PUSH") else None
@@ -74,10 +90,33 @@ class Scheduler:
             self._serve_requests_until(self._clock() + self.services.config["POLL_SECONDS"])
 
     def _serve_requests_until(self, deadline: float) -> None:
+        watch_at = self._clock() + WATCH_SECONDS
         while not self._stop.is_set() and (left := deadline - self._clock()) > 0:
-            if self._wake.wait(min(left, self._next_deferred())):
+            wait = min(left, self._next_deferred(), max(0.0, watch_at - self._clock()))
+            if self._wake.wait(wait):
                 self._wake.clear()
+            if self._clock() >= watch_at:
+                self.watch_newcomers()
+                watch_at = self._clock() + WATCH_SECONDS
             self.serve_requests()
+
+    def watch_newcomers(self) -> list[str]:
+        """Have every mailbox that became syncable since the last look synced now;
+        return their names."""
+        known, self._known = self._known, self._syncable()
+        if known is None:
+            return []
+        newcomers = [name for mailbox_id, name in self._known.items() if mailbox_id not in known]
+        for name in newcomers:
+            log.info("%s: new or resumed, syncing it now", name)
+            sync_soon(self.services, name, self)
+        return newcomers
+
+    def _syncable(self) -> dict[int, str]:
+        with session_scope(self.services.sessions) as session:
+            rows = session.execute(
+                select(Mailbox.id, Mailbox.name).where(syncable()).order_by(Mailbox.name))
+            return {mailbox_id: name for mailbox_id, name in rows}
 
     def serve_requests(self) -> None:
         """Sync the mailboxes push asked for; throttled ones wait for their time."""
@@ -99,14 +138,27 @@ class Scheduler:
         self._one_iteration()
 
     def _one_iteration(self) -> None:
-        with session_scope(self.services.sessions) as session:
-            names = list(session.scalars(
-                select(Mailbox.name).where(syncable()).order_by(Mailbox.name)))
-        for name in names:
-            if self._stop.is_set():
-                return
-            self._sync_one(name)
+        self._known = self._syncable()
+        names = list(self._known.values())
+        if self.services.config.get("BROKER_URL"):
+            self._queue_round(names)
+            self._support_duties()
+        else:
+            for name in names:
+                if self._stop.is_set():
+                    return
+                self._sync_one(name)
         self._renew_subscriptions()
+
+    def _queue_round(self, names: list[str]) -> None:
+        """Queue every mailbox's sync for the workers, each at a random instant of the
+        round's first part (at most :data:`SPREAD_SECONDS`)."""
+        spread = min(SPREAD_SECONDS, self.services.config["POLL_SECONDS"] / 2)
+        start = self._clock()
+        for offset, name in sorted((random.uniform(0, spread), name) for name in names):
+            if self._stop.wait(max(0.0, start + offset - self._clock())):
+                return
+            sync_soon(self.services, name, self)
 
     def _sync_one(self, name: str) -> bool:
         """Sync ``name`` unless it is held back by throttling; return whether it ran."""

@@ -3,7 +3,8 @@
 https://learn.microsoft.com/graph/change-notifications-delivery-webhooks
 
 Graph wants an answer within 3 seconds, so the handler only checks ``clientState``,
-queues the work and replies 202; the sync itself runs on the scheduler's thread.
+queues the work and replies 202; the sync itself runs on the scheduler's thread, or on
+a worker when there is a broker (:mod:`.sync_requests`).
 The validation handshake (``?validationToken=``) is echoed as ``text/plain``.
 """
 
@@ -15,13 +16,11 @@ import threading
 from flask import Blueprint, Flask, Response, current_app, request
 
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.run import sync_mailbox
 from crmsync.sync_service.triggers import graph_subscriptions
+from crmsync.sync_service.web.sync_requests import request_sync
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-#: where ``crmsync serve`` puts its scheduler (anything with ``request_sync(name)``)
-SCHEDULER_KEY = "crmsync.scheduler"
 
 
 @blueprint.post("/graph")
@@ -38,16 +37,8 @@ def graph_notifications() -> Response:
     if outcome.renew:
         _in_background(graph_subscriptions.renew_due, services, None, outcome.renew)
     for name in sorted(outcome.sync):
-        _queue_sync(services, name)
+        request_sync(services, name)
     return Response(status=202)
-
-
-def _queue_sync(services: Services, name: str) -> None:
-    scheduler = current_app.extensions.get(SCHEDULER_KEY)
-    if scheduler is not None:
-        scheduler.request_sync(name)
-    else:  # served without the embedded scheduler: sync on a thread of our own
-        _in_background(sync_mailbox, services, name)
 
 
 def _in_background(target, *args) -> None:

@@ -9,8 +9,6 @@ to the signed-in admin) in the form, never as plain text in the page.
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +20,6 @@ from crmsync.crm.export import iso_utc
 from crmsync.crm.models import ActivitySource, Mailbox, SyncRun, SyncState, User
 from crmsync.crm.subscriptions import GraphSubscription
 from crmsync.errors import CrmSyncError, UserError
-from crmsync.sync_service.engine.run import sync_mailbox
 from crmsync.sync_service.mailboxes import lifecycle
 from crmsync.sync_service.mailboxes.connecting import spec_with_defaults
 from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
@@ -31,8 +28,8 @@ from crmsync.sync_service.web.admin import exchange
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
 from crmsync.sync_service.web.admin.i18n import translate
 from crmsync.sync_service.web.admin.signing_in import audit_action, limit_view
+from crmsync.sync_service.web.sync_requests import request_sync
 
-log = logging.getLogger(__name__)
 #: the providers the add form offers, by the label INTERFACES gives them
 PROVIDERS = {"imap": "IMAP", "graph": "Microsoft 365", "ews": "Exchange"}
 SECURITY = ("ssl", "starttls", "none")
@@ -112,11 +109,13 @@ def _mailbox(db, mailbox_id: int) -> Mailbox:
     return mailbox
 
 
-def _action(mailbox_id: int, change, action: str, message: str) -> Any:
+def _action(mailbox_id: int, change, action: str, message: str, then_sync: bool = False) -> Any:
     with session_scope(services().sessions) as db:
         name = _mailbox(db, mailbox_id).name
         change(db, name)
         audit_action(db, action, name)
+    if then_sync:
+        request_sync(services(), name, on_thread=False)
     flash(translate(message))
     return redirect(request.form.get("back") or url_for("admin.mailboxes"))
 
@@ -130,7 +129,8 @@ def pause(mailbox_id: int) -> Any:
 @blueprint.post("/mailboxes/<int:mailbox_id>/resume")
 def resume(mailbox_id: int) -> Any:
     """Console: sync a paused mailbox again."""
-    return _action(mailbox_id, lifecycle.resume, "mailbox.resume", "Mailbox resumed.")
+    return _action(mailbox_id, lifecycle.resume, "mailbox.resume", "Mailbox resumed.",
+                   then_sync=True)
 
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/remove")
@@ -157,7 +157,7 @@ def resync(mailbox_id: int) -> Any:
 
 @blueprint.post("/mailboxes/<int:mailbox_id>/sync")
 def sync_now(mailbox_id: int) -> Any:
-    """Ask the scheduler (under ``serve``) or a background thread to sync the mailbox now."""
+    """Console: have the mailbox synced now, by the scheduler, a worker or a thread."""
     with session_scope(services().sessions) as db:
         mailbox = _mailbox(db, mailbox_id)
         if mailbox.paused_at is not None:
@@ -165,21 +165,9 @@ def sync_now(mailbox_id: int) -> Any:
             return redirect(url_for("admin.mailboxes"))
         name = mailbox.name
         audit_action(db, "mailbox.sync_now", name)
-    scheduler = current_app.extensions.get("crmsync.scheduler")
-    if scheduler is not None:
-        scheduler.request_sync(name)
-    else:
-        threading.Thread(target=_sync_in_background, args=(services(), name),
-                         name=f"crmsync-sync-now-{mailbox_id}", daemon=True).start()
+    request_sync(services(), name)
     flash(translate("Sync started."))
     return redirect(request.form.get("back") or url_for("admin.mailboxes"))
-
-
-def _sync_in_background(svc, name: str) -> None:
-    try:
-        sync_mailbox(svc, name)
-    except Exception:  # the run is recorded as an error; the traceback goes to the log
-        log.exception("sync now of %s failed", name)
 
 
 # --- adding a mailbox ---------------------------------------------------------------
@@ -331,6 +319,7 @@ def add() -> Any:
     except CrmSyncError as exc:
         return _form_page(form, {"ok": "", "text": _explain(form, exc) + " "
                                  + translate("Nothing was saved.")}, sealed, 400)
+    request_sync(services(), new.name, on_thread=False)
     flash(translate("Mailbox saved."))
     return redirect(url_for("admin.mailbox_detail", mailbox_id=mailbox_id))
 
