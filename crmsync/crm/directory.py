@@ -21,6 +21,7 @@ from crmsync.crm.models import (
     Opportunity,
     OpportunityContact,
 )
+from crmsync.mapping.addresses import canonical_domain, normalize_address
 from crmsync.mapping.directory import (
     AccountEntry,
     ContactEntry,
@@ -35,8 +36,9 @@ def load_directory(session: Session, internal_domains: Iterable[str]) -> Directo
         row.id: AccountEntry(id=row.id, external_id=row.external_id, name=row.name)
         for row in session.execute(select(Account.id, Account.external_id, Account.name))
     }
+    # Keys in the form mail is matched in, whatever form older imports stored.
     by_domain = {
-        domain: accounts[account_id]
+        canonical_domain(domain) or domain: accounts[account_id]
         for domain, account_id in session.execute(
             select(AccountDomain.domain, AccountDomain.account_id)
         )
@@ -48,7 +50,7 @@ def load_directory(session: Session, internal_domains: Iterable[str]) -> Directo
     ).join(Contact, Contact.id == ContactEmail.contact_id)
     for address, cid, external_id, first, last, account_id in session.execute(query):
         name = " ".join(part for part in (first, last) if part) or address
-        contacts[address] = ContactEntry(
+        contacts[normalize_address(address) or address] = ContactEntry(
             id=cid, external_id=external_id, name=name, account_id=account_id
         )
     roles: dict[int, set[int]] = defaultdict(set)

@@ -28,6 +28,7 @@ from crmsync.crm.models import (
 )
 from crmsync.crm.sign_in import ROLES
 from crmsync.errors import UserError
+from crmsync.mapping.addresses import canonical_domain, normalize_address
 
 CLOSED_STAGES = frozenset({"closed won", "closed lost"})
 
@@ -59,6 +60,16 @@ def _rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]
 
 def _split(value: str) -> list[str]:
     return [part.strip().lower() for part in value.replace(",", ";").split(";") if part.strip()]
+
+
+def _domains(value: str) -> list[str]:
+    """Return a cell's domains in the form mail is matched in (``xn--`` or Unicode alike)."""
+    return list(dict.fromkeys(canonical_domain(part) or part for part in _split(value)))
+
+
+def _addresses(value: str) -> list[str]:
+    """Return a cell's addresses in the form mail is matched in (quotes, IDNA, case)."""
+    return list(dict.fromkeys(normalize_address(part) or part for part in _split(value)))
 
 
 def _get_or_new(session: Session, model, report: ImportReport, kind: str, **key):
@@ -98,7 +109,7 @@ def import_accounts(session: Session, path: Path, report: ImportReport) -> None:
         )
         account.name = row["name"]
         account.owner_id = _user_id(session, row.get("owner_email", ""))
-        wanted = _split(row["domains"])
+        wanted = _domains(row["domains"])
         for domain in wanted:
             owner = session.scalars(
                 select(AccountDomain).where(AccountDomain.domain == domain)
@@ -133,7 +144,7 @@ def import_contacts(session: Session, path: Path, report: ImportReport) -> None:
         contact.account_id = _account_id(
             session, row.get("account_external_id", ""), f"{path}:{line}"
         )
-        wanted = _split(row["emails"])
+        wanted = _addresses(row["emails"])
         for address in wanted:
             owner = session.scalars(
                 select(ContactEmail).where(ContactEmail.address == address)
@@ -179,7 +190,8 @@ def import_opportunities(session: Session, path: Path, report: ImportReport) -> 
         opp.close_date = _parse_date(row.get("close_date", ""), where)
         opp.owner_id = _user_id(session, row.get("owner_email", ""))
         session.flush()
-        _set_opportunity_contacts(session, opp, _split(row.get("contact_emails", "")), where)
+        _set_opportunity_contacts(session, opp, _addresses(row.get("contact_emails", "")),
+                                  where)
 
 
 def _set_opportunity_contacts(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from crmsync.crm.models import Setting, User
 from crmsync.crm.privacy import PrivacyRule, SuppressedAddress
 from crmsync.errors import UserError
-from crmsync.mapping.addresses import normalize_address
+from crmsync.mapping.addresses import canonical_domain, normalize_address
 from crmsync.mapping.policy import CapturePolicy
 from crmsync.mapping.privacy import address_hash
 
@@ -57,7 +57,7 @@ def load_capture_rules(session: Session, user_id: int | None = None) -> CaptureP
     )
     for kind, value in rows:
         # a kind this version does not know counts as the user's own list, as it always did
-        values[kind if kind in values else "do-not-capture"].add(value)
+        values[kind if kind in values else "do-not-capture"].add(_as_matched(value))
     hashes = frozenset(session.scalars(select(SuppressedAddress.address_hash)))
     return CapturePolicy(
         capture_sensitive=_flag(session, "privacy.capture_sensitive"),
@@ -68,6 +68,14 @@ def load_capture_rules(session: Session, user_id: int | None = None) -> CaptureP
         do_not_capture=frozenset(values["do-not-capture"]),
         auto_create_contacts=_flag(session, "privacy.auto_create_contacts"),
     )
+
+
+def _as_matched(value: str) -> str:
+    """Return a stored rule value in the form mail is matched in (rules stored before
+    domains were canonical may hold an ``xn--`` spelling)."""
+    if "@" in value:
+        return normalize_address(value) or value
+    return canonical_domain(value) or value
 
 
 def with_rule(policy: CapturePolicy, kind: str, stored: str) -> CapturePolicy:
@@ -118,10 +126,11 @@ def _same_rule(kind: str, stored: str, user_id: int | None) -> list:
 
 
 def normalize_domain(value: str) -> str:
-    """Return a mail domain as stored (lower case, no leading ``@`` or dots).
+    """Return a mail domain as stored: its canonical form, no leading ``@`` or dots.
 
     :raises UserError: it is not a domain name (international names are checked in their
-        IDNA form, and kept as typed).
+        IDNA form, and kept in the form mail is matched in,
+        :func:`~crmsync.mapping.addresses.canonical_domain`).
     """
     text = value.strip().lower().lstrip("@").strip(".")
     try:
@@ -130,7 +139,7 @@ def normalize_domain(value: str) -> str:
         ascii_form = ""
     if not _DOMAIN.fullmatch(ascii_form):
         raise UserError(f"not a mail domain: {value[:100]!r}")
-    return text
+    return canonical_domain(text) or text
 
 
 def add_rule(

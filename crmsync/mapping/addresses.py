@@ -12,22 +12,36 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from functools import lru_cache
 
+import idna
+
 from crmsync.mapping.encoded_words import decode_header_text
 
 __all__ = [
     "Address",
+    "canonical_domain",
     "decode_header_text",
     "domain_of",
     "normalize_address",
     "parse_address_list",
 ]
 
-#: Characters never found in an address we can match (quoted local parts with spaces are
-#: legal but are not worth the risk of a false match).
-_FORBIDDEN = re.compile(r"[\s<>()\[\],;:\"\\\x00-\x1f\x7f]")
+#: Characters never found in an unquoted local part (RFC 5322 specials, spaces, controls).
+_FORBIDDEN = re.compile(r"[\s<>()\[\],;:@\"\\\x00-\x1f\x7f]")
+#: RFC 5322 atext (RFC 6532 adds every non-ASCII character)
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\U0010ffff-]+"
+#: A local part that needs no quotes (RFC 5322 dot-atom): its quoted spelling is the same
+#: mailbox, and the unquoted one is the canonical form.
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+#: Inside a quoted local part: printable text; a quote or backslash only escaped.
+_QUOTED_TEXT = re.compile(r'(?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])+')
+_QUOTED_PAIR = re.compile(r"\\(.)")
+#: An address written where the display name goes, unquoted, before the mailbox in angle
+#: brackets (``chen@acme.example <billing@evil.example>``): the standard-library parser
+#: splits it into two mailboxes. One "@" at most and no lazy part, so the match is linear.
+_ADDRESS_AS_NAME = re.compile(r'(^|,)([^,<>"@]*@[^,<>"@]*)<')
 #: A domain label: letters, digits, marks of any script, "-" and "_" (seen in real hosts);
 #: no ASCII punctuation.
-_DOMAIN_LABEL = re.compile(r"[^\s!-,./:-@\[-^`{-~]+")
+_DOMAIN_LABEL = re.compile(r"[^\s!-,./:-@\[-^`{-~\x00-\x1f\x7f]+")
 #: Where to cut header text when salvaging addresses the parser could not split.
 _SALVAGE_SPLIT = re.compile(r"[\s<>()\[\],;:\"']+")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -59,10 +73,13 @@ class Address:
 def normalize_address(raw: str) -> str | None:
     """Return the matching key of an address, or ``None`` when it does not look like one.
 
-    Strips whitespace, ``<>``, quotes, a ``mailto:`` prefix and trailing dots; lower-cases the
-    whole address (mail systems treat local parts case-insensitively in practice, and a CRM
-    that did not would miss matches); turns IDNA ``xn--`` labels into Unicode. Requires
-    exactly one ``@``, a non-empty local part and a domain with at least one dot.
+    Strips whitespace, enclosing ``<>`` or quotes, a ``mailto:`` prefix and trailing dots;
+    lower-cases the local part (mail systems treat local parts case-insensitively in
+    practice, and a CRM that did not would miss matches); writes a quoted local part
+    without its quotes when it needs none (``"chen.kim"@x`` is ``chen.kim@x``, RFC 5321
+    section 4.1.2) and keeps the quotes otherwise (``"sales team"@x`` is a valid
+    mailbox); puts the domain in its :func:`canonical_domain` form. Requires a non-empty
+    local part and a domain with at least one dot.
 
     :param raw: an address as found in a header or typed into the CRM.
     """
@@ -72,26 +89,85 @@ def normalize_address(raw: str) -> str | None:
 
 
 def _normalize_address(raw: str) -> str | None:
-    text = raw.strip().strip("<>'\"").strip()
+    text = _unwrap(raw)
     if text[:7].lower() == "mailto:":
         text = text[7:]
-    text = text.rstrip(".").lower()
-    if text.count("@") != 1 or _FORBIDDEN.search(text):
+    local, at, domain = text.rstrip(".").rpartition("@")
+    if not at:
         return None
-    local, _, domain = text.partition("@")
-    domain = _normalize_domain(domain)
-    if not local or domain is None:
+    local_key = _local_key(local)
+    domain_key = canonical_domain(domain)
+    if local_key is None or domain_key is None:
         return None
-    return f"{local}@{domain}"
+    return f"{local_key}@{domain_key}"
+
+
+def _unwrap(raw: str) -> str:
+    """Strip whitespace and the ``<>`` or quotes around a whole address, as often typed."""
+    text = raw.strip()
+    while len(text) > 1 and text[0] + text[-1] in ("<>", '""', "''"):
+        text = text[1:-1].strip()
+    return text.strip("<>").strip()
+
+
+def _local_key(local: str) -> str | None:
+    """Return the canonical local part, or ``None`` when it is not a valid one."""
+    if len(local) > 2 and local[0] == local[-1] == '"':
+        inner = local[1:-1]
+        if not _QUOTED_TEXT.fullmatch(inner):
+            return None
+        text = _QUOTED_PAIR.sub(r"\1", inner).lower()
+        if _DOT_ATOM.fullmatch(text):
+            return text  # the quotes were not needed: the same mailbox without them
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if not local or _FORBIDDEN.search(local):
+        return None
+    return local.lower()
 
 
 _normalize_address_cached = lru_cache(maxsize=_ADDRESS_CACHE_SIZE)(_normalize_address)
 
 
 def domain_of(address: str) -> str:
-    """Return the lower-case domain of ``address``, or ``""`` when it has no ``@``."""
+    """Return the :func:`canonical_domain` of ``address``, or ``""`` when it has no ``@``.
+
+    Text after the ``@`` that is no domain name is returned lower-cased.
+    """
     _, at, domain = address.rpartition("@")
-    return domain.strip().rstrip(".").lower() if at else ""
+    if not at:
+        return ""
+    return canonical_domain(domain) or domain.strip().rstrip(".").lower()
+
+
+def canonical_domain(domain: str) -> str | None:
+    """Return the one form of a mail domain every comparison uses, or ``None``.
+
+    CRM imports, privacy rules, our own domains and mail addresses all go through here, so
+    ``xn--mnchen-3ya.de``, ``MÜNCHEN.de`` and ``münchen.de`` are one domain whichever side
+    wrote which: UTS 46 mapping (case, full-width forms, ideographic dots), then each
+    label in its IDNA 2008 Unicode form (A-labels decoded). A label IDNA 2008 refuses but
+    hosts use (``mail_gw``) is kept lower-cased; invalid punycode is kept as written.
+
+    :param domain: a domain as typed or found after an ``@``, maybe with a trailing dot.
+    :returns: ``None`` when it is not a domain with at least two labels.
+    """
+    if len(domain) > _CACHED_TEXT_MAX:
+        return None  # no domain name is this long (RFC 1035: 255 octets)
+    return _canonical_domain_cached(domain)
+
+
+@lru_cache(maxsize=_ADDRESS_CACHE_SIZE)
+def _canonical_domain_cached(domain: str) -> str | None:
+    text = domain.strip().strip(".")
+    try:
+        text = idna.uts46_remap(text, std3_rules=False, transitional=False)
+    except ValueError:  # a code point UTS 46 disallows: the label check below decides
+        text = text.lower()
+    labels = text.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ".".join(_unicode_label(label) for label in labels)
 
 
 def parse_address_list(raw: str | None) -> list[Address]:
@@ -124,6 +200,9 @@ _parse_address_list_cached = lru_cache(maxsize=_HEADER_CACHE_SIZE)(_parse_addres
 
 
 def _split_entries(text: str) -> list[tuple[str, str]]:
+    # An address written as the display name is a name: quote it, as every mail client
+    # shows it, so that only the mailbox in angle brackets counts.
+    text = _ADDRESS_AS_NAME.sub(lambda m: f'{m[1]}"{m[2].strip()}" <', text)
     try:
         return getaddresses([text])
     except _PARSER_ERRORS:
@@ -150,17 +229,8 @@ def _display_name(raw_name: str, address: str) -> str:
     return name
 
 
-def _normalize_domain(domain: str) -> str | None:
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
-        return None
-    return ".".join(_unicode_label(label) for label in labels)
-
-
 def _unicode_label(label: str) -> str:
-    if not label.startswith("xn--"):
-        return label
     try:
-        return label.encode("ascii").decode("idna").lower()
-    except UnicodeError:  # not valid punycode: keep the label as written
+        return idna.decode(label)
+    except ValueError:  # refused by IDNA 2008 (idna.IDNAError is a UnicodeError)
         return label

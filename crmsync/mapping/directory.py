@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from crmsync.mapping.addresses import domain_of, normalize_address
+from crmsync.mapping.addresses import canonical_domain, domain_of, normalize_address
 from crmsync.mapping.freemail import is_free_mail_domain
 
 __all__ = ["AccountEntry", "ContactEntry", "Directory", "OpportunityEntry"]
@@ -52,8 +52,8 @@ class Directory:
 
     Keys must be normalized the way this package normalizes: ``contacts_by_address`` by
     :func:`~crmsync.mapping.addresses.normalize_address` (one entry per address of a
-    contact), ``accounts_by_domain`` by lower-case domain. ``internal_domains`` is
-    normalized on construction.
+    contact), ``accounts_by_domain`` by :func:`~crmsync.mapping.addresses.canonical_domain`.
+    ``internal_domains`` is normalized on construction.
 
     :param internal_domains: our own domains; their subdomains are internal too.
     :param contacts_by_address: every address of every contact.
@@ -159,7 +159,8 @@ _MEMO_SIZE = 65536
 
 
 def _clean_domain(domain: str) -> str:
-    return domain.strip().strip(".").lower()
+    """Return ``domain`` in its canonical form (lower-cased when it is none: never matches)."""
+    return canonical_domain(domain) or domain.strip().strip(".").lower()
 
 
 def _is_within(domain: str, parent: str) -> bool:

@@ -18,18 +18,22 @@ def _load(cli: Cli) -> None:
 
 
 def test_labelled_set_precision_and_recall(cli: Cli) -> None:
-    # Over 300 labelled mails, automatic links are right ≥ 99% of the time and find ≥ 95%.
+    # Over 300 labelled mails, addresses written every way real mail writes them (issue 18),
+    # automatic links are right ≥ 99.5% of the time and find ≥ 97%.
     _load(cli)
     cli("mail", "import", str(LABELLED / "mailbox.mbox"))
     activities = cli.export_activities()
     labels = expected_labels()
     assert len(labels) >= 300
+    forms = {"idn-domain", "quoted-local", "quoted-local-team", "display-name-spoof",
+             "bcc-copies", "thread-unknown-sender"}
+    assert forms <= {label["scenario"] for label in labels.values()}
     captured = {a["internet_message_id"] for a in activities}
     assert captured == {mid for mid, label in labels.items() if label["captured"]}
     scores = score(activities)
     print("\n" + "\n".join(f"{kind:12} {s}" for kind, s in scores.items()))
-    assert scores["all"].precision >= 0.99, scores["all"]
-    assert scores["all"].recall >= 0.95, scores["all"]
+    assert scores["all"].precision >= 0.995, scores["all"]
+    assert scores["all"].recall >= 0.97, scores["all"]
     for kind in ("contact", "account"):
         assert scores[kind].precision >= 0.99, (kind, scores[kind])
     # Opportunities include the deliberately hard cases; recall still guards thread inheritance.

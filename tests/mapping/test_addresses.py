@@ -36,7 +36,23 @@ HEADERS = Path(__file__).resolve().parent.parent / "data" / "headers"
         ("a@b@acme.com", None),
         ("ana@acme..com", None),
         ("ana ruiz@acme.com", None),
-        ('"ana ruiz"@acme.com', None),
+        # a quoted local part: unquoted when it needs no quotes, kept quoted when it does
+        ('"chen.kim"@acme.example', "chen.kim@acme.example"),
+        ('"Chen.Kim"@ACME.example', "chen.kim@acme.example"),
+        ('"sales team"@acme.example', '"sales team"@acme.example'),
+        ('"Sales Team"@Acme.Example', '"sales team"@acme.example'),
+        ('"a\\"b"@acme.example', '"a\\"b"@acme.example'),
+        ('"a\\.b"@acme.example', "a.b@acme.example"),
+        ('"a@b"@acme.example', '"a@b"@acme.example'),
+        ('""@acme.example', None),
+        ('"open@acme.example', None),
+        ('"a"b"@acme.example', None),
+        ("chen.kim\"@acme.example", None),
+        # IDNA 2008 / UTS 46: every spelling of one domain is one key
+        ("hans@XN--MNCHEN-3YA.DE", "hans@münchen.de"),
+        ("hans@ｍüｎｃｈｅｎ。de", "hans@münchen.de"),
+        ("zoe@xn--zz.example", "zoe@xn--zz.example"),
+        ("ops@mail_gw.acme.example", "ops@mail_gw.acme.example"),
         ("ana@acme.com\x00", None),
         ("", None),
     ],
@@ -48,7 +64,8 @@ def test_normalize_address(raw: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [("ana@Acme.com", "acme.com"), ("ana@eu.acme.com.", "eu.acme.com"), ("acme.com", "")],
+    [("ana@Acme.com", "acme.com"), ("ana@eu.acme.com.", "eu.acme.com"), ("acme.com", ""),
+     ("ana@xn--bcher-kva.example", "bücher.example"), ("ana@BÜCHER.example", "bücher.example")],
 )
 def test_domain_of(address: str, expected: str) -> None:
     # The domain is what internal/account matching keys on.
@@ -91,6 +108,32 @@ def test_domain_of(address: str, expected: str) -> None:
             "ana@acme.com\x00,\r\n\t<bob@x.org>",
             [Address("ana@acme.com", ""), Address("bob@x.org", "")],
         ),
+        # quoted local parts are mailboxes: the same one unquoted, or a quoted one kept
+        ('"chen.kim"@acme.example', [Address("chen.kim@acme.example", "")]),
+        ('Sales <"sales team"@Acme.Example>', [Address('"sales team"@acme.example', "Sales")]),
+        # an address written as the display name is a name: one mailbox, in angle brackets
+        (
+            "chen.kim@acme.example <billing@evil.example>",
+            [Address("billing@evil.example", "chen.kim@acme.example")],
+        ),
+        (
+            "Ana <ana@x.org>, Chen Kim chen.kim@acme.example <billing@evil.example>",
+            [Address("ana@x.org", "Ana"),
+             Address("billing@evil.example", "Chen Kim chen.kim@acme.example")],
+        ),
+        (
+            '"chen.kim@acme.example" <billing@evil.example>',
+            [Address("billing@evil.example", "chen.kim@acme.example")],
+        ),
+        (
+            "=?utf-8?q?chen.kim=40acme.example?= <billing@evil.example>",
+            [Address("billing@evil.example", "chen.kim@acme.example")],
+        ),
+        # the same address in punycode and in Unicode is listed once
+        (
+            "hans@xn--mnchen-3ya.de, Hans <HANS@MÜNCHEN.DE>",
+            [Address("hans@münchen.de", "Hans")],
+        ),
         (None, []),
         ("", []),
     ],
@@ -114,6 +157,10 @@ def test_parse_address_list(raw: str | None, expected: list[Address]) -> None:
         "@" * 50_000,
         "a@acme.com\x00" * 10_000,
         "=?utf-8?q?" * 20_000,
+        "a@b" + " " * 50_000 + "<",
+        ", ".join(f"u{n}@ex.com <v{n}@ex.com>" for n in range(20_000)),
+        '"' + "\\x" * 25_000 + '"@acme.com',
+        "a@" + "xn--" * 12_000 + ".com",
     ],
 )
 def test_parse_address_list_survives_hostile_headers(raw: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
-from collections.abc import MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -39,10 +39,18 @@ from crmsync.crm.models import (
 )
 from crmsync.crm.tracking import removed_targets
 from crmsync.mapping import Directory, MailDecision, decide_mail
+from crmsync.mapping.copies import CopyContext, CopyMerge, merge_copy
+from crmsync.mapping.evidence import ThreadLink
 from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
-from crmsync.mapping.links import HeldLink, Target, plan_links
+from crmsync.mapping.links import HeldLink, LinkPlan, Target, plan_links
+from crmsync.mapping.records import Participant
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
-from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links, proposal_target
+from crmsync.sync_service.engine.link_rows import (
+    apply_link_plan,
+    held_links,
+    proposal_target,
+    stored_participants,
+)
 from crmsync.sync_service.engine.linking import ThreadIndex
 from crmsync.sync_service.engine.page import (
     ActivityFacts,
@@ -234,9 +242,10 @@ class PageWriter:
         for mail, decision in captured:
             key = stored_key(decision.dedupe_key)
             activity = activities.get(key)
+            thread = threads.links_for(mail)
             if activity is not None:
                 self.counters["merged"] += 1
-                self._merge(activity, mail, decision, removed)
+                decision = self._merge(activity, mail, decision, removed, thread)
                 order.append((activity, mail, decision, False))
                 continue
             rows = pending.get(key)
@@ -248,11 +257,13 @@ class PageWriter:
                 self.counters["captured"] += 1
             else:
                 self.counters["merged"] += 1
-            self._merge_rows(rows, mail, decision)
+            self._merge_rows(rows, mail, decision, thread)
             order.append((key, mail, decision, created))
         created_ids = self._insert_new(pending)
         for a, mail, decision, created in order:
             if isinstance(a, str):
+                if pending[a].union is not None:
+                    decision = _decided_on(decision, pending[a].union)  # every copy's union
                 values = pending[a].values
                 activity_id = created_ids[a]
                 facts = ActivityFacts(values["direction"], values["internet_message_id"],
@@ -263,7 +274,8 @@ class PageWriter:
             self.stored.append(StoredMail(activity_id, mail, decision, created, facts,
                                           self.facts_of(mail), self.session))
 
-    def _merge_rows(self, rows: _NewRows, mail: MailMessage, decision: MailDecision) -> None:
+    def _merge_rows(self, rows: _NewRows, mail: MailMessage, decision: MailDecision,
+                    thread: Sequence[ThreadLink]) -> None:
         """Like :meth:`_merge`, for an activity created in this page (rows not yet inserted)."""
         for p in decision.participants:
             rows.participants.setdefault((p.address, p.role), {
@@ -271,19 +283,39 @@ class PageWriter:
                 "contact_id": p.contact_id,
             })
         # A new activity holds only automatic links (of this page's copies) and no removal.
-        held = [HeldLink(target, by_person=False) for target in rows.links]
-        for proposed in plan_links(held, decision.links).add:
+        held = [HeldLink(target, False, row["reason"], row["confidence"])
+                for target, row in rows.links.items()]
+        if not rows.people:
+            # The first copy: its decision is the activity's.
+            plan = plan_links(held, decision.links)
+            rows.people = decision.participants
+        else:
+            # Another copy: decided once more on the union of the copies.
+            rows.union = merge_copy(held, rows.people, decision.participants, decision.links,
+                                    CopyContext(decision.subject, self.directory, thread))
+            plan, rows.people = rows.union.plan, rows.union.participants
+        self._apply_to_rows(rows, plan)
+        # One source row per folder, holding the latest id (see _merge_source).
+        rows.sources[mail.folder] = {
+            "mailbox_id": self.origin.mailbox_id, "origin": self.origin.key,
+            "folder": mail.folder, "item_id": mail.item_id, "flags": sorted(mail.flags),
+        }
+
+    def _apply_to_rows(self, rows: _NewRows, plan: LinkPlan) -> None:
+        """Apply ``plan``, made from ``rows.links`` in their order, to those rows."""
+        targets = list(rows.links)
+        for position, proposal in plan.update:
+            rows.links[targets[position]].update(reason=proposal.reason,
+                                                 confidence=proposal.confidence)
+        for position in plan.remove:
+            del rows.links[targets[position]]
+        for proposed in plan.add:
             target = proposal_target(proposed)
             rows.links[target] = dict(
                 _NO_TARGET, **link_columns(target), reason=proposed.reason,
                 confidence=proposed.confidence, source="auto", created_at=self.options.now,
                 # the copy of the activity's time every link carries (0071)
                 occurred_at=rows.values["occurred_at"])
-        # One source row per folder, holding the latest id (see _merge_source).
-        rows.sources[mail.folder] = {
-            "mailbox_id": self.origin.mailbox_id, "origin": self.origin.key,
-            "folder": mail.folder, "item_id": mail.item_id, "flags": sorted(mail.flags),
-        }
 
     def _insert_new(self, pending: dict[str, _NewRows]) -> dict[str, int]:
         """Insert the page's new activities and their child rows, one executemany per table.
@@ -330,15 +362,20 @@ class PageWriter:
         }
 
     def _merge(self, activity: Activity, mail: MailMessage, decision: MailDecision,
-               removed: dict[int, set[Target]]) -> None:
-        """Add this copy's participants, links and source to ``activity`` (idempotent).
-
-        Links are only added (:func:`~crmsync.mapping.links.plan_links` keeping every held
-        link): another copy of a mail says nothing against what the first one linked.
+               removed: dict[int, set[Target]], thread: Sequence[ThreadLink]) -> MailDecision:
+        """Add this copy's participants and source to ``activity`` and link the union of
+        its copies once (:mod:`crmsync.mapping.copies`); idempotent.
 
         :param removed: by activity id, the targets a person unlinked (``link_removals``):
             automation never links them again.
+        :param thread: the links of the mail's conversation.
+        :returns: ``decision`` with the links and suggestions of the union.
         """
+        context = CopyContext(decision.subject, self.directory, thread,
+                              frozenset(removed.get(activity.id, ())))
+        union = merge_copy(held_links(activity.links),
+                           stored_participants(activity, self.directory),
+                           decision.participants, decision.links, context)
         have = {(p.address, p.role) for p in activity.participants}
         for p in decision.participants:
             if (p.address, p.role) not in have:
@@ -349,10 +386,9 @@ class PageWriter:
                         contact_id=p.contact_id,
                     )
                 )
-        plan = plan_links(held_links(activity.links), decision.links,
-                          removed.get(activity.id, frozenset()))
-        apply_link_plan(activity, plan, self.options.now)
+        apply_link_plan(activity, union.plan, self.options.now)
         self._merge_source(activity, mail)
+        return _decided_on(decision, union)
 
     def _merge_source(self, activity: Activity, mail: MailMessage) -> None:
         for source in activity.sources:
@@ -379,6 +415,10 @@ class _NewRows:
     participants: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     links: dict[Target, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the participants of the copies merged so far, as mapping reads them
+    people: tuple[Participant, ...] = ()
+    #: after a second copy: the union of the copies and what it links
+    union: CopyMerge | None = None
 
     def of(self, attr: str) -> list[dict[str, Any]]:
         """Return the rows of one child collection, in insertion order."""
@@ -395,6 +435,12 @@ _CHILDREN = (
     (ActivitySource, "sources"),
     (ActivityAttachment, "attachments"),
 )
+
+
+def _decided_on(decision: MailDecision, union: CopyMerge) -> MailDecision:
+    """Return ``decision`` as the union of the mail's copies decides it, for the hooks."""
+    return replace(decision, participants=union.participants, links=union.evidence.links,
+                   suggestions=union.evidence.suggestions)
 
 
 def _attachment_rows(mail: MailMessage) -> list[dict[str, Any]]:

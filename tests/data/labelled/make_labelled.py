@@ -7,6 +7,11 @@ never from crmsync's matching code: this file imports nothing from crmsync. A sc
 says, in the words of a rep reading the mail, which contact, account and opportunity it
 concerns; the measurement then asks how many of crmsync's automatic links agree.
 
+Addresses come as real mail writes them, too: international domains in punycode or
+Unicode on either side, quoted local parts, an address spoofed into the display name, and
+several copies of one mail (the sender's Sent copy carries Bcc). Those scenarios draw from
+a random generator of their own, so the original mails stay as they were.
+
 A few scenarios are deliberately hard (a contact on two open deals writing without a
 token, a support question from an account that has one deal in flight, a joint mail to two
 customers) so the numbers are not flattering by construction.
@@ -21,6 +26,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -67,6 +73,8 @@ class Mail:
     captured: bool
     links: dict[str, set[str]]
     scenario: str
+    #: other copies of the same message (same Message-ID), labelled once with it
+    copies: list[EmailMessage] = field(default_factory=list)
 
 
 def build_crm(rng: random.Random) -> list[Account]:
@@ -161,7 +169,8 @@ class Writer:
             msg["Cc"] = ", ".join(cc)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(self.when)
-        msg["Message-ID"] = f"<{self.rng.getrandbits(64):016x}@{sender.split('@')[-1]}>"
+        domain = sender.rsplit("@", 1)[-1].strip(">").encode("idna").decode()
+        msg["Message-ID"] = f"<{self.rng.getrandbits(64):016x}@{domain}>"
         if parent is not None:
             msg["In-Reply-To"] = parent["Message-ID"]
             refs = (parent.get("References", "") + " " + parent["Message-ID"]).strip()
@@ -318,13 +327,94 @@ def _hard_cases(w: Writer, accounts: list[Account], rng: random.Random) -> None:
                   opportunities=deals or account.open_opportunities())
 
 
+def idn_accounts(rng: random.Random) -> list[Account]:
+    """Three accounts at international domains, written in the CRM as punycode, Unicode,
+    and upper-case punycode; each has two contacts and one open deal."""
+    forms = [lambda d: d.encode("idna").decode(), lambda d: d,
+             lambda d: d.encode("idna").decode().upper()]
+    accounts = []
+    for n, form in zip(range(41, 44), forms, strict=True):
+        domain = f"bücher{n}.example"
+        account = Account(f"acc-{n}", f"Bücherstube {n}", [form(domain)])
+        for k, (first, last) in enumerate([("Hans", "Weber"), ("Eva", "Jäger")]):
+            local = f"{first}.{last}{k}".lower().replace("ä", "ae")
+            account.contacts.append(
+                Contact(f"c-{n}-{k}", first, last, [f"{local}@{form(domain)}"], account))
+        opp = Opportunity(f"opp-{n}-0", f"{account.name} {WORDS[n % 12]}", account, True)
+        opp.roles.append(account.contacts[0])
+        account.opportunities.append(opp)
+        accounts.append(account)
+    return accounts
+
+
+def _address_forms(w: Writer, accounts: list[Account], idn: list[Account]) -> None:
+    """Mail that writes addresses as real mail does: each form, labelled by the rules."""
+    for account in idn:
+        contact, opp = account.contacts[0], account.opportunities[0]
+        local, _, domain = contact.emails[0].partition("@")
+        unicode_domain = domain.lower().encode("idna").decode("idna")
+        for written in {f"{local}@{unicode_domain}",
+                        f"{local}@{unicode_domain.encode('idna').decode()}",
+                        f"{local.upper()}@{unicode_domain.upper()}"}:
+            msg = w.mail(written, [w.rng.choice(REPS)], "Bestellung")
+            w.add(msg, "idn-domain", contacts=[contact], accounts=[account],
+                  opportunities=[opp])
+        stranger = w.mail(f"einkauf@{unicode_domain}", [w.rng.choice(REPS)], "Angebot")
+        w.add(stranger, "idn-domain-colleague", accounts=[account], opportunities=[opp])
+    one_deal = [a for a in accounts if len(a.open_opportunities()) == 1]
+    for account in one_deal[:8]:
+        opp = account.open_opportunities()[0]
+        contact = opp.roles[0]
+        local, _, domain = contact.emails[0].partition("@")
+        # a quoted local part that needs no quotes is the contact's own mailbox
+        msg = w.mail(f'"{local}"@{domain}', [w.rng.choice(REPS)], "Quoted")
+        w.add(msg, "quoted-local", contacts=[contact], accounts=[account], opportunities=[opp])
+        # one that needs them is a valid address at the customer's domain
+        msg = w.mail(f'Sales <"sales team"@{domain}>', [w.rng.choice(REPS)], "Team mailbox")
+        w.add(msg, "quoted-local-team", accounts=[account], opportunities=[opp])
+        # a real contact's address as the display name of a stranger's mailbox
+        msg = w.mail(f"{contact.emails[0]} <billing@evil{w.rng.randrange(1000)}.example>",
+                     [w.rng.choice(REPS)], "Invoice overdue")
+        w.add(msg, "display-name-spoof", captured=False)
+    two_deals = [a for a in accounts if len(a.open_opportunities()) == 2]
+    for account in two_deals[:6]:
+        first, second = account.open_opportunities()
+        to, bcc = first.roles[0], second.roles[0]
+        if to is bcc:
+            continue
+        # The rep's Sent copy carries Bcc to a role on the other deal; the customer's copy
+        # does not: one mail about both deals, so about neither in particular.
+        rep = w.rng.choice(REPS)
+        sent = w.mail(rep, [to.emails[0]], "Proposal for both teams")
+        received = EmailMessage()
+        for name, value in sent.items():
+            received[name] = value
+        received.set_content(sent.get_content())
+        sent["Bcc"] = bcc.emails[0]
+        w.add(received, "bcc-copies", contacts=[to, bcc], accounts=[account])
+        w.mails[-1].copies.append(sent)
+    for account in one_deal[8:12]:
+        # A stranger at a free-mail address replies into the customer's thread.
+        opp = account.open_opportunities()[0]
+        contact = opp.roles[0]
+        rep = w.rng.choice(REPS)
+        first = w.mail(contact.emails[0], [rep], "Delivery dates")
+        w.add(first, "thread-start", contacts=[contact], accounts=[account],
+              opportunities=[opp])
+        reply = w.mail(f"assistant{w.rng.randrange(1000)}@gmail.com", [rep],
+                       "Re: Delivery dates", parent=first)
+        w.add(reply, "thread-unknown-sender", accounts=[account], opportunities=[opp])
+
+
 def write_mails(mails: list[Mail]) -> None:
     path = HERE / "mailbox.mbox"
     path.unlink(missing_ok=True)
     box = mailbox.mbox(str(path))
     try:
         for mail in mails:
-            box.add(mail.message)
+            for message in (mail.message, *mail.copies):
+                # RFC 6532: international addresses are written in UTF-8, as mail carries them
+                box.add(message.as_bytes(policy=SMTPUTF8.clone(linesep="\n")))
     finally:
         box.close()
     with open(HERE / "expected.jsonl", "w") as f:
@@ -340,8 +430,14 @@ def write_mails(mails: list[Mail]) -> None:
 def main() -> None:
     rng = random.Random(20260301)
     accounts = build_crm(rng)
-    write_crm(accounts)
+    forms_rng = random.Random(20260318)
+    idn = idn_accounts(forms_rng)
+    write_crm(accounts + idn)
     mails = generate(accounts, rng)
+    writer = Writer(forms_rng)
+    writer.when = max(m.message["Date"].datetime for m in mails)
+    _address_forms(writer, accounts, idn)
+    mails += writer.mails
     write_mails(mails)
     print(f"{len(mails)} mails, {sum(m.captured for m in mails)} to capture")
 
