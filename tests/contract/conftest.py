@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.contract.handles import HANDLE_TYPES, Handle
-from tests.fakes import graph_fixtures
+from tests.fakes import ews_fixtures, graph_fixtures
 
 graph_double = graph_fixtures.graph_double
 graph = graph_fixtures.graph
+ews_double = ews_fixtures.ews_double
+ews = ews_fixtures.ews
 
 
 @pytest.fixture

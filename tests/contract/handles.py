@@ -26,6 +26,7 @@ import pytest
 from crmsync.connectors import fake
 from crmsync.connectors.base import Change, Connector, Page
 from crmsync.connectors.registry import load_connector_class
+from tests.fakes.ews_server import EwsDouble
 from tests.fakes.graph_data import iso
 from tests.fakes.graph_server import GraphDouble
 from tests.servers.dovecot import DovecotServer, new_user
@@ -253,6 +254,49 @@ class GraphHandle(Handle):
         return "s3cret"
 
 
+class EwsHandle(Handle):
+    """A new mailbox on the Exchange (EWS) double; its Inbox only, Basic over TLS."""
+
+    name = connector_name = "ews"
+    supports = Supports()
+
+    @classmethod
+    def for_test(cls, request: pytest.FixtureRequest, directory: Path) -> Handle:
+        return cls(request.getfixturevalue("ews"))  # trusted through REQUESTS_CA_BUNDLE
+
+    def __init__(self, double: EwsDouble) -> None:
+        super().__init__()
+        self.double = double
+        self.address = f"contract{next(_names)}@northwind.example"
+        self.box = double.add_user(self.address, "Exch-pass-1")
+
+    def add_message(self, raw: bytes) -> str:
+        return self.box.add_item("inbox", mime=raw)
+
+    def delete_message(self, ref: str) -> None:
+        self.box.delete_item(ref)
+
+    def flag_message(self, ref: str, flag: str) -> None:
+        if flag == "\\Seen":
+            self.box.set_read(ref, True)
+        elif flag == "\\Flagged":
+            self.box.set_flag(ref, True)
+        else:
+            raise ValueError(f"Exchange has no flag {flag!r}")
+
+    def expire_cursors(self) -> None:
+        # Exchange refuses the sync state (ErrorInvalidSyncStateData), as after a move.
+        self.box.invalidate_sync_states("inbox")
+
+    def settings(self, batch_size: int) -> dict[str, Any]:
+        return {"url": self.double.url, "username": self.address, "auth": "basic",
+                "folders": ["inbox"], "calendar": False, "contacts": False,
+                "batch_size": batch_size}
+
+    def secret(self) -> str:
+        return "Exch-pass-1"
+
+
 class _FilesHandle(Handle):
     """Mail files in a test's directory: they cannot say that a message left them, carry
     flags, lose a sync state or be empty."""
@@ -349,5 +393,5 @@ def graph_message(raw: bytes) -> dict[str, Any]:
 
 #: every handle the contract runs against; each registered connector needs one
 HANDLE_TYPES: tuple[type[Handle], ...] = (
-    FakeHandle, ImapHandle, GraphHandle, MboxFilesHandle, EmlFilesHandle,
+    FakeHandle, ImapHandle, GraphHandle, EwsHandle, MboxFilesHandle, EmlFilesHandle,
 )

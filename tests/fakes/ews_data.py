@@ -64,6 +64,8 @@ class EwsItem:
     kind: str
     mime: bytes = b""
     is_read: bool = False
+    #: flagged for follow-up (MAPI PidTagFlagStatus 2)
+    flagged: bool = False
     received: datetime = field(default_factory=lambda: datetime.now(UTC))
     change_key: int = 1
     props: dict[str, object] = field(default_factory=dict)
@@ -134,6 +136,14 @@ class EwsMailbox:
             item.change_key += 1
             self._journal(self.folders[item.folder_id], "ReadFlagChange", item.id, is_read)
 
+    def set_flag(self, item_id: str, flagged: bool) -> None:
+        """Flag for follow-up: Exchange reports it as an Update (not a ReadFlagChange)."""
+        with self.lock:
+            item = self.items[item_id]
+            item.flagged = flagged
+            item.change_key += 1
+            self._journal(self.folders[item.folder_id], "Update", item.id)
+
     def update_item(self, item_id: str, mime: bytes | None = None, **props: object) -> None:
         with self.lock:
             item = self.items[item_id]
@@ -150,7 +160,8 @@ class EwsMailbox:
             self._journal(self.folders[item.folder_id], "Delete", item_id)
             target = self.folder(folder)
             moved = EwsItem(new_id("I"), target.id, item.kind, item.mime, item.is_read,
-                            item.received, 1, dict(item.props))
+                            flagged=item.flagged, received=item.received,
+                            props=dict(item.props))
             self.items[moved.id] = moved
             self._journal(target, "Create", moved.id)
             return moved.id

@@ -586,12 +586,21 @@ def _item_id(item: EwsItem) -> str:
     return f'<t:ItemId Id="{item.id}" ChangeKey="{change_key}"/>'
 
 
+def _flag_status(item: EwsItem) -> str:
+    """MAPI PidTagFlagStatus as EWS returns an extended property (mail items only)."""
+    if item.kind not in ("Message", "MeetingRequest"):
+        return ""
+    return ('<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x1090" '
+            f'PropertyType="Integer"/><t:Value>{2 if item.flagged else 0}</t:Value>'
+            "</t:ExtendedProperty>")
+
+
 def _item_summary(item: EwsItem) -> str:
     """What SyncFolderItems returns for an item: its id and a few properties."""
     # IsRead is a message property: calendar items and contacts have none.
     read = (f"<t:IsRead>{_bool(item.is_read)}</t:IsRead>"
             if item.kind in ("Message", "MeetingRequest") else "")
-    return f"<t:{item.kind}>{_item_id(item)}{read}</t:{item.kind}>"
+    return f"<t:{item.kind}>{_item_id(item)}{read}{_flag_status(item)}</t:{item.kind}>"
 
 
 def _item_full(item: EwsItem, box: EwsMailbox) -> str:
@@ -610,6 +619,7 @@ def _item_full(item: EwsItem, box: EwsMailbox) -> str:
     parts.append(f"<t:Size>{len(item.mime) or 512}</t:Size>")
     if item.kind in ("Message", "MeetingRequest"):
         parts.append(f"<t:IsRead>{_bool(item.is_read)}</t:IsRead>")
+        parts.append(_flag_status(item))
     if item.kind == "CalendarItem":
         parts.append(f"<t:UID>{escape(str(item.props.get('uid', item.id)))}</t:UID>")
         parts.append("<t:CalendarItemType>"

@@ -23,11 +23,11 @@ from typing import Any
 from exchangelib.folders import BaseFolder
 
 from crmsync.connectors.base import Change, Deletion, FlagsChanged, Page, Unreadable
+from crmsync.connectors.ews.flags import FIELD, flags
 from crmsync.connectors.ews.folder_sync import get_items, mime_bytes, sync_pages
 from crmsync.connectors.ews.settings import EwsSettings
 from crmsync.connectors.mime import parse_message
 
-SEEN = ("\\Seen",)
 ROLES = {"inbox": "inbox", "sentitems": "sent"}
 
 
@@ -36,32 +36,29 @@ def utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
-def flags(is_read: bool | None) -> tuple[str, ...]:
-    return SEEN if is_read else ()
-
-
 def fetch_mail(account: Any, folder: BaseFolder, name: str, cursor: str | None,
                settings: EwsSettings, sleep: Callable[[float], None]) -> Iterator[Page]:
     """Yield pages of mail changes of one folder since ``cursor``."""
     resource = f"mail:{name}"
     since = (datetime.combine(settings.since, time(), UTC) if settings.since else None)
     for changes, new_cursor, resync in sync_pages(
-            account, folder, cursor, settings, ("is_read", "datetime_received"), sleep):
+            account, folder, cursor, settings, ("is_read", FIELD, "datetime_received"), sleep):
         records: list[Change] = []
-        wanted = []
+        wanted, read_changed = [], []
         for change_type, item in changes:
             if change_type == "delete":
                 records.append(Deletion(item_id=item.id, folder=name))
             elif change_type == "read_flag_change":
-                item_id, is_read = item
-                records.append(FlagsChanged(item_id=item_id.id, folder=name,
-                                            flags=flags(is_read)))
+                read_changed.append(item[0])  # only IsRead came: the follow-up flag is asked
             elif change_type == "update":
-                records.append(FlagsChanged(item_id=item.id, folder=name,
-                                            flags=flags(getattr(item, "is_read", None))))
+                records.append(FlagsChanged(item_id=item.id, folder=name, flags=flags(item)))
             elif since is None or item.datetime_received is None or \
                     item.datetime_received >= since:
                 wanted.append(item)
+        for item_id, item in get_items(account, folder, read_changed, ["is_read", FIELD],
+                                       settings, sleep, name):
+            if not isinstance(item, Unreadable):
+                records.append(FlagsChanged(item_id=item_id, folder=name, flags=flags(item)))
         records += _fetched(account, folder, name, wanted, settings, sleep)
         yield Page(resource=resource, changes=records, cursor=new_cursor, resync=resync,
                    stats={"items": len(changes)})
@@ -73,7 +70,7 @@ def _fetched(account: Any, folder: BaseFolder, name: str, wanted: list[Any],
     records: list[Change] = []
     role = ROLES.get(name)
     for item_id, item in get_items(account, folder, wanted,
-                                   ["mime_content", "is_read", "datetime_received"],
+                                   ["mime_content", "is_read", FIELD, "datetime_received"],
                                    settings, sleep, name):
         if isinstance(item, Unreadable):
             records.append(item)
@@ -81,5 +78,5 @@ def _fetched(account: Any, folder: BaseFolder, name: str, wanted: list[Any],
         records.append(parse_message(
             mime_bytes(item), item_id=item_id, folder=name,
             received_at=utc(item.datetime_received),
-            flags=flags(getattr(item, "is_read", None)), folder_role=role))
+            flags=flags(item), folder_role=role))
     return records
