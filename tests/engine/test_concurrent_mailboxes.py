@@ -6,6 +6,7 @@ first and the other runs into the dedupe key's unique index. That copy must beco
 more source of the same activity (a merge), as it would have a second later, not a
 quarantined item, and its mailbox must not report a clean run that lost a copy.
 Runs on PostgreSQL (READ COMMITTED, real overlap) and on SQLite (writers take turns).
+A duplicate that no retry resolves is still quarantined, and its mailbox says so.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import random
 import subprocess
 import sys
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crmsync.crm.models import Activity, ActivitySource, Mailbox, QuarantinedItem
+from crmsync.sync_service.engine.isolate import RACE_RETRIES
 from tests.conftest import ROOT, Cli, load_sample_crm
 from tests.engine.mailboxes import add_mailbox, new_user
 from tests.engine.mails import ANA, TOM, make_mail
@@ -86,3 +88,26 @@ def test_syncs_racing_over_shared_mail_merge_every_copy(cli: Cli, dovecot: Dovec
     listed = [json.loads(line) for line in cli("mailbox", "list", "--json").output.splitlines()]
     assert {row["name"]: (row["status"], row["last_error"]) for row in listed} == dict.fromkeys(
         {name for name, _ in held}, ("ok", None))
+
+
+def test_duplicate_key_that_persists_is_quarantined_and_the_mailbox_says_so(
+        cli: Cli, dovecot: DovecotServer) -> None:
+    # A duplicate no retry resolves (here a test-only unique index on the subject, which
+    # two different mails share) is quarantined after the retries with a reason saying
+    # so, and the mailbox reports it instead of looking clean.
+    load_sample_crm(cli)
+    with cli.session() as session:
+        session.execute(text("CREATE UNIQUE INDEX t_one_subject ON activities (subject)"))
+        session.commit()
+    user = new_user(dovecot)
+    dovecot.append_many(user, "INBOX", [make_mail(n, subject="Same subject") for n in (1, 2)])
+    name = add_mailbox(cli, dovecot, user)
+
+    out = cli("sync", "--mailbox", name, "--once").output
+    with cli.session() as session:
+        [reason] = session.scalars(select(QuarantinedItem.reason)).all()
+    assert "1 captured" in out and "1 quarantined" in out
+    assert f"as a duplicate {RACE_RETRIES + 1} times" in reason
+    [row] = [json.loads(line) for line in cli("mailbox", "list", "--json").output.splitlines()]
+    assert row["status"] == "ok"
+    assert row["last_error"] == "1 item quarantined: `crmsync quarantine list` says why"
