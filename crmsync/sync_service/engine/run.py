@@ -104,6 +104,7 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
                 for resource in connector.list_resources():
                     _sync_resource(services, (spec, connector), (mailbox, lease), resource,
                                    report, clock)
+                _note_quarantined(report)
             finally:
                 reseal_secret(services, mailbox_id, mailbox.name, connector)
     except LeaseLostError as exc:
@@ -130,6 +131,16 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         _record_outcome(services, lease, report, (started, clock()))
         release_lease(services, lease)
     return report
+
+
+def _note_quarantined(report: SyncReport) -> None:
+    """Say in the run's error that it quarantined items: the run completed ("ok", its
+    cursor past them), but a mailbox that set mail aside must not look clean in
+    ``mailbox list`` and on the console."""
+    count = report.counters["quarantined"]
+    if count:
+        report.error = (f"{count} item{'s' if count > 1 else ''} quarantined: "
+                        "`crmsync quarantine list` says why")
 
 
 def _sync_resource(
