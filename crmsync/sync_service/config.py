@@ -51,7 +51,8 @@ SCHEMA: tuple[Option, ...] = (
     Option("BROKER_VISIBILITY_SECONDS", 0, int,
            "a task whose worker died goes to another worker after this long; "
            "0: LEASE_SECONDS + 180"),
-    Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
+    Option("IMAP_PUSH", True, bool, "sync mailboxes as mail arrives (IMAP IDLE, Exchange "
+           "streaming): in serve, or with a broker in the workers"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
     Option("PUSH_IDLE_CONNECTIONS", 3, int,
            "serve: IMAP IDLE connections per mailbox (one per folder) when the server has "
