@@ -409,6 +409,11 @@ class Mailbox(Base):
     #: the fencing token: raised by every claim; a page commits only while it is still
     #: the committing run's (mailboxes/leases.py), so a paused worker's late page is refused
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the worker process watching this mailbox for push (IMAP IDLE, Exchange streaming)
+    #: and until when, unless it renews (mailboxes/watch_leases.py); apart from the sync
+    #: lease above, so a watch never keeps a sync out
+    watch_owner: Mapped[str | None] = mapped_column(String(100))
+    watch_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: set while an admin holds the mailbox back: no poll, push or "sync now" runs it
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: set when an admin removed the mailbox: never synced again, its credential is

@@ -51,11 +51,18 @@ SCHEMA: tuple[Option, ...] = (
     Option("BROKER_VISIBILITY_SECONDS", 0, int,
            "a task whose worker died goes to another worker after this long; "
            "0: LEASE_SECONDS + 180"),
-    Option("IMAP_PUSH", True, bool, "serve: sync IMAP mailboxes as mail arrives (IDLE)"),
+    Option("IMAP_PUSH", True, bool, "sync mailboxes as mail arrives (IMAP IDLE, Exchange "
+           "streaming): in serve, or with a broker in the workers"),
     Option("PUSH_IDLE_SECONDS", 120, int, "serve: renew each IMAP IDLE after this long"),
     Option("PUSH_IDLE_CONNECTIONS", 3, int,
            "serve: IMAP IDLE connections per mailbox (one per folder) when the server has "
            "no NOTIFY; further folders are polled"),
+    Option("PUSH_WATCHES_PER_WORKER", 50, int,
+           "with a broker: mailboxes one 'crmsync worker' watches for push (IMAP IDLE, "
+           "Exchange streaming); the workers share the mailboxes out"),
+    Option("PUSH_WATCH_SECONDS", 90, int,
+           "with a broker: a worker's watch on a mailbox lapses after this long "
+           "unrenewed (a dead worker), and another worker takes the mailbox"),
     Option("MAX_MESSAGE_BYTES", 50_000_000, int, "larger messages are quarantined, not fetched"),
     Option("OUTLOOK_JWKS_URL", "", str, "JWKS URL of the Outlook SSO/NAA token issuer; empty: off"),
     Option("OUTLOOK_ISSUERS", "https://login.microsoftonline.com/{tenantid}/v2.0", str,

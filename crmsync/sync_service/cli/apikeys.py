@@ -76,7 +76,8 @@ def serve(host: str, port: int, no_scheduler: bool, threads: int, debug: bool) -
     """Serve the API (waitress, a production WSGI server) and run the embedded scheduler.
 
     With CRMSYNC_BROKER_URL the scheduler queues mailbox syncs for 'crmsync worker'
-    processes instead of running them here (PostgreSQL required).
+    processes instead of running them here (PostgreSQL required), and the workers watch
+    the mailboxes for push.
     """
     from crmsync.sync_service.triggers.scheduler import Scheduler
     from crmsync.sync_service.web.app import create_app

@@ -30,6 +30,17 @@ Two things keep it from missing mail:
   retried until it runs, so the notification is never dropped.
 
 The scheduler's poll stays the backstop for the polled folders and other providers.
+
+With a broker (``BROKER_URL``) the watchers run in ``crmsync worker`` processes, not in
+``serve``: each worker watches its share of the mailboxes (a
+:class:`~crmsync.sync_service.mailboxes.watch_leases.WatchShare`, re-picked every few
+seconds: new, resumed and removed mailboxes, and the watches of a worker that died) and,
+after a wait, queues the mailbox's sync for whichever worker is free
+(:func:`~.soon.sync_soon`) instead of running it in the watching thread. It queues after
+a change, and once more after the short wait that follows one (the mail that slipped in
+between); a quiet wait queues nothing, the scheduler's poll being the backstop. A new
+watch starts with a short wait and so with a sync: the mail that came while nobody
+watched the mailbox (a handed-over watch) arrives then.
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ from crmsync.sync_service.mailboxes.connecting import (
 )
 from crmsync.sync_service.mailboxes.lifecycle import syncable
 from crmsync.sync_service.mailboxes.push_marks import mark_push
+from crmsync.sync_service.mailboxes.watch_leases import WatchShare
+from crmsync.sync_service.triggers.soon import sync_soon
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +128,8 @@ class ImapPush:
         and logs).
     :param connections: IDLE connections per mailbox on a server without NOTIFY;
         ``None`` reads ``PUSH_IDLE_CONNECTIONS`` from the config.
+    :param share: watch only this process's share of the mailboxes (a worker with a
+        broker); ``None`` watches every one (``serve`` in one process).
     """
 
     def __init__(
@@ -123,6 +138,7 @@ class ImapPush:
         idle_seconds: float | None = None,
         on_sync: Callable[[SyncReport], None] | None = None,
         connections: int | None = None,
+        share: WatchShare | None = None,
     ) -> None:
         self.services = services
         self.idle_seconds = float(
@@ -132,6 +148,9 @@ class ImapPush:
             connections or services.config.get("PUSH_IDLE_CONNECTIONS") or 1
         )
         self.on_sync = on_sync
+        self.share = share
+        #: the mailboxes of this process's share (``None``: every one is watched)
+        self._held: set[str] | None = None
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         #: (mailbox, folder) → the thread IDLEing on that folder (not the mailbox's first)
@@ -147,14 +166,17 @@ class ImapPush:
         self._watch_new_mailboxes()
         self._supervisor.start()
 
-    def stop(self) -> None:
+    def stop(self, join: bool = True) -> None:
         """Stop every watcher; each leaves at the end of its current wait at the latest.
 
         The folders watched are marked polled again, as they are from now on.
+
+        :param join: wait for the watchers to leave; a process about to exit (a worker
+            shutting down) does not, its connections close with it.
         """
         self._stop.set()
         threads = [self._supervisor, *self._threads.values(), *self._folder_threads.values()]
-        for thread in threads:
+        for thread in threads if join else ():
             if thread.is_alive():
                 thread.join(timeout=self.idle_seconds + 5)
         for name, plan in list(self._plans.items()):
@@ -162,6 +184,11 @@ class ImapPush:
                 mark_push(self.services, name, dict.fromkeys(plan.pushed), self._now())
             except Exception:  # the marks lapse by themselves; stopping must not fail
                 log.exception("push: could not mark %s polled", name)
+        if self.share is not None:
+            try:
+                self.share.release()
+            except Exception:  # the watch leases lapse by themselves
+                log.exception("push: could not release the watches")
 
     @property
     def watched(self) -> list[str]:
@@ -171,8 +198,11 @@ class ImapPush:
     # -- threads -------------------------------------------------------------------------
 
     def _supervise(self) -> None:
-        """Pick up mailboxes added while the service runs."""
-        while not self._stop.wait(self.idle_seconds):
+        """Pick up mailboxes added while the service runs; renew this process's share."""
+        every = self.idle_seconds
+        if self.share is not None:  # renewed three times within a watch lease
+            every = min(every, self.share.seconds / 3)
+        while not self._stop.wait(every):
             try:
                 self._watch_new_mailboxes()
             except Exception:  # a database hiccup must not end push for good
@@ -183,8 +213,14 @@ class ImapPush:
             mailboxes = session.execute(
                 select(Mailbox.name, Mailbox.provider).where(syncable())).all()
         idles = {provider: _can_idle(provider) for provider in {p for _, p in mailboxes}}
-        for name, provider in mailboxes:
-            if idles[provider] and name not in self._threads:
+        names = [name for name, provider in mailboxes if idles[provider]]
+        if self.share is not None:
+            self._held = held = self.share.pick(names, self._now())
+            for name in set(self._plans) - held:
+                self._plans.pop(name, None)  # its folder threads leave after their wait
+            names = [name for name in names if name in held]
+        for name in names:
+            if name not in self._threads:
                 thread = threading.Thread(
                     target=self._watch, args=(name,), name=f"crmsync-push-{name}", daemon=True
                 )
@@ -198,6 +234,16 @@ class ImapPush:
             self._plans.pop(name, None)  # its folder threads leave after their wait
 
         self._guarded(name, lambda connector: self._watch_mailbox(name, connector), forget)
+        if not self._keeps(name):
+            forget()  # watched again should this process's share take it back
+
+    def _keeps(self, name: str) -> bool:
+        """Whether ``name`` is (still) this process's to watch."""
+        return self._held is None or name in self._held
+
+    def _done(self, name: str) -> Callable[[], bool]:
+        """When a watcher of ``name`` ends: push stops, or the mailbox left the share."""
+        return lambda: self._stop.is_set() or not self._keeps(name)
 
     def _watch_mailbox(self, name: str, connector: Any) -> None:
         """Plan the watch of ``name`` on a fresh ``connector``, then wait and sync."""
@@ -210,13 +256,13 @@ class ImapPush:
             return
         if plan.mode == "notify":
             mode = connector.watch_many_mode()  # "notify"; EWS "stream" (or "poll")
-            self._loop(_Watch(name, plan.pushed, mode, connector), self._stop.is_set,
+            self._loop(_Watch(name, plan.pushed, mode, connector), self._done(name),
                        lambda wait: bool(connector.idle_wait_many(plan.pushed, wait)))
             return
         for folder in plan.pushed[1:]:
             self._start_folder_watch(name, folder)
         first = plan.pushed[0]
-        self._loop(_Watch(name, (first,), "idle", connector), self._stop.is_set,
+        self._loop(_Watch(name, (first,), "idle", connector), self._done(name),
                    lambda wait: bool(connector.idle_wait(first, wait)))
 
     def _start_folder_watch(self, name: str, folder: str) -> None:
@@ -240,7 +286,7 @@ class ImapPush:
 
         def body(connector: Any) -> None:
             self._loop(_Watch(name, (folder,), "idle", connector),
-                       lambda: self._stop.is_set() or unplanned(),
+                       lambda: self._done(name)() or unplanned(),
                        lambda wait: bool(connector.idle_wait(folder, wait)))
 
         self._guarded(name, body, lambda: self._folder_threads.pop((name, folder), None))
@@ -253,7 +299,7 @@ class ImapPush:
         a connection lasted longer than the longest pause).
         """
         failures = 0
-        while not self._stop.is_set():
+        while not self._done(name)():
             started = time.monotonic()
             try:
                 with self._connector(name) as connector:
@@ -286,7 +332,8 @@ class ImapPush:
         the mailbox at once: the syncs build their connectors from the stored one, and a
         rotated refresh token may work only once.
         """
-        busy, marked_at, all_marked, sealed = False, float("-inf"), False, None
+        # busy: a new watch first waits briefly, then syncs what came while none watched
+        busy, marked_at, all_marked, sealed = True, float("-inf"), False, None
         while not done():
             if not all_marked or time.monotonic() - marked_at > self.idle_seconds / 2:
                 # A wait and a sync fit well within the mark's life, renewed every half wait.
@@ -301,7 +348,7 @@ class ImapPush:
                               watch.connector)
                 sealed = renewed
             if not self._stop.is_set():
-                busy = self._sync(watch.name, changed)
+                busy = self._after_wait(watch.name, changed, busy)
 
     def _mailbox_id(self, name: str) -> int:
         with session_scope(self.services.sessions) as session:
@@ -321,6 +368,19 @@ class ImapPush:
             if mailbox is None:
                 raise LookupError(name)
             return build_connector(self.services, mailbox)
+
+    def _after_wait(self, name: str, changed: bool, busy: bool) -> bool:
+        """Sync ``name`` here, or with a broker queue its sync (module docstring).
+
+        :returns: whether there was activity: the next wait is a short one.
+        """
+        if not self.services.config.get("BROKER_URL"):
+            return self._sync(name, changed)
+        if changed or busy:
+            if changed:
+                log.info("push: %s changed; sync queued", name)
+            sync_soon(self.services, name)
+        return changed
 
     def _sync(self, name: str, changed: bool) -> bool:
         """Run the unit of work; wait out another worker's lease instead of dropping it.

@@ -3,7 +3,8 @@ sync in turn.
 
 In one process (the default) it runs each sync itself: every ``POLL_SECONDS`` it syncs
 each mailbox, renews Graph subscriptions and runs the support desk's duties, and IMAP
-IDLE (:mod:`.imap_idle`) wakes it early. With a broker (``BROKER_URL``) it only queues
+IDLE (:mod:`.imap_idle`) wakes it early. With a broker (``BROKER_URL``) it watches
+nothing (the workers share push out) and only queues
 the round's syncs for ``crmsync worker`` processes (:mod:`crmsync.sync_service.workers`),
 spread with jitter over the first part of the round so the workers and the mail servers
 do not get every mailbox in the same second; the mailbox lease keeps two workers off
@@ -62,8 +63,10 @@ class Scheduler:
         #: mailbox id -> name of every syncable mailbox at the last look (None: no look yet)
         self._known: dict[int, str] | None = None
         self._thread = threading.Thread(target=self.run, name="crmsync-scheduler", daemon=True)
-        #: IMAP IDLE watchers (IMAP_PUSH), started and stopped with the scheduler
-        self.push = ImapPush(services) if services.config.get("IMAP_PUSH") else None
+        #: IMAP IDLE watchers (IMAP_PUSH), started and stopped with the scheduler; with a
+        #: broker the workers watch instead (crmsync.sync_service.workers.push)
+        watches = services.config.get("IMAP_PUSH") and not services.config.get("BROKER_URL")
+        self.push = ImapPush(services) if watches else None
 
     def start(self) -> None:
         self._thread.start()

@@ -6,6 +6,7 @@ own PostgreSQL connections: the pool inherited from the parent is dropped (not c
 its sockets are the parent's) right after the fork. A pool process that dies mid-task
 (kill -9, out of memory) has its task put back at once (``task_reject_on_worker_lost``),
 and its lease is free at once too (its holder no longer exists on this host).
+The main process also watches its share of the mailboxes for push (:mod:`.push`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crmsync.sync_service.workers.broker import (
     is_distributed,
     make_celery,
 )
+from crmsync.sync_service.workers.push import watch_with
 from crmsync.sync_service.workers.tasks import register_tasks
 
 NO_BROKER = ("crmsync worker takes mailbox syncs from a broker: set CRMSYNC_BROKER_URL "
@@ -42,6 +44,7 @@ def run_worker(services: Services, concurrency: int) -> None:
     check_distributable(services.config)
     app = make_celery(services.config)
     register_tasks(app, services)
+    watch_with(app, services)
 
     def fresh_connections(**_: Any) -> None:
         services.forget_connections()
