@@ -51,6 +51,17 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "crmsync")
+        self._launch()
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Crash the server (``pg_ctl stop -m immediate``: every connection dropped, no
+        shutdown checkpoint, as a killed server or a failover), stay down
+        ``down_seconds``, then start it again on the same data and port."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        time.sleep(down_seconds)
+        self._launch()
+
+    def _launch(self) -> None:
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"

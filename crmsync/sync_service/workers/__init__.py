@@ -9,7 +9,8 @@ makes sure a task whose worker died is handed to another.
 
 - :mod:`.broker` builds the Celery app from the settings and queues tasks;
 - :mod:`.tasks` is the task a worker runs;
-- :mod:`.worker` starts a worker process (``crmsync worker``).
+- :mod:`.worker` starts a worker process (``crmsync worker``);
+- :mod:`.reconnect` is the Redis transport, fixed to survive the broker's restarts.
 
 The engine never imports this package; the surfaces and triggers queue through
 :func:`crmsync.sync_service.triggers.soon.sync_soon`.
