@@ -140,9 +140,11 @@ def _open_transaction(session: Session) -> None:
 
     pysqlite begins its transaction lazily, at the first write: a SAVEPOINT sent before
     it would itself be the outermost transaction, and releasing it would commit the
-    item without its cursor.
+    item without its cursor. IMMEDIATE: this transaction writes, so it takes the write
+    lock now, waiting ``busy_timeout`` for another writer; a deferred one that read
+    first fails at once with "database is locked" when another writer committed since.
     """
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     if isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
