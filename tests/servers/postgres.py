@@ -35,11 +35,15 @@ def _free_port() -> int:
 class PostgresServer:
     """Start with :meth:`start`, stop with :meth:`stop`; :attr:`url` is a SQLAlchemy URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable_commits: bool = False) -> None:
+        """``durable_commits``: a commit returns once its WAL is written
+        (``synchronous_commit=on``), so a crash-restart (:meth:`restart`) keeps every
+        commit a client saw, as a production server does; else the last ones may vanish."""
         self.dir = Path(tempfile.mkdtemp(prefix="crmsync-pg-"))
         self.port = _free_port()
         self.bindir = _bindir()
         self._as_postgres = os.geteuid() == 0
+        self.synchronous_commit = "on" if durable_commits else "off"
 
     def _run(self, *args: str) -> None:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -64,7 +68,7 @@ class PostgresServer:
     def _launch(self) -> None:
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
+            f"-c synchronous_commit={self.synchronous_commit} -c full_page_writes=off"
         )
         self._run(
             "pg_ctl",

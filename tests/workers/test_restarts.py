@@ -43,7 +43,7 @@ SUPPORT_MAILS_EACH = 3
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A cluster of this test's own: restarting the session's would break other tests."""
-    server = PostgresServer()
+    server = PostgresServer(durable_commits=True)
     server.start()
     yield server
     server.stop()
@@ -161,8 +161,13 @@ def test_restarts_of_postgresql_and_redis_lose_nothing_and_double_nothing(
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {_progress(cli, own_redis)}") from None
         customers = [_customer(n)[1] for n in range(ROUNDS * SUPPORT_MAILS_EACH)]
-        wait_for(lambda: all(smtp.handler.to(c) for c in customers), 20,
-                 "an acknowledgement to every customer")
+        try:
+            wait_for(lambda: all(smtp.handler.to(c) for c in customers), 20,
+                     "an acknowledgement to every customer")
+        except AssertionError as exc:
+            outbox = Counter((row["kind"], row["status"]) for row in (
+                json.loads(line) for line in cli("cases", "outbox").output.splitlines()))
+            raise AssertionError(f"{exc}: outbox {dict(outbox)}") from None
         time.sleep(1)  # a late second acknowledgement would have arrived by now
     elapsed = time.monotonic() - started
 
