@@ -35,11 +35,15 @@ def _free_port() -> int:
 class PostgresServer:
     """Start with :meth:`start`, stop with :meth:`stop`; :attr:`url` is a SQLAlchemy URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable_commits: bool = False) -> None:
+        """``durable_commits``: a commit returns once its WAL is written
+        (``synchronous_commit=on``), so a crash-restart (:meth:`restart`) keeps every
+        commit a client saw, as a production server does; else the last ones may vanish."""
         self.dir = Path(tempfile.mkdtemp(prefix="crmsync-pg-"))
         self.port = _free_port()
         self.bindir = _bindir()
         self._as_postgres = os.geteuid() == 0
+        self.synchronous_commit = "on" if durable_commits else "off"
 
     def _run(self, *args: str) -> None:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -51,9 +55,20 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "crmsync")
+        self._launch()
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Crash the server (``pg_ctl stop -m immediate``: every connection dropped, no
+        shutdown checkpoint, as a killed server or a failover), stay down
+        ``down_seconds``, then start it again on the same data and port."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        time.sleep(down_seconds)
+        self._launch()
+
+    def _launch(self) -> None:
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
+            f"-c synchronous_commit={self.synchronous_commit} -c full_page_writes=off"
         )
         self._run(
             "pg_ctl",

@@ -13,7 +13,9 @@ from pathlib import Path
 class RedisServer:
     """``redis-server`` started by a fixture; a missing binary fails the suite, never skips."""
 
-    def __init__(self) -> None:
+    def __init__(self, persistent: bool = False) -> None:
+        """``persistent``: every write goes to an append-only file synced at once, so a
+        restart keeps queued tasks (as a production broker is configured)."""
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(binary).exists():
             raise RuntimeError("redis-server is missing: scripts/test.sh installs it")
@@ -23,6 +25,8 @@ class RedisServer:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.process: subprocess.Popen | None = None
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent \
+            else ["--appendonly", "no"]
 
     @property
     def url(self) -> str:
@@ -31,7 +35,7 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.directory), "--save", "", "--appendonly", "no", "--protected-mode",
+             str(self.directory), "--save", "", *self.persistence, "--protected-mode",
              "yes"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -51,6 +55,15 @@ class RedisServer:
             conn.sendall(b"KEYS *\r\n")
             time.sleep(0.1)
             return conn.recv(1 << 20).split(b"\r\n")
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Kill the server (SIGKILL: clients see their connections reset), stay down
+        ``down_seconds``, then start it again on the same port and directory."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        time.sleep(down_seconds)
+        self.start()
 
     def stop(self) -> None:
         if self.process is not None:

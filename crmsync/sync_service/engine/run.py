@@ -128,8 +128,10 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
         report.error = f"unexpected error ({type(exc).__name__}); the service log has details"
         raise
     finally:
-        _record_outcome(services, lease, report, (started, clock()))
-        release_lease(services, lease)
+        try:
+            _record_outcome(services, lease, report, (started, clock()))
+        finally:  # a database gone mid-run fails the record; the lease is freed anyway
+            release_lease(services, lease)
     return report
 
 

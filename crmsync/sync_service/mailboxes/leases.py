@@ -15,13 +15,16 @@ token, not the holder's clock).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crmsync.crm.db import session_scope
@@ -29,6 +32,9 @@ from crmsync.crm.models import Mailbox
 from crmsync.errors import CrmSyncError
 from crmsync.sync_service.context import Services
 
+log = logging.getLogger(__name__)
+#: how long releasing a lease waits for a database that went away (a restart, a failover)
+RELEASE_PATIENCE_SECONDS = 30
 #: how long a lease holds without being renewed, unless LEASE_SECONDS says otherwise
 #: (a crashed holder on another host frees it at the latest then)
 LEASE_SECONDS = 600
@@ -143,14 +149,33 @@ def keep_lease(session: Session, lease: Lease, now: datetime) -> None:
 
 
 def release_lease(services: Services, lease: Lease) -> None:
-    """Free the mailbox, unless another worker holds it by now (its token is newer)."""
+    """Free the mailbox, unless another worker holds it by now (its token is newer).
+
+    A database that is restarting (or failing over) is waited for, up to
+    :data:`RELEASE_PATIENCE_SECONDS`: a lease left behind would turn every sync of the
+    mailbox, this run's own retry included, into "busy" until it expires. Past that, it
+    expires after ``LEASE_SECONDS``, and its fencing token keeps the next holder safe.
+    """
+    deadline = time.monotonic() + RELEASE_PATIENCE_SECONDS
+    pause = 0.2
     try:
-        with session_scope(services.sessions) as session:
-            session.execute(
-                update(Mailbox)
-                .where(Mailbox.id == lease.mailbox_id, Mailbox.lease_token == lease.token)
-                .values(lease_owner=None, lease_expires_at=None)
-            )
+        while True:
+            try:
+                with session_scope(services.sessions) as session:
+                    session.execute(
+                        update(Mailbox)
+                        .where(Mailbox.id == lease.mailbox_id,
+                               Mailbox.lease_token == lease.token)
+                        .values(lease_owner=None, lease_expires_at=None)
+                    )
+                return
+            except OperationalError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("mailbox %s: the database is unreachable; releasing its lease "
+                            "again in %.1f s", lease.mailbox_id, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
     finally:
         _forget(lease.mailbox_id)
 
