@@ -11,7 +11,6 @@ makes sure a task whose worker died is handed to another.
 - :mod:`.tasks` is the task a worker runs;
 - :mod:`.worker` starts a worker process (``crmsync worker``);
 - :mod:`.push` runs a worker's share of push (IMAP IDLE, Exchange streaming).
-- :mod:`.reconnect` is the Redis transport, fixed to survive the broker's restarts.
 
 The engine never imports this package; the surfaces and triggers queue through
 :func:`crmsync.sync_service.triggers.soon.sync_soon`.
