@@ -6,6 +6,7 @@ session) is tests/conftest.py's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,3 +80,17 @@ def sign_in_page(page, url: str, email: str = ADMIN, password: str = PASSWORD) -
     page.locator("#password").fill(password)
     page.locator("form[action='/admin/login'] button[type=submit]").click()
     page.wait_for_url("**/admin/mailboxes")
+
+
+def mailbox_card(page, name: str):
+    """The mailboxes page's card of mailbox ``name``."""
+    return page.locator(f"section.mailbox[data-mailbox='{name}']")
+
+
+def wait_for_status(page, name: str, word: str, timeout: float = 30) -> None:
+    """Reload the mailboxes page until mailbox ``name`` shows the status ``word``."""
+    deadline = time.monotonic() + timeout
+    while word not in mailbox_card(page, name).locator("[data-status]").inner_text():
+        assert time.monotonic() < deadline, f"{name} never showed {word!r}"
+        time.sleep(0.3)
+        page.reload()

@@ -15,6 +15,7 @@ from flask import Flask
 from crmsync.connectors.network import REFUSED
 from crmsync.crm.models import Mailbox
 from crmsync.sync_service.engine.run import sync_mailbox
+from tests.admin.chromium import mailbox_card, wait_for_status
 from tests.admin.conftest import ADMIN, REP, LiveConsole, browser_sign_in
 from tests.admin.console import post_form, sign_in
 from tests.conftest import Cli
@@ -49,10 +50,6 @@ def _fill_exchange_form(page, name: str, url: str, username: str, password: str,
     if address:
         page.get_by_label("Mailbox address", exact=True).fill(address)
     page.get_by_label("Owner", exact=True).select_option(REP)
-
-
-def _card(page, name: str):
-    return page.locator(f"section.mailbox[data-mailbox='{name}']")
 
 
 def test_an_exchange_mailbox_is_tested_saved_and_synced(page, live: LiveConsole,
@@ -101,7 +98,7 @@ def test_an_exchange_mailbox_is_tested_saved_and_synced(page, live: LiveConsole,
 
     # Sync now: the items appear ("3 items") and the run is ok.
     page.goto(f"{live.url}/admin/mailboxes")
-    card = _card(page, "maria-exchange")
+    card = mailbox_card(page, "maria-exchange")
     assert "Exchange" in card.locator(".muted").first.inner_text()
     card.get_by_role("button", name="Sync now").click()
     deadline = time.monotonic() + 30
@@ -110,7 +107,7 @@ def test_an_exchange_mailbox_is_tested_saved_and_synced(page, live: LiveConsole,
         assert time.monotonic() < deadline, page.content()[-3000:]
         time.sleep(0.3)
         page.goto(f"{live.url}/admin/mailboxes")
-        card = _card(page, "maria-exchange")
+        card = mailbox_card(page, "maria-exchange")
     subjects = {a["subject"] for a in live.cli.export_activities()}
     assert {"Exchange console 1", "Exchange console 2", "Exchange console 3"} <= subjects
     audit = live.cli("audit", "list").output
@@ -147,15 +144,11 @@ def test_a_hostile_exchange_mailbox_name_stays_text(page, live: LiveConsole,
     page.get_by_label("Password", exact=True).fill("<script>alert(2)</script>")
     page.get_by_role("button", name="Save").click()
     page.goto(f"{live.url}/admin/mailboxes")
-    card = _card(page, hostile)
+    card = mailbox_card(page, hostile)
     card.get_by_role("button", name="Sync now").click()
-    deadline = time.monotonic() + 30
-    while "needs re-auth" not in _card(page, hostile).locator("[data-status]").inner_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-        page.reload()
-    assert _card(page, hostile).get_by_role("heading").inner_text() == hostile
-    assert "Exchange refused the sign-in" in _card(page, hostile).locator(
+    wait_for_status(page, hostile, "needs re-auth")
+    assert mailbox_card(page, hostile).get_by_role("heading").inner_text() == hostile
+    assert "Exchange refused the sign-in" in mailbox_card(page, hostile).locator(
         ".last-error").inner_text()
     assert page.locator("img").count() == 0
     assert page.dialogs == []

@@ -8,6 +8,7 @@ import re
 import time
 
 from crmsync.sync_service.engine.run import sync_mailbox
+from tests.admin.chromium import mailbox_card, wait_for_status
 from tests.admin.conftest import REP, LiveConsole, browser_sign_in
 from tests.servers.dovecot import DovecotServer, new_user
 
@@ -36,17 +37,13 @@ def _fill_imap_form(page, dovecot: DovecotServer, name: str, user: str, password
     page.get_by_label("Owner", exact=True).select_option(REP)
 
 
-def _card(page, name: str):
-    return page.locator(f"section.mailbox[data-mailbox='{name}']")
-
-
 def _wait_for_items(page, live: LiveConsole, name: str, count: int) -> None:
     """Reload until the run that brings ``count`` items has finished (the items are
     committed page by page, the run's end a moment later: "syncing" until then)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         page.goto(f"{live.url}/admin/mailboxes")
-        card = _card(page, name)
+        card = mailbox_card(page, name)
         if card.locator(".items").inner_text().startswith(f"{count} ") \
                 and card.locator("[data-status]").inner_text() != "syncing":
             return
@@ -84,29 +81,29 @@ def test_add_test_save_sync_pause_resume_remove(page, live: LiveConsole,
 
     # Sync now: the counts appear.
     page.goto(f"{live.url}/admin/mailboxes")
-    _card(page, "maria-imap").get_by_role("button", name="Sync now").click()
+    mailbox_card(page, "maria-imap").get_by_role("button", name="Sync now").click()
     _wait_for_items(page, live, "maria-imap", 2)
-    assert _card(page, "maria-imap").locator("[data-status]").inner_text() == "ok"
+    assert mailbox_card(page, "maria-imap").locator("[data-status]").inner_text() == "ok"
     page.get_by_role("link", name="maria-imap").click()
     cells = page.locator("table.runs tr").nth(1).locator("td").all_inner_texts()
     assert cells[2:] == ["ok", "2", ""], cells
 
     # Pause: no sync touches it, whoever asks; Resume: the new mail comes in.
     page.goto(f"{live.url}/admin/mailboxes")
-    _card(page, "maria-imap").get_by_role("button", name="Pause").click()
-    assert _card(page, "maria-imap").locator("[data-status]").inner_text() == "paused"
+    mailbox_card(page, "maria-imap").get_by_role("button", name="Pause").click()
+    assert mailbox_card(page, "maria-imap").locator("[data-status]").inner_text() == "paused"
     dovecot.append(user, "INBOX", _mail(3))
     services = live.app.extensions["crmsync"]
     assert sync_mailbox(services, "maria-imap").status == "paused"
     assert "paused" in live.cli("sync", "--mailbox", "maria-imap", "--once").output
     assert _mailboxes(live)[0]["items"] == 2
-    _card(page, "maria-imap").get_by_role("button", name="Resume").click()
-    _card(page, "maria-imap").get_by_role("button", name="Sync now").click()
+    mailbox_card(page, "maria-imap").get_by_role("button", name="Resume").click()
+    mailbox_card(page, "maria-imap").get_by_role("button", name="Sync now").click()
     _wait_for_items(page, live, "maria-imap", 3)
 
     # Remove: the mailbox is gone, the mail it brought stays in the CRM.
-    _card(page, "maria-imap").get_by_role("button", name="Remove").click()
-    assert _card(page, "maria-imap").count() == 0
+    mailbox_card(page, "maria-imap").get_by_role("button", name="Remove").click()
+    assert mailbox_card(page, "maria-imap").count() == 0
     assert _mailboxes(live) == []
     subjects = {a["subject"] for a in live.cli.export_activities()}
     assert {"Console flow 1", "Console flow 2", "Console flow 3"} <= subjects
@@ -126,14 +123,10 @@ def test_a_hostile_mailbox_name_and_error_stay_text(page, live: LiveConsole,
     _fill_imap_form(page, dovecot, hostile, user, "<script>alert(2)</script>")
     page.get_by_role("button", name="Save").click()
     page.goto(f"{live.url}/admin/mailboxes")
-    _card(page, hostile).get_by_role("button", name="Sync now").click()
-    deadline = time.monotonic() + 30
-    while "needs re-auth" not in _card(page, hostile).locator("[data-status]").inner_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-        page.reload()
-    assert _card(page, hostile).get_by_role("heading").inner_text() == hostile
-    assert "enter the current password" in _card(page, hostile).locator(
+    mailbox_card(page, hostile).get_by_role("button", name="Sync now").click()
+    wait_for_status(page, hostile, "needs re-auth")
+    assert mailbox_card(page, hostile).get_by_role("heading").inner_text() == hostile
+    assert "enter the current password" in mailbox_card(page, hostile).locator(
         ".next-step").inner_text()
     assert page.locator("img").count() == 0
     assert page.dialogs == []

@@ -3,7 +3,6 @@ CRM within seconds, against the EWS double driven by the real exchangelib."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import pytest
 from crmsync.sync_service.startup import build_services
 from crmsync.sync_service.triggers.imap_idle import ImapPush
 from tests.conftest import Cli, load_sample_crm
+from tests.engine.test_imap_push import push_of
 from tests.ews.helpers import add_ews_mailbox, mail_ids, mime, sync
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
@@ -52,12 +52,6 @@ def watching(cli: Cli, idle_seconds: float = QUIET_WAIT) -> Iterator[ImapPush]:
     finally:
         push.stop()
         services.dispose()
-
-
-def push_of(cli: Cli, name: str) -> dict[str, str]:
-    """`crmsync mailbox list --json`'s folder → push word of mailbox ``name``."""
-    rows = [json.loads(line) for line in cli("mailbox", "list", "--json").output.splitlines()]
-    return next(row["push"] for row in rows if row["name"] == name)
 
 
 def delivered(cli: Cli, ews: EwsDouble, address: str, n: int) -> float:

@@ -515,6 +515,11 @@ def _folder_elements(operation: Any, path: str) -> list[Any]:
     return [] if container is None else list(container)
 
 
+def _folder_not_found(operation: str) -> str:
+    return _error(operation, "ErrorFolderNotFound",
+                  "The specified folder could not be found in the store.")
+
+
 def get_folder(double: EwsDouble, call: Call) -> Response:
     box = double.mailboxes[call.address]
     messages = []
@@ -523,8 +528,7 @@ def get_folder(double: EwsDouble, call: Call) -> Response:
             try:
                 folder = _folder_ref(box, element)
             except KeyError:
-                messages.append(_error("GetFolder", "ErrorFolderNotFound",
-                                       "The specified folder could not be found in the store."))
+                messages.append(_folder_not_found("GetFolder"))
                 continue
             messages.append(_success("GetFolder",
                                      f"<m:Folders>{_folder_xml(folder, box)}</m:Folders>"))
@@ -543,8 +547,7 @@ def find_folder(double: EwsDouble, call: Call) -> Response:
             try:
                 parent = _folder_ref(box, element)
             except KeyError:
-                messages.append(_error("FindFolder", "ErrorFolderNotFound",
-                                       "The specified folder could not be found in the store."))
+                messages.append(_folder_not_found("FindFolder"))
                 continue
             found = [f for f in box.children(parent.id, deep) if _matches(f, call.body)]
             page = found[offset:offset + limit]
@@ -680,9 +683,7 @@ def sync_folder_items(double: EwsDouble, call: Call) -> Response:
         try:
             folder = _folder_ref(box, folder_elements[0])
         except (KeyError, IndexError):
-            return _response("SyncFolderItems", [_error(
-                "SyncFolderItems", "ErrorFolderNotFound",
-                "The specified folder could not be found in the store.")])
+            return _response("SyncFolderItems", [_folder_not_found("SyncFolderItems")])
         seq = box.read_sync_state(folder, state)
         if seq is None:
             # As Microsoft's example error (tests/data/ews/sync-state/): an empty SyncState
