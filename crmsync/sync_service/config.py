@@ -42,6 +42,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("SYNC_BATCH_SIZE", 500, int, "messages fetched and committed per batch"),
     Option("FETCH_PROCESS_MIN_MESSAGES", 2000, int,
            "a first sync of a folder this large fetches in a second process; 0: never"),
+    Option("SYNC_RUN_SECONDS", 60.0, float,
+           "a worker's or serve's run of one mailbox stops at a page boundary after this "
+           "long and the mailbox queues again behind the others; 0: run to the end"),
     Option("POLL_SECONDS", 300, int, "how often the embedded scheduler polls each mailbox"),
     Option("LEASE_SECONDS", 600, int,
            "a sync's claim on its mailbox lapses after this long without a stored page"),

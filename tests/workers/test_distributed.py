@@ -22,19 +22,15 @@ from sqlalchemy import func, select
 
 from crmsync.crm.models import Activity, ActivitySource, Mailbox, QuarantinedItem, SyncRun
 from crmsync.sync_service.workers.broker import enqueue_sync
-from tests.conftest import Cli, load_sample_crm
+from tests.conftest import Cli
 from tests.engine.mailboxes import add_mailbox, new_user
 from tests.engine.mails import ANA, TOM, make_mail
 from tests.engine.test_crash_resume import _server_truth
 from tests.servers.dovecot import DovecotServer
-from tests.servers.postgres import PostgresServer
-from tests.servers.redis import RedisServer
 from tests.support.helpers import Desk
 from tests.support.helpers import mail as support_mail
 from tests.support.sinks import SmtpSink
 from tests.workers.workers import (
-    broker_url,
-    flush,
     queued,
     start_worker,
     stop_worker,
@@ -45,22 +41,6 @@ from tests.workers.workers import (
 MAILBOXES = 40
 #: each mailbox holds mails i..i+MAILS_EACH-1 of one shared pool: neighbours share most
 MAILS_EACH = 12
-
-
-@pytest.fixture
-def broker(redis: RedisServer) -> str:
-    url = broker_url(redis)
-    flush(url)
-    return url
-
-
-@pytest.fixture
-def pg_cli(postgres: PostgresServer, broker: str, request: pytest.FixtureRequest) -> Cli:
-    url = postgres.create_database(f"w{os.getpid()}_{request.node.name[:40].lower()}")
-    runner = Cli(url, env={"CRMSYNC_BROKER_URL": broker})
-    runner("db", "upgrade")
-    load_sample_crm(runner)
-    return runner
 
 
 class LeaseSampler(threading.Thread):

@@ -7,14 +7,21 @@ That transaction also checks the run's lease token and renews the lease
 (mailboxes/leases.py): a run another worker took over commits nothing more, and
 leaves the mailbox's status to the new holder.
 An item the database refuses is quarantined, not the page (engine/isolate.py).
+
+A run may be given a budget (``SYNC_RUN_SECONDS``, passed by the workers and serve's
+scheduler): once it is spent, the run stops at the next page boundary, its cursor
+already committed with that page, and reports ``catching_up``. The caller then queues
+the mailbox again behind the others, so a 100,000-message backfill goes on window by
+window and never holds a worker while other mailboxes' new mail waits.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -56,6 +63,8 @@ Clock = Callable[[], datetime]
 STORED_COUNTERS = frozenset({"captured", "merged", "meetings_captured", "meetings_merged"})
 #: how many runs of each mailbox the history keeps
 RUNS_KEPT = 50
+#: a run that spent its budget before it caught up: the caller queues the mailbox again
+CATCHING_UP = "catching_up"
 
 
 def utcnow() -> datetime:
@@ -83,8 +92,26 @@ def mailbox_origin(mailbox: Mailbox) -> Origin:
     return Origin(key=f"mailbox:{mailbox.id}", mailbox_id=mailbox.id)
 
 
-def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncReport:
-    """Sync every resource of the mailbox ``name`` until caught up."""
+@dataclass
+class _Run:
+    """One run's report, its clock and when its budget is spent (``time.monotonic``)."""
+
+    report: SyncReport
+    clock: Clock
+    deadline: float | None = None
+
+    def is_spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def sync_mailbox(services: Services, name: str, clock: Clock = utcnow, *,
+                 budget: float | None = None) -> SyncReport:
+    """Sync every resource of the mailbox ``name`` until caught up.
+
+    :param budget: seconds after which the run stops at the next page boundary with
+        status :data:`CATCHING_UP` (its pages so far committed); ``None`` or ``0``:
+        until caught up, as ``crmsync sync --once`` does.
+    """
     report = SyncReport(name=name)
     with session_scope(services.sessions) as session:
         mailbox = session.scalars(select(Mailbox).where(Mailbox.name == name)).one()
@@ -97,13 +124,16 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow) -> SyncRe
     if lease is None:
         report.status, report.error = "busy", "another worker is syncing this mailbox"
         return report
+    run = _Run(report, clock, time.monotonic() + budget if budget else None)
     try:
         spec = connector_spec(services, mailbox)
         with spec.build() as connector:
             try:
                 for resource in connector.list_resources():
-                    _sync_resource(services, (spec, connector), (mailbox, lease), resource,
-                                   report, clock)
+                    if not _sync_resource(services, (spec, connector), (mailbox, lease),
+                                          resource, run):
+                        report.status = CATCHING_UP
+                        break
                 _note_quarantined(report)
             finally:
                 reseal_secret(services, mailbox_id, mailbox.name, connector)
@@ -147,9 +177,12 @@ def _note_quarantined(report: SyncReport) -> None:
 
 def _sync_resource(
     services: Services, connection: tuple[ConnectorSpec, Connector],
-    held: tuple[Mailbox, Lease], resource: str, report: SyncReport, clock: Clock,
-) -> None:
+    held: tuple[Mailbox, Lease], resource: str, run: _Run,
+) -> bool:
+    """Store the resource's pages, each with its cursor; return whether it caught up
+    (``False``: the run's budget ran out after a committed page)."""
     mailbox, lease = held
+    report, clock = run.report, run.clock
     with session_scope(services.sessions) as session:
         cursor = _state(session, mailbox.id, resource).cursor
     origin = mailbox_origin(mailbox)
@@ -182,6 +215,13 @@ def _sync_resource(
             report.counters.update(counters)
             if page.resync:
                 log.warning("%s/%s: cursor rejected, resynchronizing", mailbox.name, resource)
+            if run.is_spent():
+                # Leaving closes the source (a fetch child ends, a prefetch thread stops):
+                # what it fetched past this page is fetched again by the next run.
+                log.info("%s/%s: run budget spent; the rest follows in the next run",
+                         mailbox.name, resource)
+                return False
+    return True
 
 
 @contextmanager
@@ -241,10 +281,10 @@ def _page_source(
     pages = _without_facts(connector.fetch_changes(resource, cursor))
     if connector.prefetch_pages:
         return Prefetch(pages)
-    return nullcontext(pages)
+    return closing(pages)
 
 
-def _without_facts(pages: Iterator[Page]) -> Iterator[FactedPage]:
+def _without_facts(pages: Iterator[Page]) -> Generator[FactedPage, None, None]:
     """Pages fetched here come without facts; closing this closes ``pages`` too."""
     try:
         for page in pages:

@@ -43,7 +43,8 @@ class NewMailbox:
 _PRIVATE_NETWORK_FIX = ("use the mail server's public name, or add its network to "
                         "CRMSYNC_ALLOWED_PRIVATE_NETWORKS if it is your own")
 #: the engine's statuses as people read them
-_WORDS = {"needs_reauth": "needs re-auth", "lease_lost": "lease lost"}
+_WORDS = {"needs_reauth": "needs re-auth", "lease_lost": "lease lost",
+          "catching_up": "catching up"}
 
 
 def active() -> ColumnElement[bool]:
@@ -70,7 +71,7 @@ def word(status: str) -> str:
 
 
 def status_word(mailbox: Mailbox, now: datetime | None = None) -> str:
-    """ok, syncing, paused, needs re-auth, error (and new, retrying, removed)."""
+    """ok, syncing, paused, needs re-auth, error (and new, retrying, catching up, removed)."""
     now = now or datetime.now(UTC)
     if mailbox.removed_at is not None:
         return "removed"

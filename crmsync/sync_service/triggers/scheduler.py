@@ -10,6 +10,10 @@ spread with jitter over the first part of the round so the workers and the mail 
 do not get every mailbox in the same second; the mailbox lease keeps two workers off
 one mailbox either way.
 
+Each run has a budget (``SYNC_RUN_SECONDS``): a large backfill that spends it stops at a
+page boundary ("catching up") and is requested again, so the round's other mailboxes
+and push requests run between its slices instead of after it.
+
 Between rounds it looks every :data:`WATCH_SECONDS` for mailboxes that became syncable
 (added, resumed) since its last look, and has them synced at once
 (:func:`~.soon.sync_soon`): a mailbox added from the command line, another process,
@@ -29,7 +33,7 @@ from sqlalchemy import select
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.run import sync_mailbox
+from crmsync.sync_service.engine.run import CATCHING_UP, sync_mailbox
 from crmsync.sync_service.mailboxes.lifecycle import syncable
 from crmsync.sync_service.triggers.imap_idle import ImapPush
 from crmsync.sync_service.triggers.soon import sync_soon
@@ -170,8 +174,11 @@ class Scheduler:
                      self.not_before[name] - self._clock())
             return False
         try:
-            report = sync_mailbox(self.services, name)
+            report = sync_mailbox(self.services, name,
+                                  budget=self.services.config["SYNC_RUN_SECONDS"])
             log.info("%s: %s %s", name, report.status, dict(report.counters))
+            if report.status == CATCHING_UP:
+                self.request_sync(name)  # its next slice, after what waits now
             if report.retry_after:
                 self.not_before[name] = self._clock() + report.retry_after
             else:

@@ -6,6 +6,10 @@ that arrives after the holder passed its folder is fetched by the next run the
 scheduler queues (every ``POLL_SECONDS``), or at once by push. Retrying instead would
 pile copies of the task behind a long backfill, each one re-queued again until the
 backfill ends; the embedded scheduler drops "busy" for the same reason.
+
+A run stops after ``SYNC_RUN_SECONDS`` at a page boundary ("catching up", its pages
+committed) and queues its mailbox again, at the back of the queue: every mailbox queued
+meanwhile (new mail elsewhere) gets a worker before the backfill's next slice.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from celery import Celery
 from sqlalchemy.exc import OperationalError
 
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.run import sync_mailbox
+from crmsync.sync_service.engine.run import CATCHING_UP, sync_mailbox
+from crmsync.sync_service.triggers.soon import sync_soon
 from crmsync.sync_service.workers.broker import SYNC_TASK
 
 log = logging.getLogger(__name__)
@@ -26,11 +31,13 @@ DATABASE_RETRIES = 5
 
 def sync_once(services: Services, name: str) -> str:
     """Sync mailbox ``name`` as ``crmsync sync --once`` does; return the run's status."""
-    report = sync_mailbox(services, name)
+    report = sync_mailbox(services, name, budget=services.config["SYNC_RUN_SECONDS"])
     if report.status == "busy":
         log.info("%s: another worker is syncing it; dropped", name)
         return report.status
     log.info("%s: %s %s", name, report.status, dict(report.counters))
+    if report.status == CATCHING_UP:
+        sync_soon(services, name)  # behind what was queued meanwhile
     _support_duties(services)
     return report.status
 
