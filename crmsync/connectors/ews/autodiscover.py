@@ -24,7 +24,6 @@ The URL found is stored as the mailbox's ``url``: syncing never autodiscovers.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -36,7 +35,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from requests_ntlm import HttpNtlmAuth
 
 from crmsync.connectors.ews.settings import EXCHANGE_ONLINE, is_exchange_online
-from crmsync.connectors.https import check_url, https_host, pinned_session
+from crmsync.connectors.https import ca_bundle, check_url, https_host, pinned_session
 from crmsync.connectors.network import REFUSED
 from crmsync.errors import ConfigError
 
@@ -93,9 +92,7 @@ def discover_ews_url(address: str, sign_in: SignIn, verify: str | bool | None = 
     domain = address.rpartition("@")[2].strip().lower().rstrip(".")
     if not domain:
         raise ConfigError("Autodiscover needs the mailbox's address (--address)", [address])
-    if verify is None:
-        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
-    session = pinned_session(verify)
+    session = pinned_session(ca_bundle() if verify is None else verify)
     reasons = []
     for url in (f"https://{domain}/autodiscover/autodiscover.xml",
                 f"https://autodiscover.{domain}/autodiscover/autodiscover.xml"):
