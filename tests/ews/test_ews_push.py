@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from crmsync.sync_service.startup import build_services
 from crmsync.sync_service.triggers.imap_idle import ImapPush
 from tests.conftest import Cli, load_sample_crm
-from tests.engine.test_imap_push import push_of
+from tests.engine.test_imap_push import push_of, wait_for
 from tests.ews.helpers import add_ews_mailbox, mail_ids, mime, sync
 from tests.fakes.ews_fixtures import unique_address
 from tests.fakes.ews_server import EwsDouble
@@ -28,16 +28,6 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 QUIET_WAIT = 12
 #: what "within a few seconds" means here (a deadline on a shared machine, not a speed check)
 PUSHED = 6.0
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
-    """Poll ``condition`` until it holds or ``seconds`` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 @contextmanager

@@ -22,7 +22,6 @@ import secrets
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -39,6 +38,7 @@ from tests.engine.mails import BASE
 from tests.servers.dovecot import DovecotServer
 from tests.servers.redis import RedisServer
 from tests.servers.served import served
+from tests.support import sinks
 from tests.support.sinks import SmtpSink
 
 #: a Redis database of its own: the server is shared by the session
@@ -46,12 +46,7 @@ REDIS_DB = 9
 SUPPORT = "support@northwind.example"
 
 
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(tmp_path)
-    sink.start()
-    yield sink
-    sink.stop()
+smtp = sinks.smtp
 
 
 class Service:

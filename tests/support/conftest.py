@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.fakes import graph_fixtures
-from tests.support.sinks import SmtpSink, WebhookSink
+from tests.support import sinks
+from tests.support.sinks import WebhookSink
 
-
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(tmp_path)
-    sink.start()
-    yield sink
-    sink.stop()
+smtp = sinks.smtp
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ import email.policy
 import json
 import ssl
 import threading
+from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -121,3 +123,12 @@ class WebhookSink:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
+    """An SMTP sink on 127.0.0.1 for one test (modules that use it import this fixture)."""
+    sink = SmtpSink(tmp_path)
+    sink.start()
+    yield sink
+    sink.stop()

@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from tests.engine.mailboxes import add_mailbox, new_user
 from tests.engine.mails import ANA, TOM, make_mail
 from tests.engine.test_crash_resume import _server_truth
 from tests.servers.dovecot import DovecotServer
+from tests.support import sinks
 from tests.support.helpers import Desk
 from tests.support.helpers import mail as support_mail
 from tests.support.sinks import SmtpSink
@@ -205,12 +205,7 @@ def test_a_worker_without_a_broker_says_what_to_set(sqlite_url: str) -> None:
     assert "set CRMSYNC_BROKER_URL" in result.output
 
 
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(tmp_path)
-    sink.start()
-    yield sink
-    sink.stop()
+smtp = sinks.smtp
 
 
 def test_a_support_mail_synced_again_opens_one_case_and_one_acknowledgement(
