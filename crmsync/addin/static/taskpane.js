@@ -1,5 +1,6 @@
 // The task pane: waits for Office, signs in, and shows the mode's view with clear states.
 import { ApiError, getToken } from "./api.js";
+import { renderFollowups } from "./followups.js";
 import { storeKey } from "./auth.js";
 import { renderAppointment, renderCompose } from "./compose.js";
 import { loadStrings, t } from "./i18n.js";
@@ -37,6 +38,8 @@ async function show() {
     const mode = detectMode(item, requested);
     const summary = await summarize(item, mode);
     const ctx = await VIEWS[mode]($("pane"), item, summary, show);
+    const waiting = await renderFollowups(); // the rep's unanswered customer mail first
+    if (waiting) $("pane").prepend(waiting);
     $("who").textContent = ctx.user.name;
     setState("ready", "");
     document.body.dataset.ready = "1";
