@@ -10,6 +10,7 @@ from email.utils import format_datetime, formataddr
 from tests.conftest import Cli, load_sample_crm
 from tests.engine.mailboxes import add_mailbox, new_user
 from tests.servers.dovecot import DovecotServer
+from tests.support.sinks import SmtpSink
 
 MARIA = ("Maria Lopez", "maria.lopez@northwind.example")  # rep, Sales EMEA: Acme, Globex
 WEI = ("Zhang Wei", "wei.zhang@northwind.example")  # rep, Sales APAC: Yunfan
@@ -37,13 +38,19 @@ class RepMailbox:
     """One rep's mailbox: a Dovecot user with an Inbox and Sent, synced by crmsync."""
 
     def __init__(self, cli: Cli, dovecot: DovecotServer, owner: tuple[str, str],
-                 load_crm: bool = True) -> None:
+                 load_crm: bool = True, smtp: SmtpSink | None = None) -> None:
         if load_crm:
             load_sample_crm(cli)
         self.cli, self.dovecot = cli, dovecot
         self.user = new_user(dovecot)
         dovecot.create_folder(self.user, "Sent")
-        self.name = add_mailbox(cli, dovecot, self.user, None, "--owner", owner[1])
+        sending: tuple[str, ...] = ()
+        if smtp is not None:  # the rep's own submission account, for the alerts
+            smtp.handler.passwords[self.user] = "pw-" + self.user
+            cli.env["SSL_CERT_FILE"] = str(smtp.ca_file)
+            sending = ("--smtp-host", smtp.host, "--smtp-port", str(smtp.port),
+                       "--smtp-security", "starttls")
+        self.name = add_mailbox(cli, dovecot, self.user, None, "--owner", owner[1], *sending)
 
     def receive(self, raw: bytes, folder: str = "INBOX") -> None:
         self.dovecot.append(self.user, folder, raw)

@@ -40,6 +40,21 @@ def followups(ctx: click.Context, as_of: str | None, rep: str | None) -> None:
             click.echo(json.dumps(followup.shape(), ensure_ascii=False))
 
 
+@followups.command("check")
+@click.option("--as-of", help="ISO-8601 instant (default: now).")
+def followups_check(as_of: str | None) -> None:
+    """Alert each rep once per overdue follow-up (mail, webhook), then deliver."""
+    from crmsync.sync_service.followups import check_followups
+    from crmsync.sync_service.support import deliver_outbox
+
+    svc = services()
+    for rep, activity_id in check_followups(svc, parse_instant(as_of)):
+        click.echo(f"alerted: {rep} mail {activity_id}")
+    counts = deliver_outbox(svc)
+    if counts:
+        click.echo("outbox: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
 @followups.command("hours")
 @click.argument("spec", required=False)
 @click.option("--user", "email", help="This user's hours (default: the organization's).")
