@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("relink",),
         "Re-evaluate automatic links of recent activities; a person's links stay.",
     ),
+    "report": (("reports",), "Reports on customer relationships."),
     "rules": (("rules",), "Privacy rules: what is never captured."),
     "secrets": (("secrets",), "The key that encrypts stored credentials: status, rotation."),
     "serve": (("apikeys",),
