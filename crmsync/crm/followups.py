@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ForeignKey, and_, exists, or_, select
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, selectinload
 
-from crmsync.crm.conversations import find_conversation_keys
+from crmsync.crm.conversations import REF, chunks, find_conversation_keys
 from crmsync.crm.export import iso_utc
 from crmsync.crm.links import ActivityThreadKey
 from crmsync.crm.models import (
@@ -148,15 +148,23 @@ def followups_for(session: Session, user: User, as_of: datetime) -> list[Followu
     candidates = _candidates(session, user, as_of)
     if not candidates:
         return []
-    pending = _unanswered(session, user, candidates, as_of)
-    hours = followup_hours(session)
-    calendar = calendar_of(session, user.id)
-    result = []
-    for mail in pending:
+    answers = _answer_times(session, user, {c.conversation for c in candidates}, as_of)
+    hours, calendar = followup_hours(session), calendar_of(session, user.id)
+    overdue: list[tuple[_Candidate, datetime]] = []
+    for mail in candidates:  # by arrival: a thread's first waiting mail is its oldest
+        if any(mail.received <= t for t in answers.get(mail.conversation, ())):
+            continue
         due = first_response_due(mail.received, hours, calendar)
         if due < as_of:
-            result.append(_describe(session, user, mail, due))
-    return sorted(result, key=lambda f: (f.due, f.activity_id))
+            overdue.append((mail, due))
+    answered = _answered_by_keys(session, [m for m, _ in overdue], as_of) if overdue else set()
+    decided: set[str] = set()
+    found = []
+    for mail, due in overdue:
+        if mail.conversation not in decided and mail.activity_id not in answered:
+            decided.add(mail.conversation)
+            found.append((mail, due))
+    return sorted(_describe(session, user, found), key=lambda f: (f.due, f.activity_id))
 
 
 def _customer_contacts(user: User) -> Any:
@@ -201,19 +209,6 @@ def _candidates(session: Session, user: User, as_of: datetime) -> list[_Candidat
     return list(seen.values())
 
 
-def _unanswered(session: Session, user: User, candidates: list[_Candidate],
-                as_of: datetime) -> list[_Candidate]:
-    """The oldest unanswered candidate of each thread (the docstring's point 4)."""
-    answers = _answer_times(session, user, {c.conversation for c in candidates}, as_of)
-    waiting = [c for c in candidates
-               if not any(c.received <= t for t in answers.get(c.conversation, ()))]
-    oldest: dict[str, _Candidate] = {}
-    for mail in waiting:  # ordered by arrival, so the first of a thread is its oldest
-        if mail.conversation not in oldest and not _answered_by_keys(session, mail, as_of):
-            oldest[mail.conversation] = mail
-    return list(oldest.values())
-
-
 def _answer_times(session: Session, user: User, conversations: set[str],
                   as_of: datetime) -> dict[str, list[datetime]]:
     """Per conversation: when someone of the organization wrote in it, or ``user``
@@ -236,52 +231,120 @@ def _answer_times(session: Session, user: User, conversations: set[str],
     return times
 
 
-def _answered_by_keys(session: Session, mail: _Candidate, as_of: datetime) -> bool:
-    """Whether an outgoing mail the thread keys join to ``mail`` (but filed under another
-    conversation, e.g. a reply naming it only in In-Reply-To) answered it by ``as_of``."""
-    own = set(session.scalars(
-        select(ActivityThreadKey.key).where(ActivityThreadKey.activity_id == mail.activity_id)))
-    joined = set(find_conversation_keys(session, own)) - {mail.activity_id}
-    if not joined:
-        return False
-    return session.scalar(select(Activity.id).where(
-        Activity.id.in_(sorted(joined)), Activity.kind == "email",
-        Activity.direction == "outbound", Activity.occurred_at >= mail.received,
-        Activity.occurred_at <= as_of).limit(1)) is not None
+def _answered_by_keys(session: Session, mails: list[_Candidate], as_of: datetime) -> set[int]:
+    """Which of ``mails`` an outgoing mail answered by ``as_of`` that the thread keys join
+    to them but that is filed under another conversation (a reply naming it only in
+    In-Reply-To, say); the activity ids.
+
+    One search for all of them (:func:`find_conversation_keys` from every mail's own
+    keys); the mails found fall into threads by the keys they share, as the search joins
+    them (``<id>`` with ``ref:<id>``).
+    """
+    own: dict[int, set[str]] = defaultdict(set)
+    for chunk in chunks(sorted(m.activity_id for m in mails)):
+        for activity_id, key in session.execute(select(
+                ActivityThreadKey.activity_id, ActivityThreadKey.key).where(
+                ActivityThreadKey.activity_id.in_(chunk))):
+            own[activity_id].add(key)
+    found = find_conversation_keys(session, {k for keys in own.values() for k in keys})
+    found.update((i, keys) for i, keys in own.items() if i not in found)
+    thread = _threads(found)
+    replies: dict[int, list[datetime]] = defaultdict(list)
+    for chunk in chunks(sorted(found)):
+        for activity_id, at in session.execute(select(Activity.id, Activity.occurred_at).where(
+                Activity.id.in_(chunk), Activity.kind == "email",
+                Activity.direction == "outbound", Activity.occurred_at <= as_of)):
+            replies[thread[activity_id]].append(at)
+    return {m.activity_id for m in mails
+            if any(at >= m.received for at in replies.get(thread[m.activity_id], ()))}
 
 
-def _describe(session: Session, user: User, mail: _Candidate, due: datetime) -> Followup:
-    """The follow-up of ``mail``: its contact, the contact's account and the rep's deal."""
-    contact = session.get(Contact, mail.contact_id)
-    assert contact is not None
-    address = session.scalar(select(ContactEmail.address).where(
-        ContactEmail.contact_id == contact.id).order_by(ContactEmail.id).limit(1))
-    account = contact.account
-    return Followup(
-        rep=user.email, activity_id=mail.activity_id, subject=mail.subject,
-        internet_message_id=mail.internet_message_id, received=mail.received, due=due,
-        contact={"external_id": contact.external_id, "name": contact.full_name,
-                 "email": address},
-        account={"external_id": account.external_id, "name": account.name} if account else None,
-        opportunity=_deal(session, user, mail, contact),
-    )
+def _threads(keys: dict[int, set[str]]) -> dict[int, int]:
+    """Activity id → a thread id: activities sharing a key (``ref:`` stripped) share it."""
+    parent = {activity_id: activity_id for activity_id in keys}
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    holder: dict[str, int] = {}
+    for activity_id, held in keys.items():
+        for key in held:
+            bare = key if key.startswith("conv:") else key.removeprefix(REF)
+            if bare in holder:
+                parent[root(activity_id)] = root(holder[bare])
+            else:
+                holder[bare] = activity_id
+    return {activity_id: root(activity_id) for activity_id in keys}
 
 
-def _deal(session: Session, user: User, mail: _Candidate, contact: Contact) -> dict | None:
-    """The rep's open deal the mail is about: the one it is linked to, else one the
-    contact is on, else one of the contact's account; ``None`` when there is none."""
-    mine = and_(Opportunity.owner_id == user.id, Opportunity.is_closed.is_(False))
-    linked = select(Opportunity).join(ActivityLink, ActivityLink.opportunity_id == Opportunity.id
-                                      ).where(ActivityLink.activity_id == mail.activity_id, mine)
-    on_deal = select(Opportunity).join(
-        OpportunityContact, OpportunityContact.opportunity_id == Opportunity.id).where(
-        OpportunityContact.contact_id == contact.id, mine)
-    of_account = select(Opportunity).where(Opportunity.account_id == contact.account_id, mine)
-    for query in (linked, on_deal, of_account):
-        deal = session.scalars(query.order_by(Opportunity.id).limit(1)).first()
-        if deal is not None:
-            return {"external_id": deal.external_id, "name": deal.name, "stage": deal.stage}
-    return None
+def _describe(session: Session, user: User,
+              found: list[tuple[_Candidate, datetime]]) -> list[Followup]:
+    """The follow-ups of ``found`` (mail, due): each with its contact, the contact's
+    account and the rep's deal (:func:`_deal`), loaded in a few queries for all of them."""
+    contacts: dict[int, Contact] = {}
+    for chunk in chunks(sorted({mail.contact_id for mail, _ in found})):
+        contacts.update((c.id, c) for c in session.scalars(
+            select(Contact).options(selectinload(Contact.account), selectinload(Contact.emails))
+            .where(Contact.id.in_(chunk))))
+    deals = _Deals.of(session, user, [mail.activity_id for mail, _ in found])
+    result = []
+    for mail, due in found:
+        contact = contacts[mail.contact_id]
+        address = min(contact.emails, key=lambda e: e.id).address if contact.emails else None
+        account = contact.account
+        result.append(Followup(
+            rep=user.email, activity_id=mail.activity_id, subject=mail.subject,
+            internet_message_id=mail.internet_message_id, received=mail.received, due=due,
+            contact={"external_id": contact.external_id, "name": contact.full_name,
+                     "email": address},
+            account={"external_id": account.external_id, "name": account.name}
+            if account else None,
+            opportunity=deals.about(mail.activity_id, contact),
+        ))
+    return result
+
+
+@dataclass(frozen=True)
+class _Deals:
+    """The rep's open deals, and which of them the mails link to and the contacts are on."""
+
+    open: dict[int, Opportunity]
+    linked: dict[int, list[int]]
+    on_deal: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, session: Session, user: User, activity_ids: list[int]) -> _Deals:
+        deals = {o.id: o for o in session.scalars(select(Opportunity).where(
+            Opportunity.owner_id == user.id, Opportunity.is_closed.is_(False)))}
+        linked: dict[int, list[int]] = defaultdict(list)
+        on_deal: dict[int, list[int]] = defaultdict(list)
+        if deals:
+            for chunk in chunks(sorted(activity_ids)):
+                for activity_id, deal_id in session.execute(
+                        select(ActivityLink.activity_id, ActivityLink.opportunity_id).where(
+                            ActivityLink.activity_id.in_(chunk),
+                            ActivityLink.opportunity_id.in_(sorted(deals)))):
+                    linked[activity_id].append(deal_id)
+            for contact_id, deal_id in session.execute(
+                    select(OpportunityContact.contact_id, OpportunityContact.opportunity_id)
+                    .where(OpportunityContact.opportunity_id.in_(sorted(deals)))):
+                on_deal[contact_id].append(deal_id)
+        return cls(deals, linked, on_deal)
+
+    def about(self, activity_id: int, contact: Contact) -> dict[str, Any] | None:
+        """The rep's open deal the mail is about: the one it is linked to, else one the
+        contact is on, else one of the contact's account; ``None`` when there is none."""
+        of_account = [i for i, o in self.open.items() if o.account_id == contact.account_id]
+        for ids in (self.linked.get(activity_id, []), self.on_deal.get(contact.id, []),
+                    of_account):
+            if ids:
+                deal = self.open[min(ids)]
+                return {"external_id": deal.external_id, "name": deal.name,
+                        "stage": deal.stage}
+        return None
 
 
 def dismiss(session: Session, user: User, activity_id: int, now: datetime) -> bool:

@@ -7,6 +7,7 @@ decision in a live sync, a resumed one and a test.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -297,14 +298,25 @@ def first_response_due(
 
 
 def _holiday_rule(businesstimedelta: Any, days: Any, zone: Any) -> Any:
-    """businesstimedelta's ``HolidayRule`` for ``days``, safe when none lies ahead.
+    """businesstimedelta's ``HolidayRule`` for ``days`` (the years loaded), looked up by
+    bisection, and safe when no holiday lies ahead.
 
-    Its ``next`` raises ``TypeError`` (``combine(None, ...)``) when no holiday falls in the
-    five years it searches: always without holidays, and past the last of a list of dates.
-    Here "none" is a day off six years away, which no working-time sum ever reaches.
+    Its own ``next_holiday`` tests one day after another for five years, and its ``next``
+    raises ``TypeError`` (``combine(None, ...)``) when that finds none: always without
+    holidays, and past the last of a list of dates. Here "none" is a day off six years
+    away, which no working-time sum ever reaches; the search is a bisection of the sorted
+    dates (a follow-up check computes thousands of due times).
     """
+    ordered = sorted(days)
 
     class HolidayRule(businesstimedelta.HolidayRule):  # type: ignore[misc, name-defined]
+        def next_holiday(self, day: date, reverse: bool = False, max_days: int = 0) -> date | None:
+            if reverse:
+                index = bisect.bisect_right(ordered, day) - 1
+                return ordered[index] if index >= 0 else None
+            index = bisect.bisect_left(ordered, day)
+            return ordered[index] if index < len(ordered) else None
+
         def next(self, dt: datetime, reverse: bool = False) -> tuple[datetime, datetime]:
             local = dt.astimezone(self.tz).date() if dt.tzinfo else dt.date()
             if self.next_holiday(local, reverse=reverse) is not None:

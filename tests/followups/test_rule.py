@@ -13,7 +13,7 @@ from tests.conftest import Cli
 from tests.followups.helpers import ANA, HANK, LI, MARIA, WEI, RepMailbox, followups, mail, subjects
 from tests.servers.dovecot import DovecotServer
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 BERLIN = "Mon-Fri 09:00-17:00 Europe/Berlin"
 # Friday 23 October 2026, 15:00 in Berlin (CEST, UTC+2); Berlin leaves summer time on
@@ -31,7 +31,8 @@ def maria(cli: Cli, dovecot: DovecotServer) -> RepMailbox:
 def test_due_after_twelve_business_hours_across_a_weekend_and_the_dst_change(
     cli: Cli, maria: RepMailbox
 ) -> None:
-    # Fri 15:00-17:00 (2 h) + Mon (8 h) + Tue 09:00-11:00 CET (2 h): due Tue 10:00 UTC.
+    # Fri 15:00-17:00 (2 h) + Mon (8 h) + Tue 09:00-11:00 CET (2 h): due Tue 10:00 UTC,
+    # on both backends (times stored in UTC, compared as instants).
     maria.receive(mail("q1", ANA, MARIA, FRIDAY_1500, "Questions on the proposal"))
     maria.sync()
     assert followups(cli, "2026-10-27T10:00:00Z") == []
@@ -47,6 +48,7 @@ def test_due_after_twelve_business_hours_across_a_weekend_and_the_dst_change(
     assert due["mail"]["internet_message_id"] == "<q1@test.example>"
 
 
+@SQLITE
 def test_a_holiday_pauses_the_clock(cli: Cli, maria: RepMailbox) -> None:
     # Monday the 26th off: the twelve hours end Wednesday 11:00 CET.
     cli("followups", "hours", "--user", MARIA[1], BERLIN, "--holidays", "2026-10-26")
@@ -56,6 +58,7 @@ def test_a_holiday_pauses_the_clock(cli: Cli, maria: RepMailbox) -> None:
     assert [f["due"] for f in followups(cli, "2026-10-28T10:01:00Z")] == ["2026-10-28T10:00:00Z"]
 
 
+@SQLITE
 def test_the_organization_default_holds_for_reps_without_their_own(cli: Cli,
                                                                    dovecot: DovecotServer):
     # No hours of her own: the organization's Shanghai week counts for Maria.
@@ -92,6 +95,7 @@ def test_a_reply_from_the_rep_clears_it_and_a_later_mail_starts_anew(
     assert again["due"] == "2026-10-30T12:00:00Z"
 
 
+@SQLITE
 def test_a_reply_naming_the_mail_only_in_in_reply_to_answers_it(
     cli: Cli, maria: RepMailbox
 ) -> None:
@@ -103,6 +107,7 @@ def test_a_reply_naming_the_mail_only_in_in_reply_to_answers_it(
     assert followups(cli, "2026-10-28T12:00:00Z") == []
 
 
+@SQLITE
 def test_a_customer_writing_twice_is_one_follow_up_since_the_first(
     cli: Cli, maria: RepMailbox
 ) -> None:
@@ -116,6 +121,7 @@ def test_a_customer_writing_twice_is_one_follow_up_since_the_first(
     assert one["mail"]["internet_message_id"] == "<q1@test.example>"
 
 
+@SQLITE
 def test_only_the_reps_own_customers_and_the_rep_filter(
     cli: Cli, dovecot: DovecotServer, maria: RepMailbox
 ) -> None:
@@ -135,6 +141,7 @@ def test_only_the_reps_own_customers_and_the_rep_filter(
     assert hank["opportunity"]["external_id"] == "opp-2"
 
 
+@SQLITE
 def test_bad_input_gets_a_clear_error(cli: Cli, maria: RepMailbox) -> None:
     # A wrong instant, zone or user: one line, exit 1, nothing stored.
     assert "not an ISO-8601 instant" in cli("followups", "--as-of", "Friday", ok=False).output
@@ -142,3 +149,34 @@ def test_bad_input_gets_a_clear_error(cli: Cli, maria: RepMailbox) -> None:
     assert bad.exit_code == 1 and "unknown time zone" in bad.output
     assert "no CRM user" in cli("followups", "hours", "--user", "x@y.example", ok=False).output
     assert BERLIN in cli("followups", "hours", "--user", MARIA[1]).output
+
+
+@SQLITE
+def test_no_reply_needed_clears_the_thread_until_the_customer_writes_again(
+    cli: Cli, maria: RepMailbox
+) -> None:
+    # Dismissed Tuesday noon: gone from then on (still listed as of before the click);
+    # Ana's next mail in the thread, Wednesday, is a follow-up of its own.
+    from sqlalchemy import select
+
+    from crmsync.crm.followups import dismiss
+    from crmsync.crm.models import User
+
+    maria.receive(mail("q1", ANA, MARIA, FRIDAY_1500))
+    maria.sync()
+    [waiting] = followups(cli, "2026-10-27T11:00:00Z")
+    clicked = datetime(2026, 10, 27, 12, 0, tzinfo=UTC)
+    with cli.session() as session:
+        rep = session.scalars(select(User).where(User.email == MARIA[1])).one()
+        assert not dismiss(session, rep, waiting["id"], datetime(2026, 10, 27, 9, 0, tzinfo=UTC))
+        assert dismiss(session, rep, waiting["id"], clicked)
+        session.commit()
+    assert subjects(cli, "2026-10-27T11:59:00Z") == ["Fleet renewal"]
+    assert followups(cli, "2026-10-27T12:00:01Z") == []
+    maria.receive(mail("q2", ANA, MARIA, datetime(2026, 10, 28, 8, 0, tzinfo=UTC),
+                       "Re: Fleet renewal", In_Reply_To="<q1@test.example>",
+                       References="<q1@test.example>"))
+    maria.sync()
+    # q2: Wed 09:00 CET + 12 h → Thu 13:00 CET = 12:00Z
+    [again] = followups(cli, "2026-10-29T12:00:01Z")
+    assert again["mail"]["internet_message_id"] == "<q2@test.example>"

@@ -15,7 +15,7 @@ from tests.followups.helpers import MARIA, WEI
 from tests.servers.dovecot import DovecotServer
 from tests.signals import scenario
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def report(cli: Cli, *extra: str) -> dict[str, dict]:
@@ -27,7 +27,7 @@ def report(cli: Cli, *extra: str) -> dict[str, dict]:
 def test_report_counts_only_what_each_person_may_see(cli: Cli, dovecot: DovecotServer,
                                                     tmp_path: Path) -> None:
     # The organization sees Wei's fresh thread; Maria does not, and for her Acme is
-    # going quiet; an unanswered newsletter is no exchange.
+    # going quiet; an unanswered newsletter is no exchange (both backends).
     scenario.build(cli, dovecot, tmp_path)
     everyone, maria, wei = report(cli), report(cli, "--as", MARIA[1]), report(cli, "--as", WEI[1])
     assert (everyone["acc-acme"]["days_since"], everyone["acc-acme"]["going_quiet"]) == (2, False)
@@ -44,6 +44,7 @@ def test_report_counts_only_what_each_person_may_see(cli: Cli, dovecot: DovecotS
     assert set(everyone) == {"acc-acme", "acc-globex", "acc-initech", "acc-yunfan"}
 
 
+@SQLITE
 def test_as_of_freezes_the_clock(cli: Cli, dovecot: DovecotServer,
                                                     tmp_path: Path) -> None:
     # A week before Maria's last thread, Acme was in the middle of its weekly rhythm.
@@ -55,6 +56,7 @@ def test_as_of_freezes_the_clock(cli: Cli, dovecot: DovecotServer,
     assert "no CRM user" in cli("report", "accounts", "--as", "x@y.example", ok=False).output
 
 
+@SQLITE
 def test_the_pane_card_shows_the_same_signals(cli: Cli, dovecot: DovecotServer,
                                                     tmp_path: Path) -> None:
     # Maria's card for Ana's mail carries Acme's signals as her report has them.

@@ -38,7 +38,8 @@ async function show() {
     const mode = detectMode(item, requested);
     const summary = await summarize(item, mode);
     const ctx = await VIEWS[mode]($("pane"), item, summary, show);
-    const waiting = await renderFollowups(); // the rep's unanswered customer mail first
+    // the rep's unanswered customer mail first; its failure never hides the item's view
+    const waiting = await renderFollowups().catch(() => null);
     if (waiting) $("pane").prepend(waiting);
     $("who").textContent = ctx.user.name;
     setState("ready", "");
