@@ -5,7 +5,8 @@ A rep *R* has a follow-up on a mail *M* at an instant *T* when all of these hold
 1. *M* is an inbound mail received at or before *T*, within :data:`LOOKBACK_DAYS` of it,
    whose sender (From) is a contact on one of *R*'s accounts (the account's owner is *R*)
    or on one of *R*'s open opportunities (an opportunity contact of a deal *R* owns);
-2. *M* was written to *R*: *R* is in its To or Cc, or a copy sits in a mailbox *R* owns;
+2. *M* was written to *R*: *R* is in its To or Cc, or a copy sits in a (personal, not
+   support) mailbox *R* owns;
 3. *R* may see *M* (:func:`crmsync.crm.visibility.visible_activities`: a private item in
    a colleague's mailbox never becomes *R*'s follow-up); and *M* is not on a support
    case (the case's first-response SLA is the desk's business);
@@ -20,7 +21,7 @@ A rep *R* has a follow-up on a mail *M* at an instant *T* when all of these hold
    working time (:mod:`crmsync.crm.work_hours`: days, hours, zone and holidays; nights,
    weekends and holidays pause the clock), strictly before *T*.
 
-One thread gives a rep at most one follow-up: the oldest unanswered mail in it (the
+One thread gives a rep at most one follow-up: its oldest overdue unanswered mail (the
 customer who wrote twice has waited since the first). "No reply needed" acts as an
 answer at the moment it was clicked: later customer mail in the thread starts anew.
 

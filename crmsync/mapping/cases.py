@@ -309,7 +309,7 @@ def _holiday_rule(businesstimedelta: Any, days: Any, zone: Any) -> Any:
     """
     ordered = sorted(days)
 
-    class HolidayRule(businesstimedelta.HolidayRule):  # type: ignore[misc, name-defined]
+    class HolidayRule(businesstimedelta.HolidayRule):
         def next_holiday(self, day: date, reverse: bool = False, max_days: int = 0) -> date | None:
             if reverse:
                 index = bisect.bisect_right(ordered, day) - 1

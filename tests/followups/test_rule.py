@@ -49,6 +49,16 @@ def test_due_after_twelve_business_hours_across_a_weekend_and_the_dst_change(
 
 
 @SQLITE
+def test_the_wait_is_a_setting(cli: Cli, maria: RepMailbox) -> None:
+    # Four business hours instead of twelve: due Monday 11:00 CET (10:00Z).
+    cli("followups", "wait", "4")
+    maria.receive(mail("q1", ANA, MARIA, FRIDAY_1500))
+    maria.sync()
+    assert [f["due"] for f in followups(cli, "2026-10-26T10:00:01Z")] == ["2026-10-26T10:00:00Z"]
+    assert cli("followups", "wait", "0", ok=False).exit_code == 2
+
+
+@SQLITE
 def test_a_holiday_pauses_the_clock(cli: Cli, maria: RepMailbox) -> None:
     # Monday the 26th off: the twelve hours end Wednesday 11:00 CET.
     cli("followups", "hours", "--user", MARIA[1], BERLIN, "--holidays", "2026-10-26")

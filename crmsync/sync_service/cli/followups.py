@@ -32,7 +32,11 @@ def parse_instant(value: str | None) -> datetime:
 @click.option("--rep", help="Only this rep's follow-ups (their address).")
 @click.pass_context
 def followups(ctx: click.Context, as_of: str | None, rep: str | None) -> None:
-    """Customer mail reps have not answered within their business hours (JSON Lines)."""
+    """Customer mail reps have not answered within their business hours (JSON Lines).
+
+    One object a line: id, rep, contact, account, opportunity, mail (activity_id,
+    subject, internet_message_id, received) and due, due first.
+    """
     if ctx.invoked_subcommand is not None:
         return
     with session_scope(services().sessions) as session:
@@ -61,7 +65,10 @@ def followups_check(as_of: str | None) -> None:
 @click.option("--holidays", default="",
               help="A holidays country code (DE, US-CA) and/or ISO dates, ';'-separated.")
 def followups_hours(spec: str | None, email: str | None, holidays: str) -> None:
-    """Show or set working hours, e.g. 'Mon-Fri 09:00-17:00 Europe/Berlin'."""
+    """Show or set working hours ('Mon-Fri 09:00-17:00 Europe/Berlin').
+
+    Without --user: the organization's default, for users with none of their own.
+    """
     with session_scope(services().sessions) as session:
         user_id = None
         if email:
