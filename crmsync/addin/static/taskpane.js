@@ -37,9 +37,11 @@ async function show() {
     await getToken();
     const mode = detectMode(item, requested);
     const summary = await summarize(item, mode);
+    // the rep's unanswered customer mail, asked for beside the item's view and shown
+    // first; its failure never hides the view
+    const followups = renderFollowups().catch(() => null);
     const ctx = await VIEWS[mode]($("pane"), item, summary, show);
-    // the rep's unanswered customer mail first; its failure never hides the item's view
-    const waiting = await renderFollowups().catch(() => null);
+    const waiting = await followups;
     if (waiting) $("pane").prepend(waiting);
     $("who").textContent = ctx.user.name;
     setState("ready", "");
