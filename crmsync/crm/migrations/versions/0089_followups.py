@@ -1,7 +1,7 @@
 """follow-ups: users' working hours, "no reply needed" dismissals
 
 Revision ID: 0089
-Revises: 0087
+Revises: 0092
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0089"
-down_revision: str | None = "0087"
+down_revision: str | None = "0092"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
