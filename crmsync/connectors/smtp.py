@@ -93,10 +93,10 @@ def _connect(settings: SmtpSettings, password: str) -> smtplib.SMTP:
         raise SendRefusedError(f"SMTP {host}:{port}: {exc}") from exc
     # TLS verifies the certificate for the name, on the connection to the checked address
     context = NamedTLS(ssl.create_default_context(), host)
+    smtp: smtplib.SMTP | None = None
     try:
         if settings.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(address, port, timeout=TIMEOUT,
-                                                  context=context)
+            smtp = smtplib.SMTP_SSL(address, port, timeout=TIMEOUT, context=context)
         else:
             smtp = smtplib.SMTP(address, port, timeout=TIMEOUT)
             if settings.security == "starttls":
@@ -104,6 +104,8 @@ def _connect(settings: SmtpSettings, password: str) -> smtplib.SMTP:
         if settings.username:
             smtp.login(settings.username, password)
     except (OSError, smtplib.SMTPException) as exc:
+        if smtp is not None:  # a refused login leaves the connection open
+            smtp.close()
         raise SendRefusedError(f"SMTP {host}:{port}: {exc}") from exc
     return smtp
 

@@ -39,7 +39,9 @@ class SinkHandler:
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and self.passwords.get(
             auth_data.login.decode()) == auth_data.password.decode()
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers a refusal with 535 itself (its default,
+        # handled=True, means "already answered" and left smtplib waiting 30 s)
+        return AuthResult(success=ok, handled=False)
 
     async def _hold(self, step: str) -> None:
         if self.hold_at == step:
