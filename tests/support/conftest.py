@@ -11,6 +11,7 @@ from tests.support import sinks
 from tests.support.sinks import WebhookSink
 
 smtp = sinks.smtp
+relay = sinks.relay
 
 
 @pytest.fixture
