@@ -10,7 +10,7 @@ with the records that caused it and delivered after the commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ForeignKey,
@@ -141,6 +141,9 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: when the mail this row answers arrived (acknowledgements): per-sender limits count
+    #: by it, so a backfill weighs each request in its own hour; ``None``: ``created_at``
+    event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -159,12 +162,19 @@ class SupportAlert(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-def count_outbox(session: Session, to_address: str, kind: str, since: datetime) -> int:
-    """Messages of ``kind`` queued or sent to ``to_address`` since ``since`` (rate limits)."""
+def count_outbox(session: Session, to_address: str, kind: str, around: datetime,
+                 window: timedelta) -> int:
+    """Messages of ``kind`` queued or sent to ``to_address`` for events less than
+    ``window`` before or after ``around`` (rate limits).
+
+    Both sides: a first sync stores the newest mail first, so a later request may be
+    counted before an earlier one; either way one of two close requests is answered.
+    """
+    at = func.coalesce(OutboxMessage.event_at, OutboxMessage.created_at)
     return session.scalar(
         select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.to_address == to_address, OutboxMessage.kind == kind,
-            OutboxMessage.created_at >= since,
+            at > around - window, at < around + window,
             OutboxMessage.status.in_(("pending", "claimed", "sending", "sent")),
         )
     ) or 0

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from tests.conftest import Cli, load_sample_crm
-from tests.fakes.graph_builders import ANA, MARIA, TOM, message
+from tests.fakes.graph_builders import ANA, MARIA, TOM
+from tests.fakes.graph_builders import message as old_message
+from tests.fakes.graph_data import iso
 from tests.fakes.graph_fixtures import unique
 from tests.fakes.graph_server import GraphDouble
 
@@ -23,6 +26,11 @@ def graph_desk(cli: Cli, graph: GraphDouble) -> tuple[str, str]:
         "--owner", MARIA[1],
         env={"GRAPH_SECRET": "s3cret"})
     return name, address
+
+
+def message(n: int, **fields: object) -> dict:
+    """A mail that arrives now (mail from before the mailbox was connected gets no ack)."""
+    return old_message(n, **fields) | {"receivedDateTime": iso(datetime.now(UTC))}
 
 
 def sent_mails(graph: GraphDouble, address: str) -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,9 +63,15 @@ def open_case(intake: Intake, stored: StoredMail, kind: SenderKind,
     session.flush()
     queue_acknowledgement(
         session, case, intake.mailbox, (kind, sender.address),
-        (intake.settings, decision.message_id or "", intake.now),
+        (intake.settings, decision.message_id or "", arrival(stored), intake.now),
     )
     return case
+
+
+def arrival(stored: StoredMail) -> datetime:
+    """When the mail reached the mailbox (INTERNALDATE, receivedDateTime,
+    DateTimeReceived), else its Date: what "old mail" and per-sender limits go by."""
+    return stored.mail.received_at or stored.decision.occurred_at
 
 
 def _our_address(stored: StoredMail) -> str:

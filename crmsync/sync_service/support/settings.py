@@ -8,7 +8,7 @@ default to what Salesforce Email-to-Case and Zammad do out of the box.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,9 @@ OPTIONS: dict[str, tuple[Any, type, str]] = {
     "holidays": ("", str, "holiday calendar: a country code (ES, US-CA) and/or ISO dates, ';'"),
     "ack_per_hour": (1, int, "acknowledgements one sender may get per hour"),
     "ack_per_day": (3, int, "acknowledgements one sender may get per 24 hours"),
+    "ack_max_age_hours": (24.0, float, "mail older than this (or from before the mailbox "
+                          "was connected) opens its case without an acknowledgement; 0: "
+                          "no age limit"),
     "ack_template": ("acknowledgement", str, "reply template used to acknowledge new cases"),
     "reopen_closed": (True, bool, "a reply to a closed case reopens it (else: follow-up case)"),
     "create_contacts": (False, bool, "create a contact for an unknown sender of a new case"),
@@ -44,6 +47,8 @@ class SupportSettings:
     sla_hours: float = 12.0
     calendar: BusinessHours | None = None
     ack_limits: AckLimits = field(default_factory=AckLimits)
+    #: ``None``: no age limit (only mail from before the mailbox's connection is silent)
+    ack_max_age: timedelta | None = timedelta(hours=24)
     ack_template: str = "acknowledgement"
     reopen_closed: bool = True
     create_contacts: bool = False
@@ -88,6 +93,8 @@ def load_settings(session: Session) -> SupportSettings:
     return SupportSettings(
         sla_hours=values["sla_hours"], calendar=calendar,
         ack_limits=AckLimits(per_hour=values["ack_per_hour"], per_day=values["ack_per_day"]),
+        ack_max_age=timedelta(hours=values["ack_max_age_hours"])
+        if values["ack_max_age_hours"] else None,
         ack_template=values["ack_template"], reopen_closed=values["reopen_closed"],
         create_contacts=values["create_contacts"], alert_webhook=values["alert_webhook"],
         burst_threshold=values["burst_threshold"], burst_seconds=values["burst_seconds"],
