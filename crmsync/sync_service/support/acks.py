@@ -104,7 +104,7 @@ def queue_acknowledgement(
             count_outbox(session, address, "ack", arrived, timedelta(days=1)),
             settings.ack_limits,
         ) or send_refusal(mailbox)
-    from_address = _reply_from(session, case) or _mailbox_address(mailbox)
+    from_address = _reply_from(session, case) or mailbox_address(mailbox)
     subject, body = _ack_text(session, case, settings.ack_template)
     draft = Draft(
         key=f"ack:{case.id}", kind="ack", case_id=case.id, mailbox_id=mailbox.id,
@@ -139,7 +139,8 @@ def _reply_from(session: Session, case: Case) -> str:
     return support.reply_from if support else ""
 
 
-def _mailbox_address(mailbox: Mailbox) -> str:
+def mailbox_address(mailbox: Mailbox) -> str:
+    """The mailbox's own address (its ``address``, else a username that is one)."""
     settings = mailbox.settings or {}
     for key in ("address", "username"):
         value = str(settings.get(key) or "")

@@ -23,7 +23,7 @@ from crmsync.mapping.loops import SenderKind, classify_sender, is_burst, mail_fi
 from crmsync.mapping.records import ProposedLink
 from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import StoredMail, Writer
-from crmsync.sync_service.support.alerts import notify, raise_alert
+from crmsync.sync_service.support.alerts import Alert, queue_alert
 from crmsync.sync_service.support.lookup import find_candidates
 from crmsync.sync_service.support.opening import open_case
 from crmsync.sync_service.support.settings import Intake, load_settings
@@ -196,8 +196,9 @@ def _burst_case(intake: Intake, stored: StoredMail) -> Case | None:
     if is_burst(earlier, settings.burst_threshold):
         detail = (f"{earlier + 1} near-identical mails from {_sender(stored)} within "
                   f"{settings.burst_seconds} s, held as {case.number}")
-        alert = raise_alert(session, ("burst", f"burst:{case.id}", case.id), detail, intake.now)
-        if alert is not None:
+        alert = Alert("burst", f"burst:{case.id}",
+                      f"[{case.number}] Burst of near-identical mails: {case.subject}",
+                      detail, case.id)
+        if queue_alert(session, alert, intake.now, settings) is not None:
             log.warning("burst: %s", detail)
-            notify(session, alert, settings, intake.now)
     return case

@@ -14,6 +14,7 @@ processed") is still a refusal: the server said it did not take the mail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -21,6 +22,7 @@ from email.utils import format_datetime
 
 from crmsync.connectors.base import Connector, Sending, SendReceipt
 from crmsync.connectors.registry import load_connector_class
+from crmsync.connectors.sms_gateway import SmsGateway
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.errors import ConfigError
@@ -75,6 +77,22 @@ def send_row(services: Services, mailbox: Mailbox, row: OutboxMessage,
         # a delegated Graph sign-in may have renewed its token cache
         reseal_secret(services, mailbox.id, mailbox.name, connector)
         connector.close()
+
+
+def sms_gateway(services: Services) -> SmsGateway:
+    """The configured SMS gateway (``CRMSYNC_SMS_GATEWAY_URL``, its token from the variable
+    ``CRMSYNC_SMS_GATEWAY_TOKEN_ENV`` names, read at each send and never stored).
+
+    :raises DeliveryError: none is configured, or its token variable is unset.
+    """
+    url = str(services.config.get("SMS_GATEWAY_URL") or "")
+    if not url:
+        raise DeliveryError("no SMS gateway is configured (CRMSYNC_SMS_GATEWAY_URL)")
+    token_env = str(services.config.get("SMS_GATEWAY_TOKEN_ENV") or "")
+    token = os.environ.get(token_env, "") if token_env else ""
+    if token_env and not token:
+        raise DeliveryError(f"the SMS gateway's token variable {token_env} is not set")
+    return SmsGateway(url, token)
 
 
 def _connect(services: Services, mailbox: Mailbox) -> Connector:
