@@ -123,7 +123,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the idempotency key: ``ack:<case id>``, ``sla:<case id>:mail``, ...
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    #: ``ack``, ``alert`` or ``webhook``
+    #: ``ack``, ``alert``, ``webhook``, ``sms`` (alerts by text) or ``reply`` (an agent's)
     kind: Mapped[str] = mapped_column(String(20))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))

@@ -100,10 +100,12 @@ def _agent_reply(intake: Intake, stored: StoredMail) -> tuple[str, int | None]:
 
 
 def _from_outbox(session: Session, stored: StoredMail) -> bool:
-    """Whether the mail is one crmsync sent (Graph files it in Sent Items)."""
+    """Whether the mail is an automatic one crmsync sent (Graph files it in Sent Items);
+    an agent's reply sent through crmsync (kind ``reply``) is a person's answer."""
     message_id = stored.activity_facts.message_id
     return bool(message_id) and session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.message_id == message_id).limit(1)
+        select(OutboxMessage.id).where(OutboxMessage.message_id == message_id,
+                                       OutboxMessage.kind != "reply").limit(1)
     ) is not None
 
 

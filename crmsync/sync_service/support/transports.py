@@ -108,17 +108,24 @@ def auto_submitted(row: OutboxMessage) -> str:
 
 
 def build_message(row: OutboxMessage) -> EmailMessage:
-    """Return the mail of an outbox row, marked as automatic (RFC 3834, Exchange)."""
+    """Return the mail of an outbox row; automatic ones marked so (RFC 3834, Exchange).
+
+    An agent's reply (kind ``reply``) is a person's mail: no automatic marks, so the
+    customer's own autoresponder may answer it and intake counts it as a response.
+    ``in_reply_to`` holds the chain of ids answered, the one answered last.
+    """
     message = EmailMessage()
     message["From"] = row.from_address
     message["To"] = row.to_address
     message["Subject"] = row.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = row.message_id
-    if row.in_reply_to:
-        message["In-Reply-To"] = row.in_reply_to
-        message["References"] = row.in_reply_to
-    message["Auto-Submitted"] = auto_submitted(row)
-    message["X-Auto-Response-Suppress"] = "All"
+    chain = row.in_reply_to.split()
+    if chain:
+        message["In-Reply-To"] = chain[-1]
+        message["References"] = " ".join(chain)
+    if row.kind != "reply":
+        message["Auto-Submitted"] = auto_submitted(row)
+        message["X-Auto-Response-Suppress"] = "All"
     message.set_content(row.body)
     return message
