@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     or_,
     select,
@@ -79,6 +81,9 @@ class SupportCase(Base):
     reply_from: Mapped[str] = mapped_column(String(320), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: opened from mail that arrived before the mailbox was connected (a backfill of its
+    #: history): no acknowledgement and no SLA alert, though ``cases overdue`` lists it
+    from_history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SupportIntake(Base):

@@ -22,6 +22,7 @@ __all__ = [
     "AckLimits",
     "SenderKind",
     "ack_refusal",
+    "arrived_before_connection",
     "stale_refusal",
     "classify_sender",
     "is_burst",
@@ -164,6 +165,11 @@ def ack_refusal(kind: SenderKind, sent_last_hour: int, sent_last_day: int,
 CONNECT_GRACE = timedelta(minutes=5)
 
 
+def arrived_before_connection(arrived: datetime, connected: datetime | None) -> bool:
+    """Whether mail is the mailbox's history: it arrived before the mailbox was connected."""
+    return connected is not None and arrived < connected - CONNECT_GRACE
+
+
 def stale_refusal(arrived: datetime, connected: datetime | None, now: datetime,
                   max_age: timedelta | None) -> str:
     """Return why mail that arrived at ``arrived`` is too old to acknowledge, or ``""``.
@@ -176,7 +182,7 @@ def stale_refusal(arrived: datetime, connected: datetime | None, now: datetime,
     """
     stamp = arrived.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     # Mail from before the connection is history being backfilled.
-    if connected is not None and arrived < connected - CONNECT_GRACE:
+    if arrived_before_connection(arrived, connected):
         return f"old mail: arrived {stamp}, before the mailbox was connected"
     # Mail that waited long (crmsync was stopped, the mailbox paused): too late for "we got it".
     if max_age is not None and arrived < now - max_age:

@@ -32,10 +32,11 @@ def connected_ago(desk: Desk, ago: timedelta) -> None:
     engine.dispose()
 
 
-def test_history_opens_cases_silently_and_only_new_mail_is_acknowledged(
+def test_history_opens_cases_silently_and_only_new_mail_is_acknowledged_or_alerted(
     cli: Cli, dovecot: DovecotServer, smtp: SmtpSink
 ) -> None:
-    # A month of history in the inbox when the mailbox is connected: cases, no acknowledgements.
+    # A month of history in the inbox when the mailbox is connected: cases, no
+    # acknowledgements and no SLA alerts for them.
     desk = Desk(cli, dovecot, smtp)
     for n, days in ((1, 30), (2, 10), (3, 2)):
         arrived(desk, mail(n, subject=f"Old request {n}"), timedelta(days=days))
@@ -50,6 +51,12 @@ def test_history_opens_cases_silently_and_only_new_mail_is_acknowledged(
         row = rows[f"Re: Old request {n} [CASE-00000{n}]"]
         assert row["status"] == "suppressed"
         assert "before the mailbox was connected" in row["reason"]
+    # Nor does the history raise an SLA alert per old request, though it is listed overdue.
+    at = "2026-12-31T00:00:00Z"
+    assert len(cli("cases", "overdue", "--as-of", at).output.splitlines()) == 5
+    alerted = cli("cases", "check-sla", "--as-of", at).output
+    assert "alerted: CASE-000004" in alerted and "alerted: CASE-000005" in alerted
+    assert alerted.count("alerted:") == 2
 
 
 def test_mail_that_waited_longer_than_the_setting_is_not_acknowledged(

@@ -11,7 +11,7 @@ from crmsync.crm.models import Case, Contact, ContactEmail
 from crmsync.crm.support import CaseRule, SupportCase, allocate_case_number
 from crmsync.mapping.addresses import domain_of
 from crmsync.mapping.cases import RuleEntry, classify, first_response_due, split_list
-from crmsync.mapping.loops import SenderKind
+from crmsync.mapping.loops import SenderKind, arrived_before_connection
 from crmsync.mapping.records import Participant
 from crmsync.mapping.reply_text import new_text
 from crmsync.sync_service.engine.page import StoredMail
@@ -59,6 +59,7 @@ def open_case(intake: Intake, stored: StoredMail, kind: SenderKind,
         rule_id=rule.id if rule else None, follow_up_of_id=follow_up_of,
         requester=sender.address[:320], reply_from=_our_address(stored)[:320],
         reopened_count=0,
+        from_history=arrived_before_connection(arrival(stored), intake.mailbox.created_at),
     ))
     session.flush()
     queue_acknowledgement(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crmsync.crm.db import session_scope
 from crmsync.crm.export import iso_utc
 from crmsync.crm.models import Case
-from crmsync.crm.support import SupportAlert, overdue_cases
+from crmsync.crm.support import SupportAlert, SupportCase, overdue_cases
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.support.alerts import Alert, queue_alert
 from crmsync.sync_service.support.settings import load_settings
@@ -45,8 +45,11 @@ def _check(session: Session, now: datetime) -> list[str]:
     settings = load_settings(session)
     alerted = select(SupportAlert.case_id).where(SupportAlert.kind == "sla_breach",
                                                  SupportAlert.case_id.is_not(None))
+    # A connected mailbox's history opens cases silently: no alert for each old request.
+    history = select(SupportCase.case_id).where(SupportCase.from_history.is_(True))
     numbers = []
-    for case in session.scalars(overdue_cases(now).where(Case.id.not_in(alerted))).all():
+    for case in session.scalars(overdue_cases(now).where(Case.id.not_in(alerted),
+                                                         Case.id.not_in(history))).all():
         due = iso_utc(case.first_response_due)
         detail = f"{case.number}: first response was due {due}"
         alert = Alert("sla_breach", f"sla:{case.id}",

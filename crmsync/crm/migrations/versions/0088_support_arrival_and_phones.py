@@ -1,4 +1,4 @@
-"""support: the arrival time an outbox row answers (ack limits by arrival), users' phones (SMS alerts)
+"""support: the arrival an outbox row answers (ack limits), cases from history, users' phones
 
 Revision ID: 0088
 Revises: 0050 (the support branch, whose tables it changes), after 0087. Hung under 0087
@@ -23,9 +23,13 @@ def upgrade() -> None:
     op.add_column("support_outbox",
                   sa.Column("event_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("users", sa.Column("phone", sa.String(length=40), nullable=True))
+    op.add_column("support_cases", sa.Column("from_history", sa.Boolean(), nullable=False,
+                                             server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("support_cases") as batch:
+        batch.drop_column("from_history")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("phone")
     with op.batch_alter_table("support_outbox") as batch:
