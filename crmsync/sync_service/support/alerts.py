@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -87,11 +87,13 @@ def queue_alert(session: Session, alert: Alert, now: datetime,
     return row
 
 
-def send_alert(services: Services, alert: Alert, now: datetime) -> bool:
+def send_alert(services: Services, alert: Alert, now: datetime | None = None) -> bool:
     """Raise ``alert`` in a transaction of its own (see :func:`queue_alert`).
 
+    :param now: the instant it is raised at (default: the clock); SMS limits count by it.
     :returns: whether it was raised now (``False``: raised before, by this key).
     """
+    now = now or datetime.now(UTC)
     for _ in range(2):
         try:
             with session_scope(services.sessions) as session:
