@@ -11,8 +11,9 @@ waited for, then one task per mailbox is queued at once (a poll round without ji
 and the clock runs until every mailbox has a completed sync (``last_sync_at``) and the
 queue is empty. Every message must be stored exactly once.
 
-Latency (after the largest W): ``crmsync serve`` (broker mode, IMAP IDLE push on, the
-poll an hour away) watches every mailbox; once every INBOX is marked pushed, ``--latency``
+Latency (after the largest W): the W workers watch every mailbox between them (IMAP
+IDLE, each its share under watch leases) beside ``crmsync serve`` (broker mode, the
+poll an hour away); once every INBOX is marked pushed, ``--latency``
 mails are APPENDed one at a time to random mailboxes, and the database is polled every
 10 ms until each one's activity row exists.
 
@@ -194,7 +195,9 @@ def capture(deployment: Deployment, users: list[str], workers: int, logs: Path,
 def latency(deployment: Deployment, server: DovecotServer, users: list[str],
             workers: int, mails: int, logs: Path) -> list[float]:
     """Seconds from APPEND to the activity row, one mail at a time, every mailbox watched."""
-    env = {**deployment.env, "CRMSYNC_POLL_SECONDS": "3600", "CRMSYNC_IMAP_PUSH": "1"}
+    share = -(-len(users) // workers) + 10  # every mailbox watched by some worker
+    env = {**deployment.env, "CRMSYNC_POLL_SECONDS": "3600", "CRMSYNC_IMAP_PUSH": "1",
+           "CRMSYNC_PUSH_WATCHES_PER_WORKER": str(share)}
     serve = [sys.executable, "-m", "crmsync", "serve", "--port", "0"]
     commands = {**worker_commands(workers), "serve": serve}
     watched = select(func.count()).select_from(SyncState).where(SyncState.push.is_not(None))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: how long a write that must not be left undone waits for a database that went away
+PATIENCE_SECONDS = 30
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -74,6 +83,28 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def patiently(write: Callable[[], T], what: str,
+              patience: float = PATIENCE_SECONDS) -> T:
+    """Run ``write`` (its own transaction), trying again while the database is unreachable.
+
+    For the few writes that undo a claim (a mailbox's lease, an outbox row's claim):
+    left undone, they hold work back until the claim expires, minutes later. A
+    database that is restarting or failing over is waited for, backing off from 0.2 s
+    to 5 s, up to ``patience`` seconds; then the last error is raised.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            return write()
+        except OperationalError:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("the database is unreachable; %s again in %.1f s", what, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def upgrade_schema(engine: Engine, revision: str = "heads") -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -411,6 +412,9 @@ class Mailbox(Base):
     #: the fencing token: raised by every claim; a page commits only while it is still
     #: the committing run's (mailboxes/leases.py), so a paused worker's late page is refused
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: a sync was asked for while the lease was held: the holder queues one more run
+    #: when it ends (a change that arrived mid-run is fetched then, not a round later)
+    sync_again: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: the worker process watching this mailbox for push (IMAP IDLE, Exchange streaming)
     #: and until when, unless it renews (mailboxes/watch_leases.py); apart from the sync
     #: lease above, so a watch never keeps a sync out

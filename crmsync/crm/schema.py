@@ -8,12 +8,14 @@ from crmsync.crm import (
     audit,  # noqa: F401
     case_numbers,  # noqa: F401
     feeds,  # noqa: F401
+    followups,  # noqa: F401
     links,  # noqa: F401
     meetings,  # noqa: F401
     privacy,  # noqa: F401
     subscriptions,  # noqa: F401
     support,  # noqa: F401
     templates,  # noqa: F401
+    work_hours,  # noqa: F401
 )
 from crmsync.crm.models import Base
 

@@ -7,10 +7,12 @@ decision in a live sync, a resumed one and a test.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmsync.mapping.dates import as_utc
@@ -183,6 +185,10 @@ def classify(subject: str, body: str | None, rules: Sequence[RuleEntry]) -> Rule
     return None
 
 
+#: see _holiday_rule
+NO_HOLIDAY_DAYS = 6 * 365
+
+
 # -- first-response due ---------------------------------------------------------------------
 
 
@@ -285,7 +291,37 @@ def first_response_due(
             start_time=calendar.start, end_time=calendar.end,
             working_days=list(calendar.days), tz=zone,
         ),
-        businesstimedelta.HolidayRule(days, tz=zone),
+        _holiday_rule(businesstimedelta, days, zone),
     ])
     due = received + businesstimedelta.BusinessTimeDelta(rules, timedelta=timedelta(hours=hours))
     return as_utc(due)
+
+
+def _holiday_rule(businesstimedelta: Any, days: Any, zone: Any) -> Any:
+    """businesstimedelta's ``HolidayRule`` for ``days`` (the years loaded), looked up by
+    bisection, and safe when no holiday lies ahead.
+
+    Its own ``next_holiday`` tests one day after another for five years, and its ``next``
+    raises ``TypeError`` (``combine(None, ...)``) when that finds none: always without
+    holidays, and past the last of a list of dates. Here "none" is a day off six years
+    away, which no working-time sum ever reaches; the search is a bisection of the sorted
+    dates (a follow-up check computes thousands of due times).
+    """
+    ordered = sorted(days)
+
+    class HolidayRule(businesstimedelta.HolidayRule):
+        def next_holiday(self, day: date, reverse: bool = False, max_days: int = 0) -> date | None:
+            if reverse:
+                index = bisect.bisect_right(ordered, day) - 1
+                return ordered[index] if index >= 0 else None
+            index = bisect.bisect_left(ordered, day)
+            return ordered[index] if index < len(ordered) else None
+
+        def next(self, dt: datetime, reverse: bool = False) -> tuple[datetime, datetime]:
+            local = dt.astimezone(self.tz).date() if dt.tzinfo else dt.date()
+            if self.next_holiday(local, reverse=reverse) is not None:
+                return super().next(dt, reverse=reverse)
+            far = dt + timedelta(days=-NO_HOLIDAY_DAYS if reverse else NO_HOLIDAY_DAYS)
+            return (far - timedelta(days=1), far) if reverse else (far, far + timedelta(days=1))
+
+    return HolidayRule(days, tz=zone)

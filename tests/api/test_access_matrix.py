@@ -195,6 +195,13 @@ def _quarantine_probe(office: Office, who: str, item: Item) -> tuple[int, str]:
     return _console(office, who, "/admin/quarantine")
 
 
+def _activity_id(office: Office, item: Item) -> int:
+    for activity in office.cli.export_activities():
+        if activity["internet_message_id"] == item.message_id:
+            return int(activity["id"])
+    raise AssertionError(f"{item.key} was not stored")
+
+
 PROBES: dict[str, Probe] = {
     # Before api.list_templates: that probe makes reply templates whose keywords are the
     # canaries, and this page lists templates (admin-written settings, not item data).
@@ -223,6 +230,11 @@ PROBES: dict[str, Probe] = {
         "ical_uid": i.message_id, "target": INITECH}),
     "api.create_contact": lambda o, w, i: _post(o, w, "/api/v1/contacts", {
         "email": f"{i.key}@newco.example", "first_name": "Probe"}),
+    # a week after the items arrived: Ana's mails to Maria are her follow-ups by then
+    "api.list_followups": lambda o, w, i: _get(
+        o, w, "/api/v1/followups?as_of=2026-11-10T00:00:00Z"),
+    "api.dismiss_followup": lambda o, w, i: _post(
+        o, w, f"/api/v1/followups/{_activity_id(o, i)}/dismiss", {}),
     "feeds.feed_by_token": lambda o, w, i: _get(o, w, "/feeds/me.ics"),
     "admin.activities": lambda o, w, i: _console(o, w, "/admin/"),
     "admin.mailboxes": lambda o, w, i: _console(o, w, "/admin/mailboxes"),
@@ -282,7 +294,7 @@ NO_ITEM_DATA = {
     "admin.microsoft365_consent_return": "says whether a tenant granted admin consent",
 }
 #: write routes that name the item directly: a person who may not see it gets 404
-NAMES_ITEM = {"api.untrack_item"}
+NAMES_ITEM = {"api.untrack_item", "api.dismiss_followup"}
 #: routes that list case records: a support mail opens a case, and the case (its subject
 #: is the mail's) is a record every rep may see; the mail itself stays the desk's
 CASE_RECORDS = {"api.lookup", "api.item_context", "api.search"}

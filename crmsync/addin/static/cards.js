@@ -69,6 +69,17 @@ function timeline(list) {
       el("span", {}, a.subject)))));
 }
 
+// Relationship signals of the card's account (what the rep may see): recency, frequency, quiet.
+function signals(s) {
+  if (!s) return null;
+  const recency = s.days_since === null ? t("noExchange")
+    : s.days_since === 0 ? t("lastExchangeToday") : t("lastExchange", { days: s.days_since });
+  return el("div", { class: "muted small", test: "signals" },
+    el("span", { test: "recency" }, recency), " · ",
+    el("span", { test: "frequency" }, t("exchangeCounts", { mails: s.mails_90d, meetings: s.meetings_90d })),
+    s.going_quiet ? el("span", { class: "badge overdue", test: "going-quiet" }, t("goingQuiet")) : null);
+}
+
 function contactForm(card, onCreated) {
   const p = card.prefill;
   const field = (name, label, value) => el("label", {}, label,
@@ -106,7 +117,8 @@ export function renderCard(card, onChange) {
     create.addEventListener("click", () => create.replaceWith(contactForm(card, onChange)));
     body.append(el("div", { class: "not-in-crm", test: "not-in-crm" }, t("notInCrm")), create);
   }
-  if (card.account) body.append(el("div", { test: "account" }, el("strong", {}, card.account.name)));
+  if (card.account) body.append(el("div", { test: "account" }, el("strong", {}, card.account.name)),
+    signals(card.signals) || "");
   body.append(...[opportunities(card.opportunities), cases(card.cases), timeline(card.recent_activities)]
     .filter(Boolean));
   return el("article", { class: "card", test: "card" }, header, body);

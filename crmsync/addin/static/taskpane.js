@@ -1,5 +1,6 @@
 // The task pane: waits for Office, signs in, and shows the mode's view with clear states.
 import { ApiError, getToken } from "./api.js";
+import { renderFollowups } from "./followups.js";
 import { storeKey } from "./auth.js";
 import { renderAppointment, renderCompose } from "./compose.js";
 import { loadStrings, t } from "./i18n.js";
@@ -36,7 +37,12 @@ async function show() {
     await getToken();
     const mode = detectMode(item, requested);
     const summary = await summarize(item, mode);
+    // the rep's unanswered customer mail, asked for beside the item's view and shown
+    // first; its failure never hides the view
+    const followups = renderFollowups().catch(() => null);
     const ctx = await VIEWS[mode]($("pane"), item, summary, show);
+    const waiting = await followups;
+    if (waiting) $("pane").prepend(waiting);
     $("who").textContent = ctx.user.name;
     setState("ready", "");
     document.body.dataset.ready = "1";

@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "crm": (("crmdata",), "CRM data."),
     "db": (("database",), "Database schema."),
     "export": (("exports",), "JSON Lines exports."),
+    "followups": (
+        ("followups",),
+        "Customer mail reps have not answered within their business hours (JSON Lines).",
+    ),
     "graph": (("graph",), "Microsoft 365 push subscriptions."),
     "mail": (("syncing",), "Mail files."),
     "mailbox": (("mailboxes", "graph", "ews"), "Connected mailboxes."),
@@ -50,6 +54,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("relink",),
         "Re-evaluate automatic links of recent activities; a person's links stay.",
     ),
+    "report": (("reports",), "Reports on customer relationships."),
     "rules": (("rules",), "Privacy rules: what is never captured."),
     "secrets": (("secrets",), "The key that encrypts stored credentials: status, rotation."),
     "serve": (("apikeys",),

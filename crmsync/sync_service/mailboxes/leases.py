@@ -19,22 +19,20 @@ import logging
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from crmsync.crm.db import session_scope
+from crmsync.crm.db import PATIENCE_SECONDS, patiently, session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.errors import CrmSyncError
 from crmsync.sync_service.context import Services
 
 log = logging.getLogger(__name__)
 #: how long releasing a lease waits for a database that went away (a restart, a failover)
-RELEASE_PATIENCE_SECONDS = 30
+RELEASE_PATIENCE_SECONDS = PATIENCE_SECONDS
 #: how long a lease holds without being renewed, unless LEASE_SECONDS says otherwise
 #: (a crashed holder on another host frees it at the latest then)
 LEASE_SECONDS = 600
@@ -156,26 +154,17 @@ def release_lease(services: Services, lease: Lease) -> None:
     mailbox, this run's own retry included, into "busy" until it expires. Past that, it
     expires after ``LEASE_SECONDS``, and its fencing token keeps the next holder safe.
     """
-    deadline = time.monotonic() + RELEASE_PATIENCE_SECONDS
-    pause = 0.2
+    def release() -> None:
+        with session_scope(services.sessions) as session:
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == lease.mailbox_id, Mailbox.lease_token == lease.token)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
     try:
-        while True:
-            try:
-                with session_scope(services.sessions) as session:
-                    session.execute(
-                        update(Mailbox)
-                        .where(Mailbox.id == lease.mailbox_id,
-                               Mailbox.lease_token == lease.token)
-                        .values(lease_owner=None, lease_expires_at=None)
-                    )
-                return
-            except OperationalError:
-                if time.monotonic() + pause > deadline:
-                    raise
-                log.warning("mailbox %s: the database is unreachable; releasing its lease "
-                            "again in %.1f s", lease.mailbox_id, pause)
-                time.sleep(pause)
-                pause = min(pause * 2, 5.0)
+        patiently(release, f"releasing mailbox {lease.mailbox_id}'s lease",
+                  RELEASE_PATIENCE_SECONDS)
     finally:
         _forget(lease.mailbox_id)
 
@@ -183,3 +172,33 @@ def release_lease(services: Services, lease: Lease) -> None:
 def _forget(mailbox_id: int) -> None:
     with _held_lock:
         _held_here.discard(mailbox_id)
+
+
+def ask_again(services: Services, name: str, now: datetime) -> bool:
+    """Note that mailbox ``name`` was asked to sync while another run held it.
+
+    The holder queues one more run when it ends (:func:`take_again`), so a change that
+    arrived after it passed its folder is fetched then (a Graph notification, push),
+    not a poll round later; asking many times makes one run. Closes the race with a
+    holder that ended between the "busy" and this note:
+
+    :returns: whether the lease is free now, its holder gone without seeing the note;
+        the caller then queues the run itself (and the note is taken back).
+    """
+    with session_scope(services.sessions) as session:
+        session.execute(update(Mailbox).where(Mailbox.name == name).values(sync_again=True))
+    with session_scope(services.sessions) as session:
+        holder, expires = session.execute(
+            select(Mailbox.lease_owner, Mailbox.lease_expires_at)
+            .where(Mailbox.name == name)).one()
+    free = holder is None or (expires is not None and expires < now)
+    return free and take_again(services, name)
+
+
+def take_again(services: Services, name: str) -> bool:
+    """Whether a sync of ``name`` was asked for during the run that just ended (and
+    clear the note: exactly one caller gets ``True`` for it)."""
+    with session_scope(services.sessions) as session:
+        return bool(session.execute(
+            update(Mailbox).where(Mailbox.name == name, Mailbox.sync_again.is_(True))
+            .values(sync_again=False)).rowcount)

@@ -19,6 +19,7 @@ the same transaction, one outbox row per channel and recipient:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,7 +84,7 @@ def queue_alert(session: Session, alert: Alert, now: datetime,
     users = _recipients(session, alert, case)
     _queue_mails(session, alert, case, [user.email for user in users], now)
     phones = [user.phone for user in users if user.phone] + list(settings.sms_recipients)
-    _queue_texts(session, alert, dict.fromkeys(phones), settings, now)
+    queue_texts(session, (alert.key, alert.case_id), alert.subject, phones, (settings, now))
     return row
 
 
@@ -147,17 +148,22 @@ def _queue_mails(session: Session, alert: Alert, case: Case | None, addresses: l
         ), now, send_refusal(mailbox))
 
 
-def _queue_texts(session: Session, alert: Alert, phones: dict[str, None],
-                 settings: SupportSettings, now: datetime) -> None:
-    """One text per phone; past ``sms_per_hour`` for a phone, queued as suppressed."""
-    for phone in phones:
+def queue_texts(session: Session, about: tuple[str, int | None], text: str,
+                phones: Iterable[str], context: tuple[SupportSettings, datetime]) -> None:
+    """Queue one text message per phone for the alert keyed ``about[0]`` (on case
+    ``about[1]``), once per key and phone; past ``sms_per_hour`` for a phone, queued as
+    suppressed with the reason (the loop safety acknowledgements have too).
+    """
+    key, case_id = about
+    settings, now = context
+    for phone in dict.fromkeys(phones):
         sent = count_outbox(session, phone, "sms", now, timedelta(hours=1))
         refusal = (f"rate limit: {sent} text message(s) to this phone in the last hour"
                    if sent >= settings.sms_per_hour else "")
         queue(session, Draft(
-            key=f"{alert.key}:sms:{phone}", kind="sms", case_id=alert.case_id,
+            key=f"{key}:sms:{phone}", kind="sms", case_id=case_id,
             mailbox_id=None, from_address="", to_address=phone,
-            body=" ".join(alert.subject.split())[:SMS_LENGTH],
+            body=" ".join(text.split())[:SMS_LENGTH],
         ), now, refusal)
 
 

@@ -49,9 +49,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from crmsync.connectors.base import SendRefusedError, SendUnknownError
-from crmsync.crm.db import session_scope
+from crmsync.crm.db import patiently, session_scope
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.sync_service.context import Services
@@ -128,6 +129,20 @@ def _start_sending(services: Services, row_id: int, attempt: int) -> None:
 
 
 def _deliver_one(services: Services, row_id: int, attempt: int) -> str:
+    """Deliver one claimed row; a database gone away meanwhile gives the claim back."""
+    try:
+        return _deliver_claimed(services, row_id, attempt)
+    except OperationalError:
+        # Before the point of no return nothing was sent: the row goes back to pending
+        # (left claimed, it would wait CLAIM_SECONDS for its claim to expire). Once it
+        # is ``sending`` this changes nothing: it is never resent.
+        patiently(lambda: _set(services, row_id, attempt, "claimed", status="pending",
+                               claimed_by=None),
+                  f"giving back the claim on outbox row {row_id}")
+        raise
+
+
+def _deliver_claimed(services: Services, row_id: int, attempt: int) -> str:
     with session_scope(services.sessions) as session:
         row = session.get(OutboxMessage, row_id)
         assert row is not None

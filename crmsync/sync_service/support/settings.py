@@ -38,8 +38,9 @@ OPTIONS: dict[str, tuple[Any, type, str]] = {
     "reopen_closed": (True, bool, "a reply to a closed case reopens it (else: follow-up case)"),
     "create_contacts": (False, bool, "create a contact for an unknown sender of a new case"),
     "alert_webhook": ("", str, "URL that receives a JSON POST per SLA breach and burst"),
-    "sms_recipients": ("", str, "phone numbers that get every alert by text message, ';'-"
-                       "separated (besides the phones of the users alerted)"),
+    "sms_recipients": ("", str, "phone numbers that get every support alert (SLA breach, "
+                       "burst) by text message, ';'-separated (besides the phones of the "
+                       "users alerted)"),
     "sms_per_hour": (5, int, "text messages one phone may get per hour (loop safety)"),
     "burst_threshold": (15, int, "near-identical mails from one sender that make a burst"),
     "burst_seconds": (60, int, "window in which near-identical mails are held as one"),

@@ -162,8 +162,15 @@ class ImapPush:
         )
 
     def start(self) -> None:
-        """Start watching the mailboxes that can idle there are now, and those added later."""
-        self._watch_new_mailboxes()
+        """Start watching the mailboxes that can idle there are now, and those added later.
+
+        A database that cannot be reached now (a worker starting during a restart) does
+        not end push: the supervisor lists the mailboxes again on its next round.
+        """
+        try:
+            self._watch_new_mailboxes()
+        except Exception:  # noqa: BLE001 - retried by the supervisor
+            log.exception("push: listing mailboxes failed; trying again shortly")
         self._supervisor.start()
 
     def stop(self, join: bool = True) -> None:

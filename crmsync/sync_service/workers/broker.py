@@ -22,6 +22,7 @@ from typing import Any
 from celery import Celery
 
 from crmsync.errors import UserError
+from crmsync.sync_service.workers.reconnect import Transport
 
 #: the task's name on the wire: producers send it by name, without importing the task
 SYNC_TASK = "crmsync.sync_mailbox"
@@ -74,6 +75,8 @@ def make_celery(config: Mapping[str, Any]) -> Celery:
     """Return a Celery app on ``config``'s broker; results are not kept (nobody reads
     them: a run's outcome is the mailbox's status and its run history)."""
     app = Celery("crmsync", broker=config["BROKER_URL"], set_as_current=False)
+    if str(config["BROKER_URL"]).startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = Transport  # survives a broker restart (reconnect.py)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
     from crmsync.sync_service.web.api import (  # noqa: F401  (each adds its routes)
         audit,
         context,
+        followups,
         lookup,
         messages,
         records,

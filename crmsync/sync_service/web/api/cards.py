@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crmsync.crm.models import (
+    Account,
     Activity,
     ActivityLink,
     Case,
@@ -23,6 +25,7 @@ from crmsync.crm.models import (
     User,
 )
 from crmsync.crm.queries import lookup_sender
+from crmsync.crm.signals import account_signals
 from crmsync.crm.tracking import find_activity, normalize_message_id
 from crmsync.mapping.addresses import domain_of, normalize_address
 from crmsync.sync_service.web.api.access import Viewer, filter_opportunities, visible_opportunities
@@ -80,11 +83,24 @@ def card(session: Session, viewer: Viewer, person: Participant) -> dict[str, Any
     data["name"] = data["contact"]["name"] if data["contact"] else person.name
     data["role"] = person.role
     data["prefill"] = None
+    data["signals"] = _signals(session, viewer, data["account"])
     if data["contact"] is None:
         first, last = guess_names(person.name, person.address)
         data["prefill"] = {"email": person.address, "first_name": first, "last_name": last,
                            "account": data["account"]}
     return data
+
+
+def _signals(session: Session, viewer: Viewer, account: dict | None) -> dict | None:
+    """The account's relationship signals now, counted over what ``viewer`` may see."""
+    if account is None:
+        return None
+    account_id = session.scalar(select(Account.id).where(
+        Account.external_id == account["external_id"]))
+    if account_id is None:
+        return None
+    found = account_signals(session, [account_id], datetime.now(UTC), viewer.seen_by)
+    return found[account_id].shape()
 
 
 # -- tracking state ------------------------------------------------------------------------

@@ -189,10 +189,26 @@ class PrefillOut(Schema):
     account = fields.Nested(AccountOut, allow_none=True)
 
 
+class SignalsOut(Schema):
+    """The account's relationship signals (:mod:`crmsync.crm.signals`), from what the
+    viewer may see."""
+
+    last_exchange = Short(allow_none=True)
+    days_since = fields.Integer(allow_none=True)
+    mails_30d = fields.Integer()
+    mails_90d = fields.Integer()
+    meetings_30d = fields.Integer()
+    meetings_90d = fields.Integer()
+    active_days_180d = fields.Integer()
+    median_gap_days = fields.Float(allow_none=True)
+    going_quiet = fields.Boolean()
+
+
 class CardOut(LookupOut):
     name = Short()
     role = Short()
     prefill = fields.Nested(PrefillOut, allow_none=True)
+    signals = fields.Nested(SignalsOut, allow_none=True)
 
 
 class RecordRef(Schema):
