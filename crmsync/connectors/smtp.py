@@ -2,8 +2,13 @@
 
 IMAP only reads, so a mailbox reached over IMAP sends through its provider's
 submission server, with settings stored next to the IMAP ones (``smtp_host``,
-``smtp_port``, ``smtp_security``; the login is the mailbox's ``username`` and its
-secret). :func:`submit` keeps the :class:`~crmsync.connectors.base.Sending` contract:
+``smtp_port``, ``smtp_security``, ``smtp_auth``; the login is the mailbox's ``username`` and its
+secret). ``smtp_auth`` is ``login`` (the default: a server that offers no AUTH is
+refused, naming ``--smtp-auth none``, since sending unauthenticated where a login was
+meant is how mail ends up relayed by the wrong server) or ``none`` (an internal relay
+that takes mail from its network without a login).
+
+:func:`submit` keeps the :class:`~crmsync.connectors.base.Sending` contract:
 connecting, STARTTLS, AUTH and the envelope (MAIL FROM, RCPT TO) happen before the
 point of no return, so a failure there raises
 :class:`~crmsync.connectors.base.SendRefusedError`; from DATA on the server may hold
@@ -27,6 +32,8 @@ from crmsync.errors import ConfigError
 
 #: seconds for connecting and for every answer of the server
 TIMEOUT = 30
+#: ``smtp_auth``: log in with the mailbox's credentials, or send through a relay without
+SMTP_AUTH_CHOICES = ("login", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +43,14 @@ class SmtpSettings:
     :param port: as stored; ``None`` means 465 for ``ssl``, else 587.
     :param security: ``ssl`` (implicit TLS), ``starttls`` (the default) or ``none``.
     :param username: AUTH LOGIN with this name and the mailbox's secret; no AUTH when empty.
+    :param auth: ``login`` (AUTH required) or ``none`` (a relay: never log in).
     """
 
     host: str
     port: int | None
     security: str
     username: str
+    auth: str = "login"
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> SmtpSettings | None:
@@ -51,7 +60,8 @@ class SmtpSettings:
             return None
         return cls(host=str(host), port=options.get("smtp_port"),
                    security=options.get("smtp_security") or "starttls",
-                   username=str(options.get("username") or ""))
+                   username=str(options.get("username") or ""),
+                   auth=str(options.get("smtp_auth") or "login"))
 
 
 def submission_port(port: int | None, security: str | None) -> int:
@@ -99,15 +109,36 @@ def _connect(settings: SmtpSettings, password: str) -> smtplib.SMTP:
             smtp = smtplib.SMTP_SSL(address, port, timeout=TIMEOUT, context=context)
         else:
             smtp = smtplib.SMTP(address, port, timeout=TIMEOUT)
-            if settings.security == "starttls":
-                smtp.starttls(context=context)
-        if settings.username:
-            smtp.login(settings.username, password)
     except (OSError, smtplib.SMTPException) as exc:
         if smtp is not None:  # a refused login leaves the connection open
             smtp.close()
         raise SendRefusedError(f"SMTP {host}:{port}: {exc}") from exc
+    try:
+        if settings.security == "starttls":
+            smtp.starttls(context=context)
+        smtp.ehlo_or_helo_if_needed()  # (again) after STARTTLS, before AUTH or MAIL FROM
+        if settings.auth != "none" and settings.username:
+            _login(smtp, settings.username, password, f"{host}:{port}")
+    except (OSError, smtplib.SMTPException, SendRefusedError) as exc:
+        smtp.close()  # nothing was sent on it
+        if isinstance(exc, SendRefusedError):
+            raise
+        raise SendRefusedError(f"SMTP {host}:{port}: {exc}") from exc
     return smtp
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str, where: str) -> None:
+    """AUTH with the mailbox's login; a server that offers none is refused, with the fix.
+
+    smtplib's own "SMTP AUTH extension not supported by server" names no way out; a
+    relay that takes no login is a setting (``smtp_auth = none``), never a guess.
+    """
+    if not (smtp.has_extn("auth") and smtp.esmtp_features.get("auth", "").strip()):
+        raise SendRefusedError(
+            f"SMTP {where} offers no login (no AUTH in its EHLO answer); if it is a relay "
+            "that takes mail without a login, set the mailbox's SMTP login to none "
+            "(crmsync mailbox add imap ... --smtp-auth none)")
+    smtp.login(username, password)
 
 
 def _envelope(smtp: smtplib.SMTP, message: EmailMessage) -> None:

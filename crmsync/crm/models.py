@@ -123,6 +123,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: console sessions begun before this are void (signed out, password changed)
     sessions_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: a mobile number (E.164, ``+4915112345678``) for alerts by text message
+    phone: Mapped[str | None] = mapped_column(String(40))
     team: Mapped[Team | None] = relationship()
 
 

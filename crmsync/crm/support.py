@@ -10,9 +10,10 @@ with the records that caused it and delivered after the commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     or_,
     select,
@@ -79,6 +81,9 @@ class SupportCase(Base):
     reply_from: Mapped[str] = mapped_column(String(320), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: opened from mail that arrived before the mailbox was connected (a backfill of its
+    #: history): no acknowledgement and no SLA alert, though ``cases overdue`` lists it
+    from_history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SupportIntake(Base):
@@ -123,7 +128,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the idempotency key: ``ack:<case id>``, ``sla:<case id>:mail``, ...
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    #: ``ack``, ``alert`` or ``webhook``
+    #: ``ack``, ``alert``, ``webhook``, ``sms`` (alerts by text) or ``reply`` (an agent's)
     kind: Mapped[str] = mapped_column(String(20))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
@@ -141,6 +146,9 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: when the mail this row answers arrived (acknowledgements): per-sender limits count
+    #: by it, so a backfill weighs each request in its own hour; ``None``: ``created_at``
+    event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -159,12 +167,19 @@ class SupportAlert(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-def count_outbox(session: Session, to_address: str, kind: str, since: datetime) -> int:
-    """Messages of ``kind`` queued or sent to ``to_address`` since ``since`` (rate limits)."""
+def count_outbox(session: Session, to_address: str, kind: str, around: datetime,
+                 window: timedelta) -> int:
+    """Messages of ``kind`` queued or sent to ``to_address`` for events less than
+    ``window`` before or after ``around`` (rate limits).
+
+    Both sides: a first sync stores the newest mail first, so a later request may be
+    counted before an earlier one; either way one of two close requests is answered.
+    """
+    at = func.coalesce(OutboxMessage.event_at, OutboxMessage.created_at)
     return session.scalar(
         select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.to_address == to_address, OutboxMessage.kind == kind,
-            OutboxMessage.created_at >= since,
+            at > around - window, at < around + window,
             OutboxMessage.status.in_(("pending", "claimed", "sending", "sent")),
         )
     ) or 0

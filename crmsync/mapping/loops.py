@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from crmsync.mapping.addresses import decode_header_text, parse_address_list
 from crmsync.mapping.subjects import normalize_subject
@@ -21,6 +22,8 @@ __all__ = [
     "AckLimits",
     "SenderKind",
     "ack_refusal",
+    "arrived_before_connection",
+    "stale_refusal",
     "classify_sender",
     "is_burst",
     "mail_fingerprint",
@@ -140,16 +143,51 @@ def ack_refusal(kind: SenderKind, sent_last_hour: int, sent_last_day: int,
                 limits: AckLimits) -> str:
     """Return why no acknowledgement may go to this sender, or ``""`` when one may.
 
-    :param sent_last_hour: acknowledgements queued or sent to the sender in the hour.
-    :param sent_last_day: the same over 24 hours.
+    :param sent_last_hour: acknowledgements queued or sent to the sender for mail that
+        arrived within an hour of this one (by arrival, so a backfill counts each request
+        in its own hour, not in the hour the sync runs).
+    :param sent_last_day: the same within 24 hours.
     """
     if not kind.is_human:
         return f"{kind.kind}: {kind.reason}"
     if sent_last_hour >= limits.per_hour:
         # Two autoresponders that set no header end here, within three exchanges.
-        return f"rate limit: {sent_last_hour} acknowledgement(s) to this sender in the last hour"
+        return (f"rate limit: {sent_last_hour} acknowledgement(s) to this sender for mail "
+                "within an hour of this one")
     if sent_last_day >= limits.per_day:
-        return f"rate limit: {sent_last_day} acknowledgement(s) to this sender in 24 hours"
+        return (f"rate limit: {sent_last_day} acknowledgement(s) to this sender for mail "
+                "within 24 hours of this one")
+    return ""
+
+
+#: how much earlier than the mailbox's connection a mail may have arrived and still be
+#: acknowledged: the mail server's clock and ours differ, and INTERNALDATE has seconds
+CONNECT_GRACE = timedelta(minutes=5)
+
+
+def arrived_before_connection(arrived: datetime, connected: datetime | None) -> bool:
+    """Whether mail is the mailbox's history: it arrived before the mailbox was connected."""
+    return connected is not None and arrived < connected - CONNECT_GRACE
+
+
+def stale_refusal(arrived: datetime, connected: datetime | None, now: datetime,
+                  max_age: timedelta | None) -> str:
+    """Return why mail that arrived at ``arrived`` is too old to acknowledge, or ``""``.
+
+    Connecting a mailbox with a month of history must not answer a month of mail: the
+    customer had that answer (or none) long ago. Its cases open silently.
+
+    :param connected: when the support mailbox was connected (``None``: unknown).
+    :param max_age: the oldest mail still acknowledged; ``None``: no limit.
+    """
+    stamp = arrived.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # Mail from before the connection is history being backfilled.
+    if arrived_before_connection(arrived, connected):
+        return f"old mail: arrived {stamp}, before the mailbox was connected"
+    # Mail that waited long (crmsync was stopped, the mailbox paused): too late for "we got it".
+    if max_age is not None and arrived < now - max_age:
+        hours = max_age.total_seconds() / 3600
+        return f"old mail: arrived {stamp}, more than {hours:g} hours ago"
     return ""
 
 

@@ -66,6 +66,11 @@ SCHEMA: tuple[Option, ...] = (
     Option("PUSH_WATCH_SECONDS", 90, int,
            "with a broker: a worker's watch on a mailbox lapses after this long "
            "unrenewed (a dead worker), and another worker takes the mailbox"),
+    Option("SMS_GATEWAY_URL", "", str,
+           "alerts by text message: the HTTP SMS gateway's URL (a JSON POST per message); "
+           "empty: no text messages"),
+    Option("SMS_GATEWAY_TOKEN_ENV", "", str,
+           "the environment variable that holds the SMS gateway's bearer token"),
     Option("MAX_MESSAGE_BYTES", 50_000_000, int, "larger messages are quarantined, not fetched"),
     Option("OUTLOOK_JWKS_URL", "", str, "JWKS URL of the Outlook SSO/NAA token issuer; empty: off"),
     Option("OUTLOOK_ISSUERS", "https://login.microsoftonline.com/{tenantid}/v2.0", str,

@@ -221,6 +221,9 @@ PROBES: dict[str, Probe] = {
         "internet_message_id": i.message_id, "target": ACME}),
     "api.create_case": lambda o, w, i: _post(o, w, "/api/v1/cases", {
         "subject": "probe", "internet_message_id": i.message_id}),
+    # the support item's case (the desk has no SMTP: those who may answer get 409)
+    "api.reply_to_case": lambda o, w, i: _post(o, w, "/api/v1/cases/CASE-000001/reply", {
+        "body": "probe reply"}),
     "api.track_on_send": lambda o, w, i: _post(o, w, "/api/v1/track-on-send", {
         "internet_message_id": i.message_id, "target": INITECH}),
     "api.link_meeting": lambda o, w, i: _post(o, w, "/api/v1/meetings/link", {

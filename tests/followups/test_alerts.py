@@ -11,7 +11,9 @@ from tests.conftest import Cli, make_services
 from tests.followups.helpers import ANA, HANK, MARIA, RepMailbox, mail
 from tests.servers.dovecot import DovecotServer
 from tests.support.sinks import SmtpSink, WebhookSink
+from tests.support.sms_gateway import SmsGatewayDouble, sms_gateway
 
+__all__ = ["sms_gateway"]
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # Friday 23 October 2026 15:00 in Berlin; due Tuesday 27th 10:00 UTC (tests/followups/test_rule.py)
@@ -101,3 +103,19 @@ def _outbox(cli: Cli) -> list[dict]:
     import json
 
     return [json.loads(line) for line in cli("cases", "outbox").output.splitlines() if line]
+
+
+def test_a_rep_with_a_phone_gets_one_text_per_follow_up(
+    cli: Cli, maria: RepMailbox, sms_gateway: SmsGatewayDouble
+) -> None:
+    # The follow-up also reaches Maria's phone through the SMS gateway, once.
+    cli.env.update(sms_gateway.env())
+    cli("user", "add", MARIA[1], "--phone", "+491511234567")
+    cli("cases", "settings", "sms_recipients", "+4930123456")  # support's on-call: not for reps
+    maria.receive(mail("q1", ANA, MARIA, FRIDAY_1500, "Questions on the proposal"))
+    maria.sync()
+    for _ in range(3):
+        cli("followups", "check", "--as-of", "2026-10-28T12:00:00Z")
+    [text] = sms_gateway.texts
+    assert text["to"] == "+491511234567"
+    assert text["text"] == "Follow-up due: Questions on the proposal"

@@ -8,9 +8,12 @@ import pytest
 
 from tests.fakes import graph_fixtures
 from tests.support import sinks
+from tests.support import sms_gateway as gateways
 from tests.support.sinks import WebhookSink
 
 smtp = sinks.smtp
+relay = sinks.relay
+sms_gateway = gateways.sms_gateway
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ STRANGER = ("Sam Stranger", "sam@unknown-customer.example")
 class Desk:
     """One support mailbox: a Dovecot user, its crmsync mailbox, its SMTP account."""
 
-    def __init__(self, cli: Cli, dovecot: DovecotServer, smtp: SmtpSink) -> None:
+    def __init__(self, cli: Cli, dovecot: DovecotServer, smtp: SmtpSink, *extra: str) -> None:
         load_sample_crm(cli)
         self.cli, self.dovecot, self.smtp = cli, dovecot, smtp
         self.user = new_user(dovecot)
@@ -31,6 +31,7 @@ class Desk:
         self.name = add_mailbox(
             cli, dovecot, self.user, None, "--purpose", "support",
             "--smtp-host", smtp.host, "--smtp-port", str(smtp.port), "--smtp-security", "starttls",
+            *extra,
         )
 
     def receive(self, raw: bytes, folder: str = "INBOX") -> None:

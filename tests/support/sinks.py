@@ -1,7 +1,9 @@
 """A real SMTP submission sink (aiosmtpd) and a webhook receiver, both on 127.0.0.1.
 
 The SMTP sink requires AUTH (the support mailbox's credentials) and can hold a
-session at RCPT or after taking the body, so a test can kill the sender there.
+session at RCPT or after taking the body, so a test can kill the sender there; with
+``auth=False`` it is an internal relay instead, which offers no AUTH at all and takes
+mail from anyone who connects.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from tests.servers import free_port
 class SinkHandler:
     """Keep every accepted message; optionally hold the session at one step."""
 
-    def __init__(self, passwords: dict[str, str]) -> None:
+    def __init__(self, passwords: dict[str, str], offer_auth: bool = True) -> None:
         self.passwords = passwords
+        self.offer_auth = offer_auth
         self.messages: list[EmailMessage] = []
         #: ``"RCPT"`` or ``"DATA"`` (after the body is kept): wait there for :attr:`release`
         self.hold_at: str | None = None
@@ -42,6 +45,13 @@ class SinkHandler:
         # handled=False: aiosmtpd then answers a refusal with 535 itself (its default,
         # handled=True, means "already answered" and left smtplib waiting 30 s)
         return AuthResult(success=ok, handled=False)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        """A relay's EHLO answer lists no AUTH line (aiosmtpd always writes one)."""
+        session.host_name = hostname
+        if self.offer_auth:
+            return responses
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
 
     async def _hold(self, step: str) -> None:
         if self.hold_at == step:
@@ -72,9 +82,9 @@ class SmtpSink:
 
     host = "127.0.0.1"
 
-    def __init__(self, ca_dir: Path) -> None:
+    def __init__(self, ca_dir: Path, auth: bool = True) -> None:
         self.port = free_port(self.host)
-        self.handler = SinkHandler({})
+        self.handler = SinkHandler({}, offer_auth=auth)
         ca = trustme.CA()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
@@ -82,8 +92,8 @@ class SmtpSink:
         ca.cert_pem.write_to_path(str(self.ca_file))
         self._controller = Controller(
             self.handler, hostname=self.host, port=self.port, tls_context=context,
-            require_starttls=True, authenticator=self.handler.authenticate,
-            auth_required=True,
+            require_starttls=True, authenticator=self.handler.authenticate if auth else None,
+            auth_required=auth,
         )
 
     def start(self) -> None:
@@ -131,6 +141,15 @@ class WebhookSink:
 def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
     """An SMTP sink on 127.0.0.1 for one test (modules that use it import this fixture)."""
     sink = SmtpSink(tmp_path)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[SmtpSink]:
+    """An internal relay on 127.0.0.1 that offers no AUTH (STARTTLS still offered)."""
+    sink = SmtpSink(tmp_path, auth=False)
     sink.start()
     yield sink
     sink.stop()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from tests.conftest import Cli, load_sample_crm
-from tests.fakes.graph_builders import ANA, MARIA, TOM, message
+from tests.fakes.graph_builders import ANA, MARIA, TOM
+from tests.fakes.graph_builders import message as old_message
+from tests.fakes.graph_data import iso
 from tests.fakes.graph_fixtures import unique
 from tests.fakes.graph_server import GraphDouble
 
@@ -23,6 +26,11 @@ def graph_desk(cli: Cli, graph: GraphDouble) -> tuple[str, str]:
         "--owner", MARIA[1],
         env={"GRAPH_SECRET": "s3cret"})
     return name, address
+
+
+def message(n: int, **fields: object) -> dict:
+    """A mail that arrives now (mail from before the mailbox was connected gets no ack)."""
+    return old_message(n, **fields) | {"receivedDateTime": iso(datetime.now(UTC))}
 
 
 def sent_mails(graph: GraphDouble, address: str) -> list[dict]:
@@ -112,3 +120,29 @@ def test_sla_alert_of_a_graph_case_is_mailed_once_through_send_mail(
     headers = {h["name"]: h["value"] for h in alerts[0]["internetMessageHeaders"]}
     assert headers["Auto-Submitted"] == "auto-generated"
     assert headers["X-Auto-Response-Suppress"] == "All"
+
+
+def test_an_agent_reply_goes_out_through_send_mail_and_its_sent_copy_is_the_same_activity(
+    cli: Cli, graph: GraphDouble, tmp_path
+) -> None:
+    # The reply of a Microsoft 365 support mailbox is sent by sendMail with the thread
+    # headers; the copy Graph files in Sent Items merges into the reply on the case.
+    load_sample_crm(cli)
+    _name, address = graph_desk(cli, graph)
+    graph.data.put(address, graph.data.mailbox(address).folder_id("inbox"),
+                   message(904, sender=ANA, to=(("Support", address),), subject="Printer broken"))
+    cli("sync", "--once")
+    body = tmp_path / "reply.txt"
+    body.write_text("Please restart it.\n", encoding="utf-8")
+    cli("cases", "reply", "CASE-000001", "--as", "sam.taylor@northwind.example",
+        "--body-file", str(body))
+    [reply] = [m["message"] for m in sent_mails(graph, address)
+               if m["message"]["subject"] == "Re: Printer broken [CASE-000001]"
+               and "Please restart it." in m["message"]["body"]["content"]]
+    headers = {h["name"]: h["value"] for h in reply["internetMessageHeaders"]}
+    assert headers["In-Reply-To"] == "<graph904@test.example>"
+    assert "Auto-Submitted" not in headers
+    cli("sync", "--once")  # the Sent Items copies of the acknowledgement and the reply
+    [case] = [json.loads(line) for line in cli("export", "cases").output.splitlines()]
+    assert len(case["activity_ids"]) == 3  # the mail, the acknowledgement, the reply
+    assert case["first_response_at"] is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,13 @@ from crmsync.mapping.cases import (
     first_response_due,
     parse_business_hours,
 )
-from crmsync.mapping.loops import AckLimits, SenderKind, ack_refusal, classify_sender
+from crmsync.mapping.loops import (
+    AckLimits,
+    SenderKind,
+    ack_refusal,
+    classify_sender,
+    stale_refusal,
+)
 from crmsync.mapping.reply_text import new_text
 
 CORPORA = Path(__file__).resolve().parent.parent / "data" / "replies"
@@ -55,6 +61,26 @@ def test_sender_kinds(headers: dict[str, str], kind: str) -> None:
 def test_ack_refusal(kind: SenderKind, hour: int, day: int, refused: bool) -> None:
     # Only people get acknowledgements, at most one an hour and three a day.
     assert bool(ack_refusal(kind, hour, day, AckLimits())) is refused
+
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+CONNECTED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(hours=24)
+
+
+@pytest.mark.parametrize(("arrived", "connected", "max_age", "why"), [
+    (NOW - timedelta(minutes=5), CONNECTED, DAY, ""),
+    (CONNECTED - timedelta(days=1), CONNECTED, None, "before the mailbox was connected"),
+    (CONNECTED - timedelta(minutes=4), CONNECTED, None, ""),  # clocks differ a little
+    (NOW - timedelta(hours=25), CONNECTED, DAY, "more than 24 hours ago"),
+    (NOW - timedelta(days=20), CONNECTED, None, ""),  # no age limit
+    (NOW - timedelta(days=20), None, DAY, "more than 24 hours ago"),
+])
+def test_stale_refusal(arrived: datetime, connected: datetime | None,
+                       max_age: timedelta | None, why: str) -> None:
+    # Mail from before the connection or older than the limit opens its case silently.
+    refusal = stale_refusal(arrived, connected, NOW, max_age)
+    assert (why in refusal) if why else refusal == ""
 
 
 @pytest.mark.parametrize(("candidates", "reopen", "expected"), [

@@ -19,11 +19,46 @@ function opportunities(list) {
       o.close_date ? el("span", { class: "muted" }, ` · ${formatDate(o.close_date)}`) : null))));
 }
 
+// An agent's answer to a case, sent by crmsync from the support mailbox (the API decides
+// who may answer). One key per form: a second click on Send is the same reply.
+function replyForm(number) {
+  const key = `pane-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const text = el("textarea", { name: "body", rows: "5", maxlength: "20000", required: true,
+    "aria-label": t("replyBody", { number }), test: "reply-body" });
+  const status = el("div", { class: "form-status", role: "alert", test: "reply-status" });
+  const send = el("button", { type: "submit", class: "primary", test: "send-reply" }, t("sendReply"));
+  const form = el("form", { class: "form", test: "reply-form" }, text, send, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    send.disabled = true;
+    try {
+      await api(`/cases/${encodeURIComponent(number)}/reply`, { method: "POST",
+        body: { body: text.value, client_key: key } });
+      text.disabled = true;
+      status.textContent = t("replyQueued", { number });
+    } catch (error) {
+      send.disabled = false;
+      status.textContent = t("replyFailed", { reason: error.message });
+    }
+  });
+  return form;
+}
+
+function caseItem(c) {
+  const reply = el("button", { type: "button", test: "case-reply" }, t("reply"));
+  const item = el("li", { test: "case" }, el("span", { class: "mono" }, c.number), ` ${c.subject} `,
+    el("span", { class: "badge" }, c.status), " ", reply);
+  reply.addEventListener("click", () => {
+    reply.replaceWith(replyForm(c.number));
+    item.querySelector("textarea").focus();
+  });
+  return item;
+}
+
 function cases(list) {
   if (!list.length) return null;
   return el("div", { class: "sub", test: "cases" }, el("h3", {}, t("openCases")),
-    el("ul", {}, list.map((c) => el("li", {}, el("span", { class: "mono" }, c.number), ` ${c.subject} `,
-      el("span", { class: "badge" }, c.status)))));
+    el("ul", {}, list.map(caseItem)));
 }
 
 function timeline(list) {

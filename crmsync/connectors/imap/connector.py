@@ -57,7 +57,7 @@ from crmsync.connectors.imap.session import (
 )
 from crmsync.connectors.imap.settings import ImapSettings
 from crmsync.connectors.oauth2 import Token, token_source
-from crmsync.connectors.smtp import SmtpSettings, submit
+from crmsync.connectors.smtp import SMTP_AUTH_CHOICES, SmtpSettings, submit
 from crmsync.errors import AuthError, CursorExpiredError
 
 log = logging.getLogger(__name__)
@@ -403,7 +403,12 @@ class ImapConnector(Connector, Sending, Idling):
     @classmethod
     def send_settings_problem(cls, settings: Mapping[str, Any]) -> str:
         """See `Sending.send_settings_problem`: sending needs ``smtp_host``."""
-        return "" if SmtpSettings.from_mapping(settings) else "has no SMTP settings to send from"
+        smtp = SmtpSettings.from_mapping(settings)
+        if smtp is None:
+            return "has no SMTP settings to send from"
+        if smtp.auth not in SMTP_AUTH_CHOICES:
+            return f"has an unknown SMTP login setting {smtp.auth!r} (login or none)"
+        return ""
 
     def send(self, message: EmailMessage,
              point_of_no_return: Callable[[], None] | None = None) -> SendReceipt:

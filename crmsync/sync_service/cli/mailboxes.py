@@ -56,6 +56,9 @@ def _secret_from_env(var: str) -> str:
 @click.option("--smtp-host")
 @click.option("--smtp-port", type=int)
 @click.option("--smtp-security", type=click.Choice(["ssl", "starttls", "none"]))
+@click.option("--smtp-auth", type=click.Choice(["login", "none"]),
+              help="login (default): AUTH with the mailbox's credentials, a server that "
+                   "offers none is refused; none: a relay that takes mail without a login.")
 @click.option("--oauth-token-url",
               help="xoauth2: the provider's token endpoint; --password-env then holds a "
                    "refresh token, and access tokens are renewed before they expire.")

@@ -25,8 +25,8 @@ from crmsync.crm.followups import Followup, open_followups
 from crmsync.crm.models import Mailbox, User
 from crmsync.crm.support import SupportAlert
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.support.acks import Draft, _mailbox_address, queue
-from crmsync.sync_service.support.alerts import raise_alert
+from crmsync.sync_service.support.acks import Draft, mailbox_address, queue
+from crmsync.sync_service.support.alerts import queue_texts, raise_alert
 from crmsync.sync_service.support.settings import SupportSettings, load_settings
 from crmsync.sync_service.support.transports import send_refusal
 
@@ -84,12 +84,12 @@ def _check(session: Session, now: datetime) -> list[tuple[str, int]]:
 
 def send_followup_alert(session: Session, what: tuple[SupportAlert, User, Followup],
                         settings: SupportSettings, now: datetime) -> None:
-    """Queue the alert: a mail to the rep and the alert webhook's JSON POST.
+    """Queue the alert: a mail to the rep, the alert webhook's JSON POST and a text
+    message to the rep's phone (``user add --phone``; the SMS gateway's, as support alerts).
 
-    The one place a follow-up reaches the alert channels, so another channel (text
-    messages) is added here. The mail goes from the rep's own mailbox when it can send,
-    else from a support mailbox that can; with neither it is queued suppressed, with
-    the reason, and the webhook still goes.
+    The one place a follow-up reaches the alert channels. The mail goes from the rep's
+    own mailbox when it can send, else from a support mailbox that can; with neither it
+    is queued suppressed, with the reason, and the webhook and the text still go.
     """
     alert, rep, followup = what
     shape = followup.shape()
@@ -106,13 +106,16 @@ def send_followup_alert(session: Session, what: tuple[SupportAlert, User, Follow
         key=f"{alert.key}:mail", kind="alert", case_id=None,
         mailbox_id=mailbox.id if mailbox else None,
         from_address=rep.email if mailbox is None or mailbox.owner_id == rep.id
-        else _mailbox_address(mailbox) or rep.email,
+        else mailbox_address(mailbox) or rep.email,
         to_address=rep.email,
         subject=f"Follow-up due: {followup.subject}",
         body=(f"{alert.detail}.\n\nFrom: {followup.contact['name']} "
               f"<{followup.contact['email']}>{account}{deal}\nSubject: {followup.subject}\n"
               "\nAnswer it, or mark it \"No reply needed\" in the crmsync pane.\n"),
     ), now, refusal)
+    if rep.phone:
+        queue_texts(session, (alert.key, None), f"Follow-up due: {followup.subject}",
+                    [rep.phone], (settings, now))
 
 
 def _sending_mailbox(session: Session, rep: User) -> tuple[Mailbox | None, str]:

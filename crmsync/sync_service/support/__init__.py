@@ -2,7 +2,10 @@
 
 - :func:`support_page_hook` (a page hook) opens and threads cases and queues
   acknowledgements inside each page's transaction;
-- :func:`run_support_duties` runs after commits: the SLA check, then the outbox.
+- :func:`run_support_duties` runs after commits: the SLA check, then the outbox;
+- :mod:`.alerts` is the one way to raise an alert (mail, webhook, text message):
+  ``queue_alert`` in a caller's transaction, ``send_alert`` in one of its own;
+- :mod:`.replies` queues an agent's reply on a case (API, task pane, CLI).
 """
 
 from __future__ import annotations

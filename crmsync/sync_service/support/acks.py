@@ -20,7 +20,7 @@ from crmsync.crm.models import Case, Contact, Mailbox
 from crmsync.crm.support import OutboxMessage, count_outbox
 from crmsync.crm.templates import ReplyTemplate
 from crmsync.mapping.cases import case_marker, case_subject, case_token
-from crmsync.mapping.loops import SenderKind, ack_refusal
+from crmsync.mapping.loops import SenderKind, ack_refusal, stale_refusal
 from crmsync.mapping.subjects import normalize_subject
 from crmsync.sync_service.support.settings import SupportSettings
 from crmsync.sync_service.support.transports import send_refusal
@@ -48,6 +48,8 @@ class Draft:
     subject: str = ""
     body: str = ""
     in_reply_to: str = ""
+    #: when the mail it answers arrived (see ``OutboxMessage.event_at``)
+    event_at: datetime | None = None
 
 
 def render(text: str, values: dict[str, str]) -> str:
@@ -72,7 +74,7 @@ def queue(session: Session, draft: Draft, now: datetime, reason: str = "") -> Ou
         subject=" ".join(draft.subject.split()), body=draft.body,
         message_id=new_message_id(draft.from_address), in_reply_to=draft.in_reply_to,
         status="suppressed" if reason else "pending", reason=reason, attempts=0,
-        created_at=now,
+        created_at=now, event_at=draft.event_at,
     )
     session.add(row)
     session.flush()
@@ -81,29 +83,35 @@ def queue(session: Session, draft: Draft, now: datetime, reason: str = "") -> Ou
 
 def queue_acknowledgement(
     session: Session, case: Case, mailbox: Mailbox, sender: tuple[SenderKind, str],
-    context: tuple[SupportSettings, str, datetime],
+    context: tuple[SupportSettings, str, datetime, datetime],
 ) -> OutboxMessage:
     """Queue the acknowledgement of a new case, or record why none is sent.
 
+    Mail that arrived before the mailbox was connected, or longer ago than the
+    ``ack_max_age_hours`` setting, opens its case silently (the row is queued as
+    suppressed, with the reason); the per-sender limits count acknowledgements by the
+    arrival of the mail they answer.
+
     :param sender: what kind of sender wrote the mail, and the address.
-    :param context: settings, the Message-ID being answered, and now.
+    :param context: settings, the Message-ID being answered, when that mail arrived, now.
     """
     kind, address = sender
-    settings, answered_id, now = context
-    refusal = ack_refusal(
-        kind,
-        count_outbox(session, address, "ack", now - timedelta(hours=1)),
-        count_outbox(session, address, "ack", now - timedelta(days=1)),
-        settings.ack_limits,
-    )
-    refusal = refusal or send_refusal(mailbox)
-    from_address = _reply_from(session, case) or _mailbox_address(mailbox)
+    settings, answered_id, arrived, now = context
+    refusal = stale_refusal(arrived, mailbox.created_at, now, settings.ack_max_age) \
+        or ack_refusal(
+            kind,
+            count_outbox(session, address, "ack", arrived, timedelta(hours=1)),
+            count_outbox(session, address, "ack", arrived, timedelta(days=1)),
+            settings.ack_limits,
+        ) or send_refusal(mailbox)
+    from_address = _reply_from(session, case) or mailbox_address(mailbox)
     subject, body = _ack_text(session, case, settings.ack_template)
     draft = Draft(
         key=f"ack:{case.id}", kind="ack", case_id=case.id, mailbox_id=mailbox.id,
         from_address=from_address, to_address=address,
         subject=case_subject(subject, case.number),
         body=f"{body}\n\n[{case_marker(case.number)}]\n", in_reply_to=answered_id,
+        event_at=arrived,
     )
     return queue(session, draft, now, refusal)
 
@@ -131,7 +139,8 @@ def _reply_from(session: Session, case: Case) -> str:
     return support.reply_from if support else ""
 
 
-def _mailbox_address(mailbox: Mailbox) -> str:
+def mailbox_address(mailbox: Mailbox) -> str:
+    """The mailbox's own address (its ``address``, else a username that is one)."""
     settings = mailbox.settings or {}
     for key in ("address", "username"):
         value = str(settings.get(key) or "")

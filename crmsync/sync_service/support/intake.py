@@ -23,7 +23,7 @@ from crmsync.mapping.loops import SenderKind, classify_sender, is_burst, mail_fi
 from crmsync.mapping.records import ProposedLink
 from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import StoredMail, Writer
-from crmsync.sync_service.support.alerts import notify, raise_alert
+from crmsync.sync_service.support.alerts import Alert, queue_alert
 from crmsync.sync_service.support.lookup import find_candidates
 from crmsync.sync_service.support.opening import open_case
 from crmsync.sync_service.support.settings import Intake, load_settings
@@ -100,10 +100,12 @@ def _agent_reply(intake: Intake, stored: StoredMail) -> tuple[str, int | None]:
 
 
 def _from_outbox(session: Session, stored: StoredMail) -> bool:
-    """Whether the mail is one crmsync sent (Graph files it in Sent Items)."""
+    """Whether the mail is an automatic one crmsync sent (Graph files it in Sent Items);
+    an agent's reply sent through crmsync (kind ``reply``) is a person's answer."""
     message_id = stored.activity_facts.message_id
     return bool(message_id) and session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.message_id == message_id).limit(1)
+        select(OutboxMessage.id).where(OutboxMessage.message_id == message_id,
+                                       OutboxMessage.kind != "reply").limit(1)
     ) is not None
 
 
@@ -196,8 +198,9 @@ def _burst_case(intake: Intake, stored: StoredMail) -> Case | None:
     if is_burst(earlier, settings.burst_threshold):
         detail = (f"{earlier + 1} near-identical mails from {_sender(stored)} within "
                   f"{settings.burst_seconds} s, held as {case.number}")
-        alert = raise_alert(session, ("burst", f"burst:{case.id}", case.id), detail, intake.now)
-        if alert is not None:
+        alert = Alert("burst", f"burst:{case.id}",
+                      f"[{case.number}] Burst of near-identical mails: {case.subject}",
+                      detail, case.id)
+        if queue_alert(session, alert, intake.now, settings) is not None:
             log.warning("burst: %s", detail)
-            notify(session, alert, settings, intake.now)
     return case

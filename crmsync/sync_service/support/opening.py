@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,7 +11,7 @@ from crmsync.crm.models import Case, Contact, ContactEmail
 from crmsync.crm.support import CaseRule, SupportCase, allocate_case_number
 from crmsync.mapping.addresses import domain_of
 from crmsync.mapping.cases import RuleEntry, classify, first_response_due, split_list
-from crmsync.mapping.loops import SenderKind
+from crmsync.mapping.loops import SenderKind, arrived_before_connection
 from crmsync.mapping.records import Participant
 from crmsync.mapping.reply_text import new_text
 from crmsync.sync_service.engine.page import StoredMail
@@ -57,13 +59,20 @@ def open_case(intake: Intake, stored: StoredMail, kind: SenderKind,
         rule_id=rule.id if rule else None, follow_up_of_id=follow_up_of,
         requester=sender.address[:320], reply_from=_our_address(stored)[:320],
         reopened_count=0,
+        from_history=arrived_before_connection(arrival(stored), intake.mailbox.created_at),
     ))
     session.flush()
     queue_acknowledgement(
         session, case, intake.mailbox, (kind, sender.address),
-        (intake.settings, decision.message_id or "", intake.now),
+        (intake.settings, decision.message_id or "", arrival(stored), intake.now),
     )
     return case
+
+
+def arrival(stored: StoredMail) -> datetime:
+    """When the mail reached the mailbox (INTERNALDATE, receivedDateTime,
+    DateTimeReceived), else its Date: what "old mail" and per-sender limits go by."""
+    return stored.mail.received_at or stored.decision.occurred_at
 
 
 def _our_address(stored: StoredMail) -> str:

@@ -24,6 +24,10 @@ as far as a client can make it:
    it back to ``pending``.
 4. On the server's answer (SMTP 250, Graph 202), ``sending`` → ``sent``.
 
+Text messages (alerts, through the SMS gateway: :mod:`crmsync.connectors.sms_gateway`)
+follow the same steps as mail: ``sending`` before the POST, never resent after it
+unless the gateway answered that it did not take the message.
+
 Webhooks are at-least-once instead: a failed POST is retried and the receiver
 deduplicates on the ``Idempotency-Key`` header (the row's key).
 
@@ -53,7 +57,12 @@ from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.mailboxes.leases import holder_is_dead, worker_id
-from crmsync.sync_service.support.transports import DeliveryError, build_message, send_row
+from crmsync.sync_service.support.transports import (
+    DeliveryError,
+    build_message,
+    send_row,
+    sms_gateway,
+)
 
 __all__ = ["DeliveryError", "build_message", "deliver_outbox"]
 
@@ -142,6 +151,8 @@ def _deliver_claimed(services: Services, row_id: int, attempt: int) -> str:
     try:
         if row.kind == "webhook":
             _post_webhook(services, row)
+        elif row.kind == "sms":
+            _send_text(services, row, attempt)
         else:
             _send_mail(services, row, mailbox, attempt)
     except ClaimLostError as exc:
@@ -171,6 +182,12 @@ def _send_mail(services: Services, row: OutboxMessage, mailbox: Mailbox | None,
     if mailbox is None:
         raise DeliveryError("the mailbox to send from no longer exists")
     send_row(services, mailbox, row, lambda: _start_sending(services, row.id, attempt))
+
+
+def _send_text(services: Services, row: OutboxMessage, attempt: int) -> None:
+    """Text through the SMS gateway; ``sending`` commits at its point of no return, as mail."""
+    sms_gateway(services).send(row.to_address, row.body, row.key,
+                               lambda: _start_sending(services, row.id, attempt))
 
 
 def _post_webhook(services: Services, row: OutboxMessage) -> None:

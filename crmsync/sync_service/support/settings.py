@@ -7,8 +7,9 @@ default to what Salesforce Email-to-Case and Zammad do out of the box.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from crmsync.mapping.loops import AckLimits
 from crmsync.sync_service.engine.page import Writer
 
 PREFIX = "support."
+#: a phone number as text-message gateways take it: E.164, or digits
+PHONE = re.compile(r"\+?[0-9]{3,20}")
 #: name → (default, type, help)
 OPTIONS: dict[str, tuple[Any, type, str]] = {
     "sla_hours": (12.0, float, "first-response time in hours"),
@@ -28,10 +31,17 @@ OPTIONS: dict[str, tuple[Any, type, str]] = {
     "holidays": ("", str, "holiday calendar: a country code (ES, US-CA) and/or ISO dates, ';'"),
     "ack_per_hour": (1, int, "acknowledgements one sender may get per hour"),
     "ack_per_day": (3, int, "acknowledgements one sender may get per 24 hours"),
+    "ack_max_age_hours": (24.0, float, "mail older than this (or from before the mailbox "
+                          "was connected) opens its case without an acknowledgement; 0: "
+                          "no age limit"),
     "ack_template": ("acknowledgement", str, "reply template used to acknowledge new cases"),
     "reopen_closed": (True, bool, "a reply to a closed case reopens it (else: follow-up case)"),
     "create_contacts": (False, bool, "create a contact for an unknown sender of a new case"),
     "alert_webhook": ("", str, "URL that receives a JSON POST per SLA breach and burst"),
+    "sms_recipients": ("", str, "phone numbers that get every support alert (SLA breach, "
+                       "burst) by text message, ';'-separated (besides the phones of the "
+                       "users alerted)"),
+    "sms_per_hour": (5, int, "text messages one phone may get per hour (loop safety)"),
     "burst_threshold": (15, int, "near-identical mails from one sender that make a burst"),
     "burst_seconds": (60, int, "window in which near-identical mails are held as one"),
 }
@@ -44,10 +54,14 @@ class SupportSettings:
     sla_hours: float = 12.0
     calendar: BusinessHours | None = None
     ack_limits: AckLimits = field(default_factory=AckLimits)
+    #: ``None``: no age limit (only mail from before the mailbox's connection is silent)
+    ack_max_age: timedelta | None = timedelta(hours=24)
     ack_template: str = "acknowledgement"
     reopen_closed: bool = True
     create_contacts: bool = False
     alert_webhook: str = ""
+    sms_recipients: tuple[str, ...] = ()
+    sms_per_hour: int = 5
     burst_threshold: int = 15
     burst_seconds: int = 60
 
@@ -88,10 +102,28 @@ def load_settings(session: Session) -> SupportSettings:
     return SupportSettings(
         sla_hours=values["sla_hours"], calendar=calendar,
         ack_limits=AckLimits(per_hour=values["ack_per_hour"], per_day=values["ack_per_day"]),
+        ack_max_age=timedelta(hours=values["ack_max_age_hours"])
+        if values["ack_max_age_hours"] else None,
         ack_template=values["ack_template"], reopen_closed=values["reopen_closed"],
         create_contacts=values["create_contacts"], alert_webhook=values["alert_webhook"],
+        sms_recipients=tuple(split_phones(values["sms_recipients"])),
+        sms_per_hour=values["sms_per_hour"],
         burst_threshold=values["burst_threshold"], burst_seconds=values["burst_seconds"],
     )
+
+
+def split_phones(value: str) -> list[str]:
+    """Phone numbers, ``;``- or ``,``-separated, spaces and dashes dropped (``+49 151-2`` is
+    ``+491512``); :class:`UserError` for anything that is not a number."""
+    phones = []
+    for part in value.replace(",", ";").split(";"):
+        phone = "".join(part.split()).replace("-", "")
+        if not phone:
+            continue
+        if not PHONE.fullmatch(phone):
+            raise UserError(f"not a phone number: {part.strip()!r} (write it as +4915112345678)")
+        phones.append(phone)
+    return phones
 
 
 def store_setting(session: Session, name: str, raw: str) -> None:

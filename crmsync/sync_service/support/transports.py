@@ -14,6 +14,7 @@ processed") is still a refusal: the server said it did not take the mail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -21,6 +22,7 @@ from email.utils import format_datetime
 
 from crmsync.connectors.base import Connector, Sending, SendReceipt
 from crmsync.connectors.registry import load_connector_class
+from crmsync.connectors.sms_gateway import SmsGateway
 from crmsync.crm.models import Mailbox
 from crmsync.crm.support import OutboxMessage
 from crmsync.errors import ConfigError
@@ -77,6 +79,22 @@ def send_row(services: Services, mailbox: Mailbox, row: OutboxMessage,
         connector.close()
 
 
+def sms_gateway(services: Services) -> SmsGateway:
+    """The configured SMS gateway (``CRMSYNC_SMS_GATEWAY_URL``, its token from the variable
+    ``CRMSYNC_SMS_GATEWAY_TOKEN_ENV`` names, read at each send and never stored).
+
+    :raises DeliveryError: none is configured, or its token variable is unset.
+    """
+    url = str(services.config.get("SMS_GATEWAY_URL") or "")
+    if not url:
+        raise DeliveryError("no SMS gateway is configured (CRMSYNC_SMS_GATEWAY_URL)")
+    token_env = str(services.config.get("SMS_GATEWAY_TOKEN_ENV") or "")
+    token = os.environ.get(token_env, "") if token_env else ""
+    if token_env and not token:
+        raise DeliveryError(f"the SMS gateway's token variable {token_env} is not set")
+    return SmsGateway(url, token)
+
+
 def _connect(services: Services, mailbox: Mailbox) -> Connector:
     try:
         return build_connector(services, mailbox)
@@ -90,17 +108,24 @@ def auto_submitted(row: OutboxMessage) -> str:
 
 
 def build_message(row: OutboxMessage) -> EmailMessage:
-    """Return the mail of an outbox row, marked as automatic (RFC 3834, Exchange)."""
+    """Return the mail of an outbox row; automatic ones marked so (RFC 3834, Exchange).
+
+    An agent's reply (kind ``reply``) is a person's mail: no automatic marks, so the
+    customer's own autoresponder may answer it and intake counts it as a response.
+    ``in_reply_to`` holds the chain of ids answered, the one answered last.
+    """
     message = EmailMessage()
     message["From"] = row.from_address
     message["To"] = row.to_address
     message["Subject"] = row.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = row.message_id
-    if row.in_reply_to:
-        message["In-Reply-To"] = row.in_reply_to
-        message["References"] = row.in_reply_to
-    message["Auto-Submitted"] = auto_submitted(row)
-    message["X-Auto-Response-Suppress"] = "All"
+    chain = row.in_reply_to.split()
+    if chain:
+        message["In-Reply-To"] = chain[-1]
+        message["References"] = " ".join(chain)
+    if row.kind != "reply":
+        message["Auto-Submitted"] = auto_submitted(row)
+        message["X-Auto-Response-Suppress"] = "All"
     message.set_content(row.body)
     return message

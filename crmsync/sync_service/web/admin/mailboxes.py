@@ -26,13 +26,18 @@ from crmsync.sync_service.mailboxes.credentials import SecretUnreadableError
 from crmsync.sync_service.mailboxes.push_marks import POLLED, push_modes
 from crmsync.sync_service.web.admin import exchange
 from crmsync.sync_service.web.admin.blueprint import blueprint, services
-from crmsync.sync_service.web.admin.i18n import translate
+from crmsync.sync_service.web.admin.i18n import add_chinese, translate
 from crmsync.sync_service.web.admin.signing_in import audit_action, limit_view
 from crmsync.sync_service.web.sync_requests import request_sync
 
 #: the providers the add form offers, by the label INTERFACES gives them
 PROVIDERS = {"imap": "IMAP", "graph": "Microsoft 365", "ews": "Exchange"}
 SECURITY = ("ssl", "starttls", "none")
+#: ``smtp_auth`` (``--smtp-auth``) as the form offers it
+SMTP_AUTH_LABELS = {
+    "login": "Log in with the username and password",
+    "none": "No login (a relay that takes mail from this server)",
+}
 TEST_LIMIT = "5/minute"
 RUNS_SHOWN = 20
 
@@ -181,7 +186,8 @@ def _form_page(form: dict[str, str], outcome: dict[str, str] | None = None,
                sealed: str = "", status: int = 200) -> Any:
     return render_template("admin/mailbox_add.html", form=form, outcome=outcome,
                            providers=PROVIDERS, security=SECURITY, owners=_owners(),
-                           auth_labels=exchange.AUTH_LABELS, sealed=sealed), status
+                           auth_labels=exchange.AUTH_LABELS, smtp_auth=SMTP_AUTH_LABELS,
+                           sealed=sealed), status
 
 
 @blueprint.get("/mailboxes/new")
@@ -194,7 +200,8 @@ def add_form() -> Any:
 def _typed() -> dict[str, str]:
     """The form's fields (never the password), trimmed and size-limited."""
     fields = ("name", "provider", "host", "port", "security", "username", "owner", "purpose",
-              "smtp_host", "smtp_port", "folders", "since", "tenant", "client_id", "address",
+              "smtp_host", "smtp_port", "smtp_security", "smtp_auth", "folders", "since",
+              "tenant", "client_id", "address",
               "authority_url", "graph_url", *exchange.TEXT_FIELDS)
     typed = {f: request.form.get(f, "").strip()[:500] for f in fields}
     return typed | {f: "1" if request.form.get(f) else "" for f in exchange.CHECKBOXES}
@@ -247,6 +254,7 @@ def _new_mailbox(form: dict[str, str], secret: str) -> lifecycle.NewMailbox:
             settings["smtp_host"] = form["smtp_host"]
             if form["smtp_port"]:
                 settings["smtp_port"] = _port(form["smtp_port"])
+            settings.update(_smtp_choices(form))
     elif provider == "ews":
         settings.update(exchange.settings_from_form(form))
     else:
@@ -260,6 +268,21 @@ def _new_mailbox(form: dict[str, str], secret: str) -> lifecycle.NewMailbox:
                 settings[key] = form[key]
     return lifecycle.NewMailbox(form["name"], provider, settings, secret,
                                 form["owner"] or None, form["purpose"])
+
+
+def _smtp_choices(form: dict[str, str]) -> dict[str, str]:
+    """SMTP security and login as ``mailbox add imap --smtp-security/--smtp-auth`` store
+    them (empty: the defaults, starttls and login)."""
+    chosen: dict[str, str] = {}
+    if form["smtp_security"]:
+        if form["smtp_security"] not in SECURITY:
+            raise UserError("choose ssl, starttls or none")
+        chosen["smtp_security"] = form["smtp_security"]
+    if form["smtp_auth"]:
+        if form["smtp_auth"] not in SMTP_AUTH_LABELS:
+            raise UserError(translate("Choose how crmsync logs in to the SMTP server."))
+        chosen["smtp_auth"] = form["smtp_auth"]
+    return chosen
 
 
 def _port(raw: str) -> int:
@@ -328,3 +351,14 @@ def install_limits(app) -> None:
     """Test connection: ``TEST_LIMIT`` per signed-in admin (it opens outside connections)."""
     limit_view(app, "admin.test_connection", TEST_LIMIT,
                key_func=lambda: f"console-test:{session.get('uid')}")
+
+
+add_chinese({
+    "SMTP host (for sending)": "SMTP 主机（用于发送）",
+    "SMTP port": "SMTP 端口",
+    "SMTP security": "SMTP 安全",
+    "SMTP login": "SMTP 登录",
+    "Log in with the username and password": "使用用户名和密码登录",
+    "No login (a relay that takes mail from this server)": "不登录（接受本服务器邮件的中继）",
+    "Choose how crmsync logs in to the SMTP server.": "请选择 crmsync 登录 SMTP 服务器的方式。",
+})

@@ -8,7 +8,8 @@ token (see :mod:`crmsync.sync_service.web.outlook_tokens`). The OpenAPI document
 Modules: :mod:`.blueprint` (the blueprint, authentication, the request's viewer),
 :mod:`.errors` (JSON errors), :mod:`.access` (who sees what),
 :mod:`.schemas` (request and response shapes), and one module per surface:
-:mod:`.lookup`, :mod:`.context`, :mod:`.tracking`, :mod:`.records`, :mod:`.templates`.
+:mod:`.lookup`, :mod:`.context`, :mod:`.tracking`, :mod:`.records`, :mod:`.replies`,
+:mod:`.templates`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
         lookup,
         messages,
         records,
+        replies,
         templates,
         tracking,
     )

@@ -106,6 +106,14 @@ class CaseIn(Strict):
     item = fields.Nested(ItemIn, load_default=None, allow_none=True)
 
 
+class CaseReplyIn(Strict):
+    """An agent's answer to a case, sent from its support mailbox."""
+
+    body = Short(required=True, validate=validate.Length(min=1, max=20000))
+    client_key = Short(load_default="", validate=validate.Length(max=100), metadata={
+        "description": "the same key again (a retry, a double click) is the same reply"})
+
+
 class SearchQuery(Strict):
     q = Short(required=True, validate=validate.Length(min=1, max=200))
     type = Short(load_default=None, validate=validate.OneOf(KINDS))
@@ -275,6 +283,13 @@ class CaseCreatedOut(CaseOut):
     contact_external_id = Short(allow_none=True)
     account_external_id = Short(allow_none=True)
     linked_message = fields.Boolean()
+
+
+class CaseReplyOut(Schema):
+    case = Short()
+    message_id = Short(metadata={"description": "the reply's Message-ID"})
+    status = Short(metadata={"description": "pending until the outbox has sent it"})
+    activity_id = Short(allow_none=True, metadata={"description": "the reply on the case"})
 
 
 class TimelineOut(Schema):
