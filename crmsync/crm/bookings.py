@@ -69,7 +69,7 @@ class BookedMeeting(Base):
     remote_uid: Mapped[str | None] = mapped_column(String(1000))
     #: the calendar reported a change or a removal: read it at the next write-back
     calendar_changed: Mapped[bool] = mapped_column(default=False)
-    #: the calendar has taken what the CRM holds (nothing to write)
+    #: when the calendar last took what the CRM holds; ``None``: something to write
     written_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -83,7 +83,7 @@ class BookedMeeting(Base):
     @property
     def needs_write(self) -> bool:
         """Whether the next sync of the owner's mailbox has something to do for it."""
-        return (self.written_at is None or bool(self.pending) or self.calendar_changed)
+        return self.written_at is None or self.calendar_changed
 
 
 class BookedOccurrence(Base):

@@ -189,6 +189,8 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
         raise UserError(f"at most {MAX_LINKS} links")
     _add_links(meeting, update.links, meeting.owner_id, now)
     _sync_participants(session, meeting, meeting.owner)
+    if meeting.pending:
+        meeting.written_at = None  # the next sync of the owner's mailbox writes it
     return meeting
 
 
@@ -198,6 +200,7 @@ def cancel(meeting: BookedMeeting, now: datetime) -> BookedMeeting:
         meeting.status = "cancelled"
         meeting.crm_times = {**meeting.crm_times, "status": now.isoformat()}
         meeting.pending = sorted({*meeting.pending, "status"})
+        meeting.written_at = None
     return meeting
 
 
