@@ -1,6 +1,6 @@
 """Capability: write meetings booked in the CRM to the mailbox's calendar, and read them back.
 
-This is the interface a calendar writer implements (Graph: ``connectors/graph/event_writes.py``,
+This is the interface a calendar writer implements (Graph: ``connectors/graph/events.py``,
 Exchange: ``connectors/ews/calendar_writes.py``; a CalDAV connector the same way). The
 engine (:mod:`crmsync.sync_service.engine.calendar_writeback`) calls it during the
 owner's mailbox sync and keeps what it returns; the writer knows nothing of the CRM.
