@@ -115,6 +115,17 @@ class CalendarWriting(abc.ABC):
         :raises CalendarWriteError: the calendar refused it.
         """
 
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """Return the event created from a draft with this ``crm_ref``, if the calendar
+        holds one (``None``: none, or the writer cannot tell).
+
+        Asked before creating again when an earlier run may have created the event and
+        stopped before storing its id. A writer whose create is idempotent by itself
+        (CalDAV: PUT to an href made from ``crm_ref`` with ``If-None-Match: *``) may keep
+        this default.
+        """
+        return None
+
     @abc.abstractmethod
     def read_event(self, remote_id: str) -> EventState | None:
         """Return the event (or occurrence) as it is now; ``None`` when it is gone
