@@ -166,3 +166,24 @@ def test_a_series_round_trips_and_every_occurrence_keeps_its_link(
         assert session.scalars(select(BookedOccurrence.status).order_by(
             BookedOccurrence.original_start)).all() == ["confirmed", "moved", "cancelled"]
     assert all(not m["sent"] for m in messages(ews, address))
+
+
+def test_a_crash_after_exchange_created_the_item_never_makes_a_second(
+        cli: Cli, ews: EwsDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run dies after CreateItem and before the id is stored: the next run finds the
+    # item by crmsync's extended property (FindItem) instead of creating another.
+    from crmsync.sync_service.engine import calendar_writeback
+
+    name, address = setup(cli, ews)
+    book(cli)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed between Exchange's answer and the commit")
+
+    monkeypatch.setattr(calendar_writeback, "bind_created", crash)
+    sync(cli, ews, name, ok=False)
+    monkeypatch.undo()
+    assert "ok" in sync(cli, ews, name)
+    [item] = items(ews, address)
+    assert [a["sources"][0]["item_id"] for a in meetings(cli)] == [item.id]
+    assert [m["operation"] for m in messages(ews, address)] == ["CreateItem"]

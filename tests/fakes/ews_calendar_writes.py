@@ -75,6 +75,10 @@ def read_calendar_item(element: Any) -> dict[str, Any]:
     zone = _t(element, "StartTimeZone")
     if zone is not None and zone.get("Id"):
         props["zone"] = zone.get("Id")
+    for prop in element.iter(f"{{{NS_T}}}ExtendedProperty"):
+        uri = _t(prop, "ExtendedFieldURI")
+        if uri is not None and uri.get("PropertyName") == "crmsyncMeetingRef":
+            props["crm_ref"] = _text(prop, "Value")
     recurrence = _t(element, "Recurrence")
     if recurrence is not None:
         numbered = _t(recurrence, "NumberedRecurrence")
@@ -260,6 +264,22 @@ def get_occurrence(box, element: Any, success, error, item_id_xml) -> str:
              f"<t:UID>{escape(str(props['uid']))}</t:UID>"
              f"<t:CalendarItemType>{kind}</t:CalendarItemType></t:CalendarItem>")
     return success("GetItem", f"<m:Items>{inner}</m:Items>")
+
+
+def find_items(box, operation: Any, success, item_id_xml) -> str:
+    """FindItem in the calendar restricted to crmsync's extended property (IsEqualTo)."""
+    constant = operation.find(f".//{{{NS_T}}}Constant")
+    wanted = None if constant is None else constant.get("Value")
+    calendar = box.folder_id("calendar")
+    found = [i for i in box.items.values() if i.folder_id == calendar
+             and wanted is not None and i.props.get("crm_ref") == wanted]
+    items = "".join(
+        f"<t:CalendarItem>{item_id_xml(i)}<t:Subject>{escape(str(i.props['subject']))}"
+        f"</t:Subject>{calendar_fields(i)}<t:UID>{escape(str(i.props['uid']))}</t:UID>"
+        "</t:CalendarItem>" for i in found)
+    return success("FindItem", f'<m:RootFolder IndexedPagingOffset="{len(found)}" '
+                   f'TotalItemsInView="{len(found)}" IncludesLastItemInRange="true">'
+                   f"<t:Items>{items}</t:Items></m:RootFolder>")
 
 
 # -- the rep in Outlook ----------------------------------------------------------------------

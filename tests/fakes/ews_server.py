@@ -864,7 +864,15 @@ def delete_item(double: EwsDouble, call: Call) -> Response:
             double, call, double.mailboxes[call.address], _success, _error))
 
 
+def find_item(double: EwsDouble, call: Call) -> Response:
+    """FindItem by crmsync's extended property (:mod:`tests.fakes.ews_calendar_writes`)."""
+    with double.lock:
+        return _response("FindItem", [calendar_writes.find_items(
+            double.mailboxes[call.address], call.body, _success, _item_id)])
+
+
 HANDLERS = {
+    "FindItem": find_item,
     "UpdateItem": update_item,
     "DeleteItem": delete_item,
     "CreateItem": create_item,

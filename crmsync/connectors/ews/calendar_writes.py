@@ -13,6 +13,8 @@ See :class:`crmsync.connectors.calendar_writes.CalendarWriting` for the contract
   ``SendToChangedAndSaveCopy`` for an invited meeting, else ``SendToNone``.
 - DeleteItem: ``SendMeetingCancellations`` ``SendToAllAndSaveCopy`` for an invited
   meeting, else ``SendToNone``; a series goes whole.
+- crmsync's id of the meeting is kept in a named extended property (PublicStrings,
+  ``crmsyncMeetingRef``); ``find_event`` is a FindItem restricted to it.
 - A series is a ``WeeklyPattern`` with a ``NumberedPattern`` range; its occurrences are
   read with ``GetItem`` of ``OccurrenceItemId`` (master id + instance index), a deleted
   one answering ``ErrorCalendarOccurrenceIsDeletedFromRecurrence``.
@@ -27,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 from exchangelib import Attendee, CalendarItem, EWSDateTime, EWSTimeZone, Mailbox
 from exchangelib import errors as ews
+from exchangelib.extended_properties import ExtendedProperty
+from exchangelib.fields import InvalidField
 from exchangelib.items import (
     ALL_OCCURRENCES,
     NEVER_OVERWRITE,
@@ -49,6 +53,27 @@ READ_FIELDS = ("subject", "start", "end", "required_attendees", "uid", "original
                "last_modified_time", "is_cancelled")
 #: exchangelib's weekday numbers (ISO: Monday = 1)
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
+
+
+#: the CalendarItem attribute that holds crmsync's id of the meeting
+REF_FIELD = "crmsync_meeting_ref"
+
+
+class CrmRef(ExtendedProperty):
+    """crmsync's id of a meeting it created, in the PublicStrings property set."""
+
+    distinguished_property_set_id = "PublicStrings"
+    property_name = "crmsyncMeetingRef"
+    property_type = "String"
+
+
+def _register_ref() -> None:
+    """Teach exchangelib's CalendarItem the property (once per process, when first
+    writing; exchangelib keeps it on the class)."""
+    try:
+        CalendarItem.get_field_by_fieldname(REF_FIELD)
+    except InvalidField:
+        CalendarItem.register(REF_FIELD, CrmRef)
 
 
 def people_text(attendees: tuple[str, ...] | list[str]) -> str:
@@ -101,6 +126,7 @@ class EwsEventWriter:
     def __init__(self, account: Any, calendar: Any,
                  guard: Callable[[Callable[[], Any]], Any]) -> None:
         self.account, self.calendar, self.guard = account, calendar, guard
+        _register_ref()
 
     def create_event(self, draft: EventDraft) -> EventState:
         """See `CalendarWriting.create_event` (CreateItem)."""
@@ -116,12 +142,20 @@ class EwsEventWriter:
                 pattern=WeeklyPattern(interval=1, weekdays=[WEEKDAYS[local.weekday()]],
                                       first_day_of_week=1),
                 boundary=NumberedPattern(start=local.date(), number=draft.weekly_count))
+        if draft.crm_ref:
+            setattr(item, REF_FIELD, draft.crm_ref)
         mode = SEND_TO_ALL_AND_SAVE_COPY if draft.invite else SEND_TO_NONE
         self._call(lambda: item.save(send_meeting_invitations=mode))
         found = self.read_event(item.id)
         if found is None:
             raise CalendarWriteError("Exchange lost the meeting it just created")
         return found
+
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event` (FindItem on the extended property)."""
+        found = self._call(lambda: list(self.calendar.filter(
+            **{REF_FIELD: crm_ref}).only(*READ_FIELDS)))
+        return state_of(found[0]) if found else None
 
     def read_event(self, remote_id: str) -> EventState | None:
         """See `CalendarWriting.read_event` (GetItem)."""

@@ -160,6 +160,10 @@ class EwsConnector(Connector, Sending, Idling, CalendarWriting):
         """See `CalendarWriting.create_event`."""
         return self._writer().create_event(draft)
 
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event`."""
+        return self._writer().find_event(crm_ref)
+
     def read_event(self, remote_id: str) -> EventState | None:
         """See `CalendarWriting.read_event`."""
         return self._writer().read_event(remote_id)
