@@ -74,7 +74,7 @@ def write_back(services: Services, mailbox_id: int, connector: Connector, lease:
     with session_scope(services.sessions) as session:
         due = _due(session, mailbox_id)
     for meeting_id in due:
-        resumed = _mark_create(services, meeting_id, clock())
+        resumed = _mark_create(services, meeting_id, lease, clock())
         with session_scope(services.sessions) as session:
             meeting = session.get(BookedMeeting, meeting_id)
             assert meeting is not None
@@ -89,18 +89,19 @@ def write_back(services: Services, mailbox_id: int, connector: Connector, lease:
     return counters
 
 
-def _mark_create(services: Services, meeting_id: int, now: datetime) -> bool:
-    """Commit that a create is about to be asked, before asking; return whether an
-    earlier run had already asked (its event may exist: look before creating)."""
+def _mark_create(services: Services, meeting_id: int, lease: Lease, now: datetime) -> bool:
+    """Commit that a create is about to be asked, before asking, and that this run still
+    holds the mailbox (a run that lost it writes nothing more to the calendar); return
+    whether an earlier run had already asked (its event may exist: look first)."""
     with session_scope(services.sessions) as session:
         meeting = session.get(BookedMeeting, meeting_id)
         assert meeting is not None
-        if meeting.remote_id is not None or meeting.status == "cancelled":
-            return False
-        if meeting.create_started_at is not None:
-            return True
-        meeting.create_started_at = now
-        return False
+        resumed = False
+        if meeting.remote_id is None and meeting.status != "cancelled":
+            resumed = meeting.create_started_at is not None
+            meeting.create_started_at = meeting.create_started_at or now
+        keep_lease(session, lease, now)
+        return resumed
 
 
 def _due(session: Session, mailbox_id: int) -> list[int]:
