@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -168,6 +169,9 @@ def _fetched(account: Any, folder: BaseFolder, wanted: list[Any], run: _Round,
             records.append(Unreadable(item_id=item_id, folder=RESOURCE, raw=raw,
                                       reason=str(exc)))
             continue
+        # Each record carries its item's ChangeKey (an occurrence, its series'), so the
+        # engine knows an item it wrote itself when the sync brings it back.
+        events = [replace(e, change_key=getattr(item, "changekey", None)) for e in events]
         records += run.replace(item_id, events)
         records += events
     return records

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -61,6 +61,8 @@ class _Body:
     json: Any
     data: bytes | None
     content_type: str | None
+    #: more request headers (``If-Match``)
+    headers: dict[str, str]
 
 
 @dataclass
@@ -114,8 +116,8 @@ class GraphClient:
         return path if path.startswith("https://") else f"{self.settings.api}{path}"
 
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
-                content_type: str | None = None, prefer: Iterable[str] = ()
-                ) -> requests.Response:
+                content_type: str | None = None, prefer: Iterable[str] = (),
+                headers: Mapping[str, str] | None = None) -> requests.Response:
         """Send one request, retrying throttled and transient failures.
 
         :raises AuthError: the token or the mailbox access was refused.
@@ -124,7 +126,7 @@ class GraphClient:
         refreshed = False
         attempt = 0
         while True:
-            body = _Body(json, data, content_type)
+            body = _Body(json, data, content_type, dict(headers or {}))
             response = self._send(method, path, body, prefer, refreshed)
             if response.status_code == 401 and not refreshed:
                 refreshed = True  # the cached token may have been revoked: get a new one
@@ -146,6 +148,7 @@ class GraphClient:
         }
         if body.content_type:
             headers["Content-Type"] = body.content_type
+        headers.update(body.headers)
         with self.slots:
             self.counts["requests"] += 1
             try:

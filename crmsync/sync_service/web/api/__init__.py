@@ -37,6 +37,7 @@ def register(app: Flask) -> None:
         context,
         followups,
         lookup,
+        meetings,
         messages,
         records,
         replies,
