@@ -1,0 +1,74 @@
+"""The CalDAV/CardDAV connector: one account's calendar and address book."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import caldav
+
+from crmsync.connectors.base import Connector, Page
+from crmsync.connectors.dav.calendar import fetch_calendar
+from crmsync.connectors.dav.client import first_calendar, open_client, own_address_book
+from crmsync.connectors.dav.contacts import fetch_contacts
+from crmsync.connectors.dav.settings import DavSettings
+from crmsync.errors import ConfigError
+
+
+def utc_today() -> date:
+    """Today in UTC: the calendar window does not move with the server's time zone."""
+    return datetime.now(UTC).date()
+
+
+class DavConnector(Connector):
+    """One CalDAV/CardDAV account (Google, iCloud, Nextcloud, Radicale ...).
+
+    Resources are ``calendar`` and ``contacts`` (see :mod:`.settings`); each cursor holds
+    the collection's URL (found once, then addressed directly) and its RFC 6578 sync
+    token, or its CTag and members' ETags where the server has no sync tokens.
+    """
+
+    name = "caldav"
+    supports_delta = True
+    read_only = False
+
+    def __init__(self, settings: DavSettings, password: str,
+                 today: Callable[[], date] = utc_today) -> None:
+        if not password:
+            raise ConfigError(f"no password stored for {settings.username}")
+        self.settings = settings
+        self._password = password
+        self._today = today
+        self._client: caldav.DAVClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], secret: str) -> DavConnector:
+        """See `Connector.from_settings`."""
+        return cls(DavSettings.from_mapping(settings), secret)
+
+    @property
+    def client(self) -> caldav.DAVClient:
+        if self._client is None:
+            self._client = open_client(self.settings, self._password)
+        return self._client
+
+    def list_resources(self) -> list[str]:
+        """See `Connector.list_resources` (no request: the names are settings)."""
+        return self.settings.resources()
+
+    def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
+        """See `Connector.fetch_changes`."""
+        known = json.loads(cursor).get("collection") if cursor else None
+        if resource == "calendar":
+            url = known or first_calendar(self.client)
+            return fetch_calendar(self.client, url, cursor, self.settings, self._today())
+        if resource == "contacts":
+            url = known or own_address_book(self.client)
+            return fetch_contacts(self.client, url, cursor, self.settings)
+        raise ConfigError(f"unknown CalDAV resource {resource!r}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
