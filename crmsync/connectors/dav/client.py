@@ -21,6 +21,7 @@ import requests
 from caldav.lib import error as dav_error
 from lxml import etree
 
+from crmsync.connectors.contact_folders import CRM_FOLDER
 from crmsync.connectors.dav.settings import DavSettings
 from crmsync.connectors.https import PinnedAdapter, ca_bundle
 from crmsync.errors import AuthError, ConfigError, CrmSyncError, TransientError
@@ -30,7 +31,7 @@ NS = {"d": "DAV:", "c": "urn:ietf:params:xml:ns:caldav",
 #: seconds a request may take before the run ends with a TransientError
 TIMEOUT = 60
 #: the address book crmsync writes the CRM's contacts to (never read as the rep's own)
-CRM_BOOK = "CRM"
+CRM_BOOK = CRM_FOLDER
 
 
 class DavStatusError(CrmSyncError):
@@ -140,14 +141,21 @@ def first_calendar(client: caldav.DAVClient) -> str:
     return str(calendars[0].url)
 
 
-def address_books(client: caldav.DAVClient) -> dict[str, str]:
-    """The account's address books: URL → display name (RFC 6352 addressbook-home-set)."""
+def addressbook_home(client: caldav.DAVClient) -> str | None:
+    """The URL of the account's address-book home (RFC 6352 addressbook-home-set)."""
     principal = principal_url(client)
     found = propfind(client, principal, "<card:addressbook-home-set/>", 0)
     home = found.find(".//card:addressbook-home-set/d:href", NS)
     if home is None or not (home.text or "").strip():
+        return None
+    return absolute(principal, home.text.strip())
+
+
+def address_books(client: caldav.DAVClient, home_url: str | None = None) -> dict[str, str]:
+    """The account's address books: URL → display name."""
+    home_url = home_url or addressbook_home(client)
+    if home_url is None:
         return {}
-    home_url = absolute(principal, home.text.strip())
     listing = propfind(client, home_url, "<d:resourcetype/><d:displayname/>", 1)
     books = {}
     for response in listing.findall("d:response", NS):
@@ -158,13 +166,18 @@ def address_books(client: caldav.DAVClient) -> dict[str, str]:
     return books
 
 
+def is_crm_book(url: str, name: str) -> bool:
+    """Whether an address book is the one crmsync writes (by name, or its ``crm`` path)."""
+    return name == CRM_BOOK or url.rstrip("/").endswith("/crm")
+
+
 def own_address_book(client: caldav.DAVClient) -> str:
     """The URL of the rep's own address book: the first that is not :data:`CRM_BOOK`.
 
     :raises ConfigError: the account has none.
     """
     for url, name in address_books(client).items():
-        if name != CRM_BOOK and not url.rstrip("/").endswith("/crm"):
+        if not is_crm_book(url, name):
             return url
     raise ConfigError("the DAV account has no address book",
                       ["create one, or add the mailbox with --no-contacts"])

@@ -9,10 +9,12 @@ from typing import Any
 
 import caldav
 
-from crmsync.connectors.base import Connector, Page
+from crmsync.connectors.base import Connector, ContactCard, Page
+from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.dav.calendar import fetch_calendar
 from crmsync.connectors.dav.client import first_calendar, open_client, own_address_book
 from crmsync.connectors.dav.contacts import fetch_contacts
+from crmsync.connectors.dav.publish import book_contacts, crm_book, delete_card, put_card
 from crmsync.connectors.dav.settings import DavSettings
 from crmsync.errors import ConfigError
 
@@ -22,7 +24,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class DavConnector(Connector):
+class DavConnector(Connector, ContactFolderWriting):
     """One CalDAV/CardDAV account (Google, iCloud, Nextcloud, Radicale ...).
 
     Resources are ``calendar`` and ``contacts`` (see :mod:`.settings`); each cursor holds
@@ -42,6 +44,7 @@ class DavConnector(Connector):
         self._password = password
         self._today = today
         self._client: caldav.DAVClient | None = None
+        self._crm_book: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> DavConnector:
@@ -68,6 +71,30 @@ class DavConnector(Connector):
             url = known or own_address_book(self.client)
             return fetch_contacts(self.client, url, cursor, self.settings)
         raise ConfigError(f"unknown CalDAV resource {resource!r}")
+
+    # -- the CRM address book (publish.py) -------------------------------------------------
+
+    def _book(self) -> str:
+        if self._crm_book is None:
+            self._crm_book = crm_book(self.client)
+        return self._crm_book
+
+    def crm_folder_contacts(self) -> list[StoredContact]:
+        """See `ContactFolderWriting.crm_folder_contacts`."""
+        return book_contacts(self.client, self._book())
+
+    def create_crm_contact(self, card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.create_crm_contact`."""
+        return put_card(self.client, self._book(), card)
+
+    def update_crm_contact(self, remote_id: str, change_key: str,
+                           card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.update_crm_contact`."""
+        return put_card(self.client, self._book(), card, (remote_id, change_key))
+
+    def delete_crm_contact(self, remote_id: str) -> None:
+        """See `ContactFolderWriting.delete_crm_contact`."""
+        delete_card(self.client, self._book(), remote_id)
 
     def close(self) -> None:
         if self._client is not None:

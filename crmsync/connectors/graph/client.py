@@ -61,6 +61,7 @@ class _Body:
     json: Any
     data: bytes | None
     content_type: str | None
+    if_match: str | None = None
 
 
 @dataclass
@@ -114,9 +115,12 @@ class GraphClient:
         return path if path.startswith("https://") else f"{self.settings.api}{path}"
 
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
-                content_type: str | None = None, prefer: Iterable[str] = ()
-                ) -> requests.Response:
+                content_type: str | None = None, prefer: Iterable[str] = (),
+                if_match: str | None = None) -> requests.Response:
         """Send one request, retrying throttled and transient failures.
+
+        :param if_match: the version (``@odata.etag``) the request is made against;
+            Graph answers 412 when the item holds another.
 
         :raises AuthError: the token or the mailbox access was refused.
         :raises TransientError: still throttled or unreachable after the retries.
@@ -124,7 +128,7 @@ class GraphClient:
         refreshed = False
         attempt = 0
         while True:
-            body = _Body(json, data, content_type)
+            body = _Body(json, data, content_type, if_match)
             response = self._send(method, path, body, prefer, refreshed)
             if response.status_code == 401 and not refreshed:
                 refreshed = True  # the cached token may have been revoked: get a new one
@@ -146,6 +150,8 @@ class GraphClient:
         }
         if body.content_type:
             headers["Content-Type"] = body.content_type
+        if body.if_match:
+            headers["If-Match"] = body.if_match
         with self.slots:
             self.counts["requests"] += 1
             try:
