@@ -6,6 +6,7 @@ own adds a module beside it and one import line here.
 
 from crmsync.crm import (
     audit,  # noqa: F401
+    bookings,  # noqa: F401
     case_numbers,  # noqa: F401
     contact_publishing,  # noqa: F401
     feeds,  # noqa: F401

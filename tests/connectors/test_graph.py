@@ -246,26 +246,33 @@ def test_docs_sample_message_parses() -> None:
 
 
 def test_events_are_created_and_updated_in_the_calendar(graph: GraphDouble) -> None:
-    # Calendar write-back: a meeting we create lands in the rep's calendar, an edit follows.
+    # Calendar write-back (CalendarWriting): a meeting lands without attendees unless
+    # invited, an edit names its etag, a stale etag is refused, a delete removes it.
     from datetime import UTC, datetime, timedelta
 
-    from crmsync.connectors.graph.events import event_payload
+    from crmsync.connectors.calendar_writes import CalendarChangedError, EventDraft
 
     address, connector = connect(graph)
     start = datetime(2030, 3, 4, 15, 0, tzinfo=UTC)
-    payload = event_payload("Acme kickoff", start, start + timedelta(hours=1),
-                            attendees=["ana.ruiz@acme.example"], location="Room 4")
+    draft = EventDraft("Acme kickoff", start, start + timedelta(hours=1),
+                       attendees=("ana.ruiz@acme.example",), invite=False)
     with connector:
-        created = connector.create_event(payload)
-        stored = graph.data.mailbox(address).items[created.item_id]
+        created = connector.create_event(draft)
+        stored = graph.data.mailbox(address).items[created.remote_id]
         assert stored.container == "calendar" and stored.data["subject"] == "Acme kickoff"
-        assert stored.data["attendees"][0]["emailAddress"]["address"] == "ana.ruiz@acme.example"
+        assert stored.data["attendees"] == []
+        assert "ana.ruiz@acme.example" in stored.data["body"]["content"]
         moved = start + timedelta(days=1)
-        updated = connector.update_event(created.item_id, {
-            "subject": "Acme kickoff (moved)",
-            "start": event_payload("", moved, moved)["start"]})
-    stored = graph.data.mailbox(address).items[created.item_id]
-    assert stored.data["subject"] == "Acme kickoff (moved)"
-    assert stored.data["start"]["dateTime"] == "2030-03-05T15:00:00"
-    assert created.start == start and updated.start == moved
-    assert updated.ical_uid == created.ical_uid and updated.location == "Room 4"
+        updated = connector.update_event(created.remote_id, created.change_key,
+                                         {"subject": "Acme kickoff (moved)", "start": moved,
+                                          "end": moved + timedelta(hours=1)}, invite=False)
+        with pytest.raises(CalendarChangedError):
+            connector.update_event(created.remote_id, created.change_key, {"subject": "x"},
+                                   invite=False)
+        assert connector.read_event(created.remote_id) == updated
+        connector.delete_event(created.remote_id, updated.change_key, invite=False)
+        assert connector.read_event(created.remote_id) is None
+    assert updated.start == moved and updated.subject == "Acme kickoff (moved)"
+    assert updated.change_key != created.change_key
+    assert [i for i in graph.invitations if i["organizer"] == address] == []
+

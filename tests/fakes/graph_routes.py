@@ -181,26 +181,9 @@ def install_graph_routes(app: Flask, double) -> None:
             double.data.put(box.address, box.folder_id("sentitems"), message)
         return "", 202
 
-    @app.post("/v1.0/users/<user>/events")
-    def create_event(user: str):
-        box, error = user_box(user)
-        if error is not None:
-            return error
-        event = {**request.get_json(), "type": "singleInstance",
-                 "iCalUId": "040000008200E0" + secrets.token_hex(16),
-                 "organizer": {"emailAddress": {"address": box.address}}}
-        item_id = double.data.put(box.address, "calendar", event)
-        return jsonify(box.items[item_id].data), 201
+    from tests.fakes.graph_events import install_event_routes
 
-    @app.patch("/v1.0/users/<user>/events/<item_id>")
-    def update_event(user: str, item_id: str):
-        box, error = user_box(user)
-        if error is not None:
-            return error
-        if item_id not in box.items:
-            return graph_error(404, "ErrorItemNotFound", "The specified object was not found.")
-        double.data.update(box.address, item_id, **request.get_json())
-        return jsonify(box.items[item_id].data)
+    install_event_routes(app, double, user_box, graph_error)
 
     @app.post("/v1.0/$batch")
     def batch():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -61,7 +61,8 @@ class _Body:
     json: Any
     data: bytes | None
     content_type: str | None
-    if_match: str | None = None
+    #: more request headers (``If-Match``)
+    headers: dict[str, str]
 
 
 @dataclass
@@ -116,11 +117,8 @@ class GraphClient:
 
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
                 content_type: str | None = None, prefer: Iterable[str] = (),
-                if_match: str | None = None) -> requests.Response:
+                headers: Mapping[str, str] | None = None) -> requests.Response:
         """Send one request, retrying throttled and transient failures.
-
-        :param if_match: the version (``@odata.etag``) the request is made against;
-            Graph answers 412 when the item holds another.
 
         :raises AuthError: the token or the mailbox access was refused.
         :raises TransientError: still throttled or unreachable after the retries.
@@ -128,7 +126,7 @@ class GraphClient:
         refreshed = False
         attempt = 0
         while True:
-            body = _Body(json, data, content_type, if_match)
+            body = _Body(json, data, content_type, dict(headers or {}))
             response = self._send(method, path, body, prefer, refreshed)
             if response.status_code == 401 and not refreshed:
                 refreshed = True  # the cached token may have been revoked: get a new one
@@ -150,8 +148,7 @@ class GraphClient:
         }
         if body.content_type:
             headers["Content-Type"] = body.content_type
-        if body.if_match:
-            headers["If-Match"] = body.if_match
+        headers.update(body.headers)
         with self.slots:
             self.counts["requests"] += 1
             try:

@@ -10,7 +10,6 @@ from email.message import EmailMessage
 from typing import Any
 
 from crmsync.connectors.base import (
-    CalendarEvent,
     Connector,
     ContactCard,
     Page,
@@ -22,6 +21,7 @@ from crmsync.connectors.base import (
     Subscription,
     SubscriptionGoneError,
 )
+from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.graph import (
     calendar_view_delta,
@@ -47,7 +47,7 @@ from crmsync.errors import AuthError, ConfigError, TransientError
 NOT_PROCESSED = 429
 
 
-class GraphConnector(Connector, Sending, Subscribing, ContactFolderWriting):
+class GraphConnector(Connector, Sending, Subscribing, CalendarWriting, ContactFolderWriting):
     """One Microsoft 365 mailbox, app-only or delegated, through Graph delta queries.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -156,11 +156,29 @@ class GraphConnector(Connector, Sending, Subscribing, ContactFolderWriting):
             raise SendUnknownError(f"Graph sendMail: {exc}") from exc
         return SendReceipt(message["Message-ID"], str(status))
 
-    def create_event(self, payload: Mapping[str, Any]) -> CalendarEvent:
-        return events.create_event(self.client, payload)
+    # -- calendar write-back (CalendarWriting; see graph/events.py) ----------------------
 
-    def update_event(self, item_id: str, changes: Mapping[str, Any]) -> CalendarEvent:
-        return events.update_event(self.client, item_id, changes)
+    def create_event(self, draft: EventDraft) -> EventState:
+        """See `CalendarWriting.create_event`."""
+        return events.GraphEventWriter(self.client).create_event(draft)
+
+    def read_event(self, remote_id: str) -> EventState | None:
+        """See `CalendarWriting.read_event`."""
+        return events.GraphEventWriter(self.client).read_event(remote_id)
+
+    def update_event(self, remote_id: str, change_key: str, changes: Mapping[str, object],
+                     invite: bool) -> EventState:
+        """See `CalendarWriting.update_event`."""
+        return events.GraphEventWriter(self.client).update_event(
+            remote_id, change_key, changes, invite)
+
+    def delete_event(self, remote_id: str, change_key: str, invite: bool) -> None:
+        """See `CalendarWriting.delete_event`."""
+        events.GraphEventWriter(self.client).delete_event(remote_id, change_key, invite)
+
+    def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
+        """See `CalendarWriting.occurrences`."""
+        return events.GraphEventWriter(self.client).occurrences(remote_id, start, end)
 
     # -- push ----------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ def update_contact(client: GraphClient, remote_id: str, change_key: str,
                    card: ContactCard) -> StoredContact:
     """:raises ContactChangedError: Graph holds another version (412) or none (404)."""
     response = client.request("PATCH", f"/users/{client.settings.address}/contacts/{remote_id}",
-                              json=contact_payload(card), if_match=change_key)
+                              json=contact_payload(card),
+                              headers={"If-Match": change_key})
     if response.status_code in (404, 412):
         raise ContactChangedError(f"contact {remote_id} changed in Outlook")
     return _stored(checked_json(response))

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "apikey": (("apikeys",), "API keys for scripts and the preview page."),
     "audit": (("audit",), "The audit log of security-relevant actions."),
-    "calendar": (("calendar",), "iCalendar files and the meetings feed."),
+    "calendar": (("calendar", "calendar_booking"),
+                 "iCalendar files, the meetings feed, and meetings booked in the CRM."),
     "cases": (("cases",), "Support cases: SLA, outbox, rules and templates, reports."),
     "contacts": (("contacts",),
                  "vCards, suggested contact changes, and contacts in reps' address books."),

@@ -16,7 +16,7 @@ from crmsync.sync_service.web.feeds import FEED_DAYS, create_feed_token, revoke_
 
 @main.group()
 def calendar() -> None:
-    """iCalendar files and the meetings feed."""
+    """iCalendar files, the meetings feed, and meetings booked in the CRM."""
 
 
 @calendar.command("import")

@@ -40,6 +40,7 @@ from crmsync.crm.rules import load_capture_rules
 from crmsync.errors import AuthError, CrmSyncError, TransientError
 from crmsync.mapping import DEFAULT_POLICY, SUPPORT_POLICY, CapturePolicy, Directory
 from crmsync.sync_service.context import Services
+from crmsync.sync_service.engine.calendar_writeback import write_back
 from crmsync.sync_service.engine.fetch_process import ChildPages, FactedPage, FetchJob
 from crmsync.sync_service.engine.gc_tuning import fewer_collections
 from crmsync.sync_service.engine.isolate import store_page
@@ -135,7 +136,10 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow, *,
                                           resource, run):
                         report.status = CATCHING_UP
                         break
-                else:  # caught up: the owner's CRM contacts to their CRM folder
+                else:  # caught up: the calendar's changes are known, write the CRM's
+                    report.counters.update(
+                        write_back(services, mailbox_id, connector, lease, clock))
+                    # and the owner's CRM contacts to their CRM folder
                     report.counters.update(publish_contacts(services, mailbox_id, connector,
                                                             clock()))
                 _note_quarantined(report)

@@ -45,6 +45,7 @@ from crmsync.mapping.facts import FactsKey, MailFacts, facts_key, mail_facts
 from crmsync.mapping.links import HeldLink, LinkPlan, Target, plan_links
 from crmsync.mapping.records import Participant
 from crmsync.sync_service.engine.auto_contacts import create_participant_contacts
+from crmsync.sync_service.engine.booked_inbound import note_booked_removal
 from crmsync.sync_service.engine.link_rows import (
     apply_link_plan,
     held_links,
@@ -109,6 +110,7 @@ class PageWriter:
         cards: list[ContactCard] = []
         for change in page.changes:
             if isinstance(change, Deletion):
+                note_booked_removal(self, change)
                 self._delete_source(change)
             elif isinstance(change, FlagsChanged):
                 self._update_flags(change)

@@ -23,6 +23,7 @@ from crmsync.mapping import Participant
 from crmsync.mapping.evidence import gather_links
 from crmsync.mapping.links import plan_links
 from crmsync.mapping.privacy import privacy_verdict, sensitivity_of
+from crmsync.sync_service.engine.booked_inbound import claim_booked_event
 from crmsync.sync_service.engine.intents import fulfil_meeting_intents
 from crmsync.sync_service.engine.link_rows import apply_link_plan, held_links
 from crmsync.sync_service.engine.page import Writer, stored_key
@@ -66,6 +67,8 @@ def store_cards(writer: Writer, cards: list[ContactCard]) -> None:
 
 def store_calendar_change(writer: Writer, change: CalendarEvent) -> None:
     """Store one event in ``writer``'s transaction."""
+    if claim_booked_event(writer, change):
+        return  # booked in the CRM: it has its activities; the write-back reads it
     if change.sensitivity in PRIVATE:
         writer.counters[SKIP_PRIVATE] += 1
         return

@@ -1,0 +1,100 @@
+"""`crmsync calendar add|update|cancel`: meetings booked in the CRM (INTERFACES)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from crmsync.crm.db import session_scope
+from crmsync.errors import UserError
+from crmsync.sync_service.cli import services
+from crmsync.sync_service.cli.calendar import calendar
+from crmsync.sync_service.engine.bookings import (
+    Booking,
+    BookingChange,
+    book,
+    cancel,
+    change,
+    find_target,
+    meeting_by_id,
+    parse_moment,
+    parse_repeat,
+)
+
+WITH_HELP = "An attendee's address (repeat for several)."
+LINK_HELP = ("A record to link, TYPE:EXTERNAL_ID with TYPE contact, account, opportunity or "
+             "case (a case by its number); repeat for several.")
+INVITE_HELP = ("Send the --with people the calendar's meeting request (then its updates and "
+               "cancellation). Without it nobody is invited.")
+
+
+def _targets(session, links: tuple[str, ...]):
+    found = []
+    for text in links:
+        kind, _, external_id = text.partition(":")
+        if not external_id:
+            raise UserError(f"--link takes TYPE:EXTERNAL_ID, not {text!r}")
+        found.append(find_target(session, kind.strip().lower(), external_id.strip()))
+    return tuple(found)
+
+
+@calendar.command("add")
+@click.argument("owner_email")
+@click.option("--subject", required=True, help="The meeting's subject.")
+@click.option("--start", required=True, help="ISO 8601 with Z or an offset.")
+@click.option("--end", required=True, help="ISO 8601 with Z or an offset.")
+@click.option("--with", "attendees", multiple=True, help=WITH_HELP)
+@click.option("--link", "links", multiple=True, help=LINK_HELP)
+@click.option("--repeat", help="weekly:N: a weekly series of N occurrences.")
+@click.option("--timezone", "tzid", default="UTC", show_default=True,
+              help="The IANA zone a series repeats in (its local time holds across DST).")
+@click.option("--invite", is_flag=True, help=INVITE_HELP)
+def calendar_add(owner_email: str, subject: str, start: str, end: str,
+                 attendees: tuple[str, ...], links: tuple[str, ...], repeat: str | None,
+                 tzid: str, invite: bool) -> None:
+    """Book a meeting in the CRM for the CRM user OWNER_EMAIL and print its id; the next
+    sync writes it to the owner's calendar without inviting anyone unless --invite."""
+    with session_scope(services().sessions) as session:
+        meeting = book(session, Booking(
+            owner_email=owner_email, subject=subject, start=parse_moment(start),
+            end=parse_moment(end), attendees=attendees, links=_targets(session, links),
+            weekly_count=parse_repeat(repeat), invite=invite, tzid=tzid), datetime.now(UTC))
+        click.echo(str(meeting.activity_id))
+
+
+@calendar.command("update")
+@click.argument("meeting_id", type=int)
+@click.option("--subject", help="A new subject.")
+@click.option("--start", help="A new start (ISO 8601 with Z or an offset); the length stays "
+              "unless --end is given.")
+@click.option("--end", help="A new end.")
+@click.option("--with", "attendees", multiple=True,
+              help="Replaces the attendees (repeat for several).")
+@click.option("--link", "links", multiple=True, help=LINK_HELP + " Added to the links.")
+@click.option("--invite", is_flag=True, help=INVITE_HELP)
+def calendar_update(meeting_id: int, subject: str | None, start: str | None, end: str | None,
+                    attendees: tuple[str, ...], links: tuple[str, ...], invite: bool) -> None:
+    """Change a booked meeting (a series as a whole); the next sync updates the calendar."""
+    with session_scope(services().sessions) as session:
+        meeting = meeting_by_id(session, meeting_id)
+        if meeting is None:
+            raise UserError(f"no meeting {meeting_id} booked in the CRM")
+        change(session, meeting, BookingChange(
+            subject=subject, start=parse_moment(start) if start else None,
+            end=parse_moment(end) if end else None, attendees=attendees or None,
+            links=_targets(session, links), invite=invite), datetime.now(UTC))
+        click.echo(str(meeting.activity_id))
+
+
+@calendar.command("cancel")
+@click.argument("meeting_id", type=int)
+def calendar_cancel(meeting_id: int) -> None:
+    """Cancel a booked meeting (a series: all of it); the next sync removes it from the
+    calendar. Its activities and links stay."""
+    with session_scope(services().sessions) as session:
+        meeting = meeting_by_id(session, meeting_id)
+        if meeting is None:
+            raise UserError(f"no meeting {meeting_id} booked in the CRM")
+        cancel(meeting, datetime.now(UTC))
+        click.echo(str(meeting.activity_id))

@@ -1,0 +1,358 @@
+"""Book, change and cancel meetings in the CRM (``crmsync calendar add|update|cancel``,
+``/api/v1/meetings``); the next sync of the owner's mailbox writes them to the calendar.
+
+A booking is stored at once, as a ``meeting`` activity per occurrence (a single meeting:
+one) with the attendees as participants and each given record linked with source
+``user``, so the timeline shows it before any calendar has it. The rules about the
+calendar (invitations, conflicts, series) are in :mod:`.calendar_writeback`; the model and
+its invariants in :mod:`crmsync.crm.bookings`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crmsync.connectors.base import supports
+from crmsync.connectors.calendar_writes import CalendarWriting
+from crmsync.connectors.registry import load_connector_class
+from crmsync.crm.bookings import BookedMeeting, BookedOccurrence
+from crmsync.crm.models import (
+    Account,
+    Activity,
+    ActivityLink,
+    ActivityParticipant,
+    Case,
+    Contact,
+    ContactEmail,
+    Mailbox,
+    Opportunity,
+    User,
+    link_columns,
+    link_target,
+)
+from crmsync.errors import ConfigError, UserError
+from crmsync.mapping.addresses import normalize_address
+from crmsync.mapping.links import Target
+
+#: limits on what one booking may hold (untrusted input from the API)
+MAX_SUBJECT = 500
+MAX_ATTENDEES = 100
+MAX_LINKS = 20
+MAX_OCCURRENCES = 104
+MAX_LENGTH = timedelta(days=14)
+LINK_REASON = "booked in the CRM with this record"
+LINK_KINDS = ("contact", "account", "opportunity", "case")
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What a person books: see ``crmsync calendar add --help``."""
+
+    owner_email: str
+    subject: str
+    start: datetime
+    end: datetime
+    attendees: tuple[str, ...] = ()
+    links: tuple[Target, ...] = ()
+    weekly_count: int | None = None
+    invite: bool = False
+    tzid: str = "UTC"
+
+
+@dataclass(frozen=True)
+class BookingChange:
+    """What ``update`` changes: ``None`` leaves a field as it is; ``links`` are added."""
+
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    attendees: tuple[str, ...] | None = None
+    links: tuple[Target, ...] = ()
+    invite: bool = False
+    changed_fields: frozenset[str] = field(default_factory=frozenset)
+
+
+def parse_moment(text: str) -> datetime:
+    """Read ISO 8601 with ``Z`` or an offset (a time without one is refused, not guessed)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(
+            "z", "+00:00"))
+    except ValueError as exc:
+        raise UserError(f"{text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise UserError(f"{text!r} has no zone: add Z or an offset such as +01:00")
+    return moment.astimezone(UTC)
+
+
+def parse_repeat(text: str | None) -> int | None:
+    """Read ``weekly:N`` (2 to :data:`MAX_OCCURRENCES`)."""
+    if text is None:
+        return None
+    kind, _, count = text.partition(":")
+    if kind != "weekly" or not count.isdigit() or not 2 <= int(count) <= MAX_OCCURRENCES:
+        raise UserError(f"--repeat takes weekly:N with N from 2 to {MAX_OCCURRENCES}")
+    return int(count)
+
+
+def find_target(session: Session, kind: str, external_id: str) -> Target:
+    """Return the record ``TYPE:EXTERNAL_ID`` names (a case by its number)."""
+    if kind not in LINK_KINDS:
+        raise UserError(f"link type must be one of {', '.join(LINK_KINDS)}, not {kind!r}")
+    if kind == "case":
+        found = session.scalar(select(Case.id).where(Case.number == external_id.upper()))
+    else:
+        model = {"contact": Contact, "account": Account, "opportunity": Opportunity}[kind]
+        found = session.scalar(select(model.id).where(model.external_id == external_id))
+    if found is None:
+        raise UserError(f"no {kind} {external_id!r} in the CRM")
+    return Target(kind, found)
+
+
+def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
+    """Store a new booking and its activities; return it (its ``activity_id`` is the id).
+
+    :raises UserError: an unknown owner, a bad time, too much of anything.
+    """
+    owner = session.scalar(select(User).where(User.email == booking.owner_email.lower()))
+    if owner is None:
+        raise UserError(f"no CRM user {booking.owner_email!r}")
+    _check_times(booking.start, booking.end)
+    _check_zone(booking.tzid)
+    if len(booking.links) > MAX_LINKS:
+        raise UserError(f"at most {MAX_LINKS} links")
+    mailbox = calendar_mailbox(session, owner.id)
+    # Who sees the meeting follows the mailbox it belongs to (crm/visibility.py): the
+    # calendar's, else another of the owner's, else (no mailbox yet) the organization.
+    home = mailbox or session.scalar(select(Mailbox).where(
+        Mailbox.owner_id == owner.id, Mailbox.removed_at.is_(None)).order_by(Mailbox.id))
+    meeting = BookedMeeting(
+        owner_id=owner.id, mailbox_id=mailbox.id if mailbox else None,
+        subject=_subject(booking.subject), starts_at=booking.start, ends_at=booking.end,
+        tzid=booking.tzid, attendees=list(_attendees(booking.attendees, owner.email)),
+        weekly_count=booking.weekly_count, invite=booking.invite, status="confirmed",
+        crm_times={}, pending=[], agreed=None, calendar_changed=False, created_at=now)
+    token = secrets.token_hex(8)
+    slots = _slots(meeting)
+    for index, slot in enumerate(slots):
+        activity = _new_activity(meeting, slot, token, home, now)
+        session.add(activity)
+        session.flush()
+        if index == 0:
+            meeting.activity_id = activity.id
+            meeting.activity = activity
+        if meeting.weekly_count:
+            meeting.occurrences.append(BookedOccurrence(
+                original_start=slot, starts_at=slot, ends_at=slot + _length(meeting),
+                status="confirmed", activity_id=activity.id))
+    session.add(meeting)
+    session.flush()
+    _add_links(meeting, booking.links, owner.id, now)
+    _sync_participants(session, meeting, owner)
+    return meeting
+
+
+def change(session: Session, meeting: BookedMeeting, update: BookingChange,
+           now: datetime) -> BookedMeeting:
+    """Apply ``update`` to the booking (a series as a whole); the calendar follows.
+
+    :raises UserError: the meeting is cancelled, or the new times are wrong.
+    """
+    if meeting.status == "cancelled":
+        raise UserError(f"meeting {meeting.activity_id} is cancelled")
+    start = update.start or meeting.starts_at
+    end = update.end or (start + _length(meeting) if update.start else meeting.ends_at)
+    _check_times(start, end)
+    new = {"subject": _subject(update.subject) if update.subject is not None else None,
+           "start": start if start != meeting.starts_at else None,
+           "end": end if end != meeting.ends_at else None,
+           "attendees": list(_attendees(update.attendees, meeting.owner.email))
+           if update.attendees is not None else None}
+    for name, value in new.items():
+        if value is None or value == field_value(meeting, name):
+            continue
+        _set_field(meeting, name, value)
+        meeting.crm_times = {**meeting.crm_times, name: now.isoformat()}
+        meeting.pending = sorted({*meeting.pending, name})
+    if update.invite and not meeting.invite:
+        meeting.invite = True
+        meeting.pending = sorted({*meeting.pending, "attendees"})
+    if new["start"] is not None or new["end"] is not None:
+        _move_occurrences(meeting)
+    if len(update.links) + len(meeting.activity.links) > MAX_LINKS:
+        raise UserError(f"at most {MAX_LINKS} links")
+    _add_links(meeting, update.links, meeting.owner_id, now)
+    _sync_participants(session, meeting, meeting.owner)
+    if meeting.pending:
+        meeting.written_at = None  # the next sync of the owner's mailbox writes it
+    return meeting
+
+
+def cancel(meeting: BookedMeeting, now: datetime) -> BookedMeeting:
+    """Cancel the meeting (a series: all of it); its activities and links stay."""
+    if meeting.status != "cancelled":
+        meeting.status = "cancelled"
+        meeting.crm_times = {**meeting.crm_times, "status": now.isoformat()}
+        meeting.pending = sorted({*meeting.pending, "status"})
+        meeting.written_at = None
+    return meeting
+
+
+def meeting_by_id(session: Session, activity_id: int) -> BookedMeeting | None:
+    """The booking whose meeting id (its first activity) is ``activity_id``."""
+    return session.scalar(select(BookedMeeting).where(
+        BookedMeeting.activity_id == activity_id))
+
+
+def calendar_mailbox(session: Session, owner_id: int) -> Mailbox | None:
+    """The owner's mailbox whose calendar takes their bookings: the first personal,
+    not removed mailbox whose connector writes calendars."""
+    mailboxes = session.scalars(select(Mailbox).where(
+        Mailbox.owner_id == owner_id, Mailbox.purpose == "personal",
+        Mailbox.removed_at.is_(None)).order_by(Mailbox.id)).all()
+    for mailbox in mailboxes:
+        try:
+            if supports(load_connector_class(mailbox.provider), CalendarWriting):
+                return mailbox
+        except ConfigError:
+            continue
+    return None
+
+
+def field_value(meeting: BookedMeeting, name: str) -> object:
+    """The CRM's value of a two-way field (times as aware datetimes)."""
+    return {"subject": meeting.subject, "start": meeting.starts_at, "end": meeting.ends_at,
+            "attendees": list(meeting.attendees)}[name]
+
+
+def _set_field(meeting: BookedMeeting, name: str, value: object) -> None:
+    if name == "subject":
+        meeting.subject = str(value)
+    elif name == "start":
+        meeting.starts_at = value  # type: ignore[assignment]
+    elif name == "end":
+        meeting.ends_at = value  # type: ignore[assignment]
+    else:
+        meeting.attendees = list(value)  # type: ignore[call-overload]
+
+
+def set_from_calendar(session: Session, meeting: BookedMeeting, values: dict) -> None:
+    """Take the calendar's values of some fields (the two-way rule decided so)."""
+    for name, value in values.items():
+        _set_field(meeting, name, value)
+    if "start" in values or "end" in values:
+        _move_occurrences(meeting)
+    _sync_participants(session, meeting, meeting.owner)
+
+
+def _check_times(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise UserError("the meeting must end after it starts")
+    if end - start > MAX_LENGTH:
+        raise UserError("a meeting lasts at most 14 days")
+
+
+def _check_zone(tzid: str) -> None:
+    try:
+        ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(f"unknown time zone {tzid!r}") from exc
+
+
+def _subject(text: str) -> str:
+    subject = " ".join(text.split())
+    if not subject or len(subject) > MAX_SUBJECT:
+        raise UserError(f"the subject must have 1 to {MAX_SUBJECT} characters")
+    return subject
+
+
+def _attendees(addresses: Sequence[str] | None, owner_email: str) -> tuple[str, ...]:
+    result: list[str] = []
+    for raw in addresses or ():
+        address = normalize_address(raw)
+        if address is None:
+            raise UserError(f"{raw[:100]!r} is not a mail address")
+        if address != owner_email.lower() and address not in result:
+            result.append(address)
+    if len(result) > MAX_ATTENDEES:
+        raise UserError(f"at most {MAX_ATTENDEES} attendees")
+    return tuple(result)
+
+
+def _length(meeting: BookedMeeting) -> timedelta:
+    return meeting.ends_at - meeting.starts_at
+
+
+def _slots(meeting: BookedMeeting) -> list[datetime]:
+    """The occurrences' starts (UTC): weekly at the same wall-clock time in ``tzid``."""
+    zone = ZoneInfo(meeting.tzid)
+    local = meeting.starts_at.astimezone(zone)
+    count = meeting.weekly_count or 1
+    return [(local + timedelta(weeks=n)).replace(tzinfo=None).replace(tzinfo=zone)
+            .astimezone(UTC) for n in range(count)]
+
+
+def _move_occurrences(meeting: BookedMeeting) -> None:
+    """A series moved as a whole: each occurrence not moved in the calendar follows."""
+    slots = _slots(meeting)
+    for occurrence, slot in zip(meeting.occurrences, slots, strict=False):
+        if occurrence.status == "confirmed":
+            occurrence.starts_at, occurrence.ends_at = slot, slot + _length(meeting)
+            occurrence.activity.occurred_at = slot
+    meeting.activity.occurred_at = meeting.starts_at
+
+
+def _new_activity(meeting: BookedMeeting, slot: datetime, token: str,
+                  home: Mailbox | None, now: datetime) -> Activity:
+    key = f"booked:{token}" if slot == meeting.starts_at \
+        else f"booked:{token}@{slot:%Y%m%dT%H%M%SZ}"
+    return Activity(
+        kind="meeting", dedupe_key=key, subject=meeting.subject, occurred_at=slot,
+        direction="outbound", conversation=f"booked:{token}", created_at=now,
+        owner_mailbox_id=home.id if home else None,
+        participants=[], links=[], sources=[], attachments=[])
+
+
+def activities_of(meeting: BookedMeeting) -> list[Activity]:
+    """The meeting's activities: one per occurrence (a single meeting: one)."""
+    if meeting.occurrences:
+        return [o.activity for o in meeting.occurrences]
+    return [meeting.activity]
+
+
+def _add_links(meeting: BookedMeeting, targets: Sequence[Target], user_id: int,
+               now: datetime) -> None:
+    """Link every occurrence's activity to each target (a person's link, source ``user``)."""
+    for activity in activities_of(meeting):
+        held = {link_target(link) for link in activity.links}
+        for target in targets:
+            if target not in held:
+                held.add(target)
+                activity.links.append(ActivityLink(
+                    reason=LINK_REASON, confidence=1.0, source="user", created_by_id=user_id,
+                    created_at=now, occurred_at=activity.occurred_at, **link_columns(target)))
+
+
+def _sync_participants(session: Session, meeting: BookedMeeting, owner: User) -> None:
+    """Each activity's participants: the owner as organizer, the people as attendees."""
+    wanted = [(owner.email, owner.name, "organizer")] + [
+        (a, "", "attendee") for a in meeting.attendees]
+    contacts = dict(session.execute(select(ContactEmail.address, ContactEmail.contact_id).where(
+        ContactEmail.address.in_([a for a, _, _ in wanted]))).all())
+    for activity in activities_of(meeting):
+        activity.subject = meeting.subject
+        have = {(p.address, p.role): p for p in activity.participants}
+        keep = {(a, r) for a, _, r in wanted}
+        for key, participant in have.items():
+            if key not in keep:
+                activity.participants.remove(participant)
+        for address, name, role in wanted:
+            if (address, role) not in have:
+                activity.participants.append(ActivityParticipant(
+                    address=address, name=name, role=role, contact_id=contacts.get(address)))
