@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from crmsync.connectors.base import ContactCard
+from crmsync.connectors.contact_folders import ContactChangedError
+from crmsync.connectors.registry import load_connector_class
 from tests.conftest import Cli, load_sample_crm
 from tests.dav.accounts import DavAccount
 from tests.dav.test_dav_mailbox import add_caldav
 from tests.ews.helpers import MARIA
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def book(account: DavAccount) -> dict[str, str]:
@@ -31,6 +34,7 @@ def suggestions(cli: Cli) -> list[dict]:
             cli("contacts", "suggestions", "--json").output.splitlines()]
 
 
+@SQLITE_ONLY
 def test_contacts_of_the_reps_accounts_reach_the_crm_address_book_and_edits_come_back(
         cli: Cli, account: DavAccount, tmp_path: Path) -> None:
     # Maria's rule: the accounts she owns. Their contacts appear in her "CRM" address
@@ -73,3 +77,27 @@ def test_contacts_of_the_reps_accounts_reach_the_crm_address_book_and_edits_come
 
     cli("contacts", "suggestions", "--dismiss", str(suggestion["id"]))
     assert suggestions(cli) == []
+
+    # An erased person leaves every CRM folder at the next sync.
+    cli("privacy", "erase", "tom.becker@acme.example")
+    cli("sync", "--mailbox", name, "--once")
+    assert set(book(account)) == {"ana.ruiz@acme.example", "peter.gibbons@gmail.com"}
+
+
+def test_a_write_at_an_old_etag_is_refused_not_applied(account: DavAccount) -> None:
+    # Edited in the address book after we listed it: the PUT If-Match the old ETag is
+    # refused (412), and the rep's edit stays.
+
+    dav = load_connector_class("caldav").from_settings(
+        {"url": account.user.principal_url, "username": account.user.username},
+        account.user.password)
+    card = ContactCard("crm-c-2", "CRM", "Tom Becker", ("tom.becker@acme.example",),
+                       "Tom", "Becker", "Acme", "CTO")
+    stored = dav.create_crm_contact(card)
+    text = account.get(stored.remote_id).text
+    account.request("PUT", stored.remote_id.split("/", 2)[2], text.replace("CTO", "Boss"),
+                    {"Content-Type": "text/vcard"})
+    with pytest.raises(ContactChangedError):
+        dav.update_crm_contact(stored.remote_id, stored.change_key, card)
+    [now] = dav.crm_folder_contacts()
+    assert now.card.job_title == "Boss" and now.change_key != stored.change_key

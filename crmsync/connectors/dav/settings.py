@@ -26,7 +26,8 @@ class DavSettings:
         server's DAV root (``https://HOST/remote.php/dav/`` on Nextcloud) or the
         principal's URL.
     :param username: who signs in (HTTP Basic or Digest, always over TLS).
-    :param address: the account's mail address (the owner's by default), for logs.
+    :param address: the account's mail address (``--owner``'s): the ORGANIZER of the
+        meetings crmsync writes to the calendar.
     :param sync_tokens: use RFC 6578 sync-collection where the server offers it; off, the
         collection's CTag and its items' ETags are compared instead (servers without it).
     :param window_days: the calendar window, days before and after today.
