@@ -10,10 +10,12 @@ from typing import Any
 import caldav
 
 from crmsync.connectors.base import Connector, ContactCard, Page
+from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.dav.calendar import fetch_calendar
 from crmsync.connectors.dav.client import first_calendar, open_client, own_address_book
 from crmsync.connectors.dav.contacts import fetch_contacts
+from crmsync.connectors.dav.events import DavEventWriter
 from crmsync.connectors.dav.publish import book_contacts, crm_book, delete_card, put_card
 from crmsync.connectors.dav.settings import DavSettings
 from crmsync.errors import ConfigError
@@ -24,7 +26,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class DavConnector(Connector, ContactFolderWriting):
+class DavConnector(Connector, CalendarWriting, ContactFolderWriting):
     """One CalDAV/CardDAV account (Google, iCloud, Nextcloud, Radicale ...).
 
     Resources are ``calendar`` and ``contacts`` (see :mod:`.settings`); each cursor holds
@@ -45,6 +47,7 @@ class DavConnector(Connector, ContactFolderWriting):
         self._today = today
         self._client: caldav.DAVClient | None = None
         self._crm_book: str | None = None
+        self._writer: DavEventWriter | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> DavConnector:
@@ -71,6 +74,36 @@ class DavConnector(Connector, ContactFolderWriting):
             url = known or own_address_book(self.client)
             return fetch_contacts(self.client, url, cursor, self.settings)
         raise ConfigError(f"unknown CalDAV resource {resource!r}")
+
+    # -- meetings booked in the CRM (events.py) ---------------------------------------------
+
+    @property
+    def writer(self) -> DavEventWriter:
+        if self._writer is None:
+            self._writer = DavEventWriter(self.client, first_calendar(self.client),
+                                          self.settings.address)
+        return self._writer
+
+    def create_event(self, draft: EventDraft) -> EventState:
+        """See `CalendarWriting.create_event`."""
+        return self.writer.create_event(draft)
+
+    def read_event(self, remote_id: str) -> EventState | None:
+        """See `CalendarWriting.read_event`."""
+        return self.writer.read_event(remote_id)
+
+    def update_event(self, remote_id: str, change_key: str, changes: Mapping[str, object],
+                     invite: bool) -> EventState:
+        """See `CalendarWriting.update_event`."""
+        return self.writer.update_event(remote_id, change_key, changes, invite)
+
+    def delete_event(self, remote_id: str, change_key: str, invite: bool) -> None:
+        """See `CalendarWriting.delete_event`."""
+        self.writer.delete_event(remote_id, change_key, invite)
+
+    def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
+        """See `CalendarWriting.occurrences`."""
+        return self.writer.occurrences(remote_id, start, end)
 
     # -- the CRM address book (publish.py) -------------------------------------------------
 
