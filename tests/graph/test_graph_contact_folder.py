@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from crmsync.connectors.base import ContactCard
+from crmsync.connectors.contact_folders import ContactChangedError
 from tests.conftest import Cli, load_sample_crm
+from tests.connectors.test_graph import connect
 from tests.fakes.graph_server import GraphDouble
 from tests.graph.test_graph_sync import add_graph_mailbox, sync
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 MARIA = "maria.lopez@northwind.example"
 
 
@@ -23,6 +26,7 @@ def folder(graph: GraphDouble, address: str) -> dict[str, dict]:
             for c in graph.folder_contacts(address).values()}
 
 
+@SQLITE_ONLY
 def test_crm_contacts_in_the_outlook_folder_and_an_outlook_edit_as_a_suggestion(
         cli: Cli, graph: GraphDouble, tmp_path: Path) -> None:
     # Maria's team rule (Sales EMEA) publishes the accounts her team owns.
@@ -58,6 +62,7 @@ def test_crm_contacts_in_the_outlook_folder_and_an_outlook_edit_as_a_suggestion(
     assert "hank@globex.example" in cli("contacts", "export").output
 
 
+@SQLITE_ONLY
 def test_a_crm_change_is_written_at_the_version_seen(cli: Cli, graph: GraphDouble,
                                                       tmp_path: Path) -> None:
     # The CRM changes Tom's title: the folder copy is updated in place (same id, new
@@ -79,3 +84,17 @@ def test_a_crm_change_is_written_at_the_version_seen(cli: Cli, graph: GraphDoubl
     assert after["tom.becker@acme.example"]["jobTitle"] == "CEO"
     assert after["tom.becker@acme.example"]["changeKey"] != tom["changeKey"]
     assert cli("contacts", "suggestions").output == ""
+
+
+def test_a_write_at_an_old_change_key_is_refused_not_applied(graph: GraphDouble) -> None:
+    # Edited in Outlook after we listed the folder: the PATCH If-Match the old etag gets
+    # 412, and the Outlook edit stays.
+    address, connector = connect(graph)
+    card = ContactCard("crm-c-2", "CRM", "Tom Becker", ("tom.becker@acme.example",),
+                       "Tom", "Becker", "Acme", "CTO")
+    stored = connector.create_crm_contact(card)
+    graph.data.update(address, stored.remote_id, jobTitle="Boss")
+    with pytest.raises(ContactChangedError):
+        connector.update_crm_contact(stored.remote_id, stored.change_key, card)
+    [now] = connector.crm_folder_contacts()
+    assert now.card.job_title == "Boss" and now.change_key != stored.change_key
