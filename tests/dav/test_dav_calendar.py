@@ -13,7 +13,7 @@ from crmsync.connectors.base import CalendarEvent, Deletion, Unreadable
 from crmsync.connectors.ical_events import occurrence_uid, stamp
 from crmsync.connectors.registry import load_connector_class
 from tests.contract.handles import drain
-from tests.dav.accounts import DavAccount
+from tests.dav.accounts import MKCALENDAR, DavAccount
 from tests.ews.calendars import calendar, next_monday, people, single, weekly
 from tests.ews.helpers import ANA, MARIA
 
@@ -119,3 +119,20 @@ def test_an_event_in_a_zone_nobody_defines_is_unreadable_not_guessed(
         "END:VCALENDAR\r\n")
     [unreadable] = [c for c in drain(connector(account)).changes if isinstance(c, Unreadable)]
     assert unreadable.item_id == href and "Mars/Olympus" in unreadable.reason
+
+
+def test_a_calendar_gone_from_its_url_is_looked_up_again(account: DavAccount) -> None:
+    # The calendar the cursor names is deleted and another is the account's now: it is
+    # listed whole (resync), and the old calendar's meetings are deleted from this one.
+    old = account.put_event(calendar(single("old-1", "Old", soon(), who="")))
+    dav = connector(account)
+    first = drain(dav)
+    account.request("DELETE", "work/")
+    account.request("MKCALENDAR", "home/", MKCALENDAR.format(name="Home"))
+    account.request("PUT", "home/new.ics", calendar(single("new-1", "New", soon(), who="")),
+                    {"Content-Type": "text/calendar"})
+    again = drain(dav, first.cursors)
+    assert again.pages[0].resync
+    assert [e.ical_uid for e in events(again.changes)] == ["new-1"]
+    assert [c.item_id for c in again.changes if isinstance(c, Deletion)] == [old]
+    assert json.loads(again.cursors["calendar"])["collection"].endswith("/home/")

@@ -25,14 +25,19 @@ from crmsync.connectors.ical_events import RESOURCE, CalendarItemError, item_eve
 
 
 def fetch_calendar(client: caldav.DAVClient, url: str, cursor: str | None,
-                   settings: DavSettings, today: date) -> Iterator[Page]:
-    """Yield pages of calendar changes since ``cursor`` (see `Connector.fetch_changes`)."""
+                   settings: DavSettings, today: date, moved: bool = False) -> Iterator[Page]:
+    """Yield pages of calendar changes since ``cursor`` (see `Connector.fetch_changes`).
+
+    :param moved: the calendar the cursor named is gone and ``url`` is another: it is
+        listed whole, and what the old one held and the new one lacks is deleted.
+    """
     run = Round(cursor, settings, today)
-    saved: dict[str, Any] = json.loads(run.state_cursor)["dav"] if run.state_cursor else {}
+    saved: dict[str, Any] = {} if moved or not run.state_cursor else \
+        json.loads(run.state_cursor)["dav"]
     listing = list_changes(client, url, saved, settings.sync_tokens)
-    if listing.resync:
+    if listing.resync or moved:
         run.restart(run.emitted)
-    resync = run.drifted or listing.resync
+    resync = run.drifted or listing.resync or moved
 
     def cursor_of(state: dict[str, Any]) -> str:
         return run.cursor(json.dumps({"dav": state, "collection": url}))

@@ -88,7 +88,7 @@ def send(client: caldav.DAVClient, method: str, url: str, body: str = "",
 
 def propfind(client: caldav.DAVClient, url: str, props: str, depth: int) -> etree._Element:
     """PROPFIND ``props`` (XML elements, namespaces of :data:`NS`); the multistatus."""
-    body = (f'<?xml version="1.0" encoding="utf-8"?><d:propfind {_xmlns()}><d:prop>{props}'
+    body = (f'<?xml version="1.0" encoding="utf-8"?><d:propfind {xmlns()}><d:prop>{props}'
             "</d:prop></d:propfind>")
     response = send(client, "PROPFIND", url, body, {"Depth": str(depth)})
     if response.status != 207:
@@ -103,13 +103,9 @@ def multistatus(response: Any) -> etree._Element:
     return tree
 
 
-def _xmlns() -> str:
-    return " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NS.items())
-
-
 def xmlns() -> str:
     """The namespace declarations request bodies use."""
-    return _xmlns()
+    return " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NS.items())
 
 
 def absolute(base: str, href: str) -> str:

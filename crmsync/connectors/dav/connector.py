@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -13,12 +14,19 @@ from crmsync.connectors.base import Connector, ContactCard, Page
 from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.dav.calendar import fetch_calendar
-from crmsync.connectors.dav.client import first_calendar, open_client, own_address_book
+from crmsync.connectors.dav.client import (
+    DavStatusError,
+    first_calendar,
+    open_client,
+    own_address_book,
+)
 from crmsync.connectors.dav.contacts import fetch_contacts
 from crmsync.connectors.dav.events import DavEventWriter
 from crmsync.connectors.dav.publish import book_contacts, crm_book, delete_card, put_card
 from crmsync.connectors.dav.settings import DavSettings
 from crmsync.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def utc_today() -> date:
@@ -65,15 +73,34 @@ class DavConnector(Connector, CalendarWriting, ContactFolderWriting):
         return self.settings.resources()
 
     def fetch_changes(self, resource: str, cursor: str | None) -> Iterator[Page]:
-        """See `Connector.fetch_changes`."""
+        """See `Connector.fetch_changes`.
+
+        A collection the cursor names that the server no longer has (404: deleted, or
+        moved to another URL) is looked up again, and the one found is listed whole.
+        """
+        if resource not in ("calendar", "contacts"):
+            raise ConfigError(f"unknown CalDAV resource {resource!r}")
         known = json.loads(cursor).get("collection") if cursor else None
+        try:
+            yield from self._fetch(resource, known or self._discover(resource), cursor)
+        except DavStatusError as exc:
+            if exc.status != 404 or known is None:
+                raise
+            log.warning("%s: the %s at %s is gone; syncing the one found now",
+                        self.settings.username, resource, known)
+            yield from self._fetch(resource, self._discover(resource), cursor, moved=True)
+
+    def _discover(self, resource: str) -> str:
         if resource == "calendar":
-            url = known or first_calendar(self.client)
-            return fetch_calendar(self.client, url, cursor, self.settings, self._today())
-        if resource == "contacts":
-            url = known or own_address_book(self.client)
-            return fetch_contacts(self.client, url, cursor, self.settings)
-        raise ConfigError(f"unknown CalDAV resource {resource!r}")
+            return first_calendar(self.client)
+        return own_address_book(self.client)
+
+    def _fetch(self, resource: str, url: str, cursor: str | None,
+               moved: bool = False) -> Iterator[Page]:
+        if resource == "calendar":
+            return fetch_calendar(self.client, url, cursor, self.settings, self._today(), moved)
+        return fetch_contacts(self.client, url, None if moved else cursor, self.settings,
+                              moved)
 
     # -- meetings booked in the CRM (events.py) ---------------------------------------------
 

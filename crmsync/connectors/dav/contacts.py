@@ -22,13 +22,16 @@ RESOURCE = "contacts"
 
 
 def fetch_contacts(client: caldav.DAVClient, url: str, cursor: str | None,
-                   settings: DavSettings) -> Iterator[Page]:
-    """Yield pages of contact changes since ``cursor`` (see `Connector.fetch_changes`)."""
+                   settings: DavSettings, moved: bool = False) -> Iterator[Page]:
+    """Yield pages of contact changes since ``cursor`` (see `Connector.fetch_changes`).
+
+    :param moved: the address book is another than the one before (listed whole).
+    """
     saved: dict[str, Any] = json.loads(cursor)["dav"] if cursor else {}
     listing = list_changes(client, url, saved, settings.sync_tokens)
     records: list[Change] = [Deletion(item_id=href, folder=RESOURCE) for href in listing.deleted]
     changed = listing.changed
-    resync = listing.resync
+    resync = listing.resync or moved
     for start in range(0, max(len(changed), 1), settings.page_size):
         batch = changed[start:start + settings.page_size]
         records += cards(client, url, batch)
