@@ -78,8 +78,7 @@ class ContactSuggestion(Base):
 def suggest(session: Session, contact: Contact, conflict: tuple[str, str, str], source: str,
             now: datetime) -> None:
     """Record one (field, CRM value, card value) conflict; one already listed is kept."""
-    field_name, crm_value, card_value = (value[:300] if i else value
-                                         for i, value in enumerate(conflict))
+    field_name, crm_value, card_value = conflict[0], conflict[1][:300], conflict[2][:300]
     if contact.id is None:
         session.flush()
     exists = session.scalar(select(ContactSuggestion.id).where(

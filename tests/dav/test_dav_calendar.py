@@ -136,3 +136,17 @@ def test_a_calendar_gone_from_its_url_is_looked_up_again(account: DavAccount) ->
     assert [e.ical_uid for e in events(again.changes)] == ["new-1"]
     assert [c.item_id for c in again.changes if isinstance(c, Deletion)] == [old]
     assert json.loads(again.cursors["calendar"])["collection"].endswith("/home/")
+
+
+@pytest.mark.parametrize("tzid", ["Europe/Berlin", "W. Europe Standard Time"])
+def test_a_zone_named_without_its_vtimezone_is_resolved(account: DavAccount, tzid: str) -> None:
+    # Apps write IANA names, Outlook exports Windows names, often without a VTIMEZONE:
+    # both are the same Berlin wall-clock time, 10:00 in December = 09:00 UTC.
+    account.put_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t\r\nBEGIN:VEVENT\r\nUID:tz-1\r\n"
+        f"DTSTAMP:20260101T000000Z\r\nDTSTART;TZID={tzid}:20261210T100000\r\n"
+        f"DTEND;TZID={tzid}:20261210T110000\r\nSUMMARY:Zoned\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n")
+    dav = connector(account, window_days=(400, 400))
+    [event] = events(drain(dav).changes)
+    assert event.start == datetime(2026, 12, 10, 9, tzinfo=UTC)
