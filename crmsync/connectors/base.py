@@ -188,6 +188,8 @@ class CalendarEvent:
     location: str = ""
     body_text: str | None = None
     online_meeting_url: str | None = None
+    #: CHANGE_KEY of this event when the provider gives it in the sync (Graph's etag)
+    change_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Capability: write meetings booked in the CRM to the mailbox's calendar, and read them back.
 
-This is the interface a calendar writer implements (Graph: ``connectors/graph/event_writes.py``,
+This is the interface a calendar writer implements (Graph: ``connectors/graph/events.py``,
 Exchange: ``connectors/ews/calendar_writes.py``; a CalDAV connector the same way). The
 engine (:mod:`crmsync.sync_service.engine.calendar_writeback`) calls it during the
 owner's mailbox sync and keeps what it returns; the writer knows nothing of the CRM.
@@ -114,6 +114,17 @@ class CalendarWriting(abc.ABC):
 
         :raises CalendarWriteError: the calendar refused it.
         """
+
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """Return the event created from a draft with this ``crm_ref``, if the calendar
+        holds one (``None``: none, or the writer cannot tell).
+
+        Asked before creating again when an earlier run may have created the event and
+        stopped before storing its id. A writer whose create is idempotent by itself
+        (CalDAV: PUT to an href made from ``crm_ref`` with ``If-None-Match: *``) may keep
+        this default.
+        """
+        return None
 
     @abc.abstractmethod
     def read_event(self, remote_id: str) -> EventState | None:

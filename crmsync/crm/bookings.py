@@ -67,6 +67,10 @@ class BookedMeeting(Base):
     remote_id: Mapped[str | None] = mapped_column(String(500), index=True)
     change_key: Mapped[str | None] = mapped_column(String(500))
     remote_uid: Mapped[str | None] = mapped_column(String(1000))
+    #: set (and committed) before the calendar is asked to create the event: a run that
+    #: finds it set without ``remote_id`` looks for the event by ``crm_ref`` first, so a
+    #: crash between the calendar's answer and the commit never makes a second event
+    create_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: the calendar reported a change or a removal: read it at the next write-back
     calendar_changed: Mapped[bool] = mapped_column(default=False)
     #: when the calendar last took what the CRM holds; ``None``: something to write

@@ -7,7 +7,8 @@ the last write or read:
 - changed on one side only: that side's value goes to the other;
 - changed on both sides: the later change wins, by the CRM's time for that field
   against the calendar's last-modified time; when the calendar's time is unknown, the
-  calendar's value stands (a change nobody can date is never overwritten);
+  calendar's value stands (a change nobody can date is never overwritten), and so it
+  does within the same second when the calendar keeps whole seconds (Exchange);
 - changed on neither: nothing happens.
 
 So the CRM never writes over a change made in the calendar after its own, and a change
@@ -61,6 +62,10 @@ def merge_fields(crm: Mapping[str, Any], calendar: Mapping[str, Any],
 
 
 def _crm_is_later(crm_time: datetime | None, calendar_time: datetime | None) -> bool:
+    """Whether the CRM's change is later, at the calendar's precision: Exchange keeps
+    whole seconds, so within the same second the calendar's change stands."""
     if crm_time is None or calendar_time is None:
         return False
+    if calendar_time.microsecond == 0:
+        crm_time = crm_time.replace(microsecond=0)
     return crm_time > calendar_time

@@ -54,6 +54,7 @@ from flask import Flask, Response, request
 from lxml import etree
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from tests.fakes import ews_calendar_writes as calendar_writes
 from tests.fakes.ews_data import EwsFolder, EwsItem, EwsMailbox
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -124,6 +125,8 @@ class EwsDouble:
         self.streaming: dict[str, Streaming] = {}
         #: (mailbox, MIME) of every mail the double was asked to send
         self.sent: list[tuple[str, bytes]] = []
+        #: every calendar write's invitation mode (tests.fakes.ews_calendar_writes)
+        self.meeting_messages: list[dict[str, Any]] = []
         #: subscriptions the server dropped (:meth:`expire_streaming`)
         self.expired: set[str] = set()
         self.refuse_streaming = False
@@ -624,6 +627,7 @@ def _item_full(item: EwsItem, box: EwsMailbox) -> str:
         parts.append(f"<t:IsRead>{_bool(item.is_read)}</t:IsRead>")
         parts.append(_flag_status(item))
     if item.kind == "CalendarItem":
+        parts.append(calendar_writes.calendar_fields(item))
         parts.append(f"<t:UID>{escape(str(item.props.get('uid', item.id)))}</t:UID>")
         parts.append("<t:CalendarItemType>"
                      f"{item.props.get('calendar_item_type', 'Single')}</t:CalendarItemType>")
@@ -665,6 +669,10 @@ def get_item(double: EwsDouble, call: Call) -> Response:
     messages = []
     with double.lock:
         for element in _folder_elements(call.body, "m:ItemIds"):
+            if etree.QName(element).localname == "OccurrenceItemId":
+                messages.append(calendar_writes.get_occurrence(box, element, _success, _error,
+                                                               _item_id))
+                continue
             item = box.items.get(element.get("Id", ""))
             if item is None:
                 messages.append(_error("GetItem", "ErrorItemNotFound",
@@ -821,6 +829,10 @@ def create_item(double: EwsDouble, call: Call) -> Response:
     messages = []
     with double.lock:
         for element in _folder_elements(call.body, "m:Items"):
+            if etree.QName(element).localname == "CalendarItem":
+                messages.append(_success("CreateItem", calendar_writes.create_calendar_item(
+                    double, call, box, element, _item_id)))
+                continue
             encoded = element.findtext("t:MimeContent", namespaces=NS)
             if etree.QName(element).localname != "Message" or not encoded:
                 messages.append(_error("CreateItem", "ErrorInvalidRequest",
@@ -838,7 +850,23 @@ def create_item(double: EwsDouble, call: Call) -> Response:
     return _response("CreateItem", messages)
 
 
+def update_item(double: EwsDouble, call: Call) -> Response:
+    """UpdateItem of calendar items (:mod:`tests.fakes.ews_calendar_writes`)."""
+    with double.lock:
+        return _response("UpdateItem", calendar_writes.update_item(
+            double, call, double.mailboxes[call.address], _item_id, _success, _error))
+
+
+def delete_item(double: EwsDouble, call: Call) -> Response:
+    """DeleteItem of calendar items (:mod:`tests.fakes.ews_calendar_writes`)."""
+    with double.lock:
+        return _response("DeleteItem", calendar_writes.delete_item(
+            double, call, double.mailboxes[call.address], _success, _error))
+
+
 HANDLERS = {
+    "UpdateItem": update_item,
+    "DeleteItem": delete_item,
     "CreateItem": create_item,
     "GetFolder": get_folder,
     "FindFolder": find_folder,

@@ -21,6 +21,7 @@ changing the calendar in Outlook, and an event leaving the synced view.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,6 +176,22 @@ def install_event_routes(app: Flask, double, user_box, graph_error) -> None:
             _expand(double, box, box.items[item_id].data)
         _invite(double, box, "request", event)
         return jsonify(box.items[item_id].data), 201
+
+    @app.get("/v1.0/users/<user>/events")
+    def list_events(user: str):
+        """The events collection (single events and series masters), with the one
+        ``$filter`` crmsync sends: an extended property's value."""
+        box, error = user_box(user)
+        if error is not None:
+            return error
+        wanted = re.search(r"ep/value eq '((?:[^']|'')*)'", request.args.get("$filter", ""))
+        value = wanted.group(1).replace("''", "'") if wanted else None
+        found = [i.data for i in box.items.values()
+                 if i.container in (CALENDAR, MASTERS) and i.data.get("type") in (
+                     "singleInstance", "seriesMaster")
+                 and (value is None or any(p.get("value") == value for p in i.data.get(
+                     "singleValueExtendedProperties") or []))]
+        return jsonify(value=found)
 
     @app.get("/v1.0/users/<user>/events/<item_id>")
     def get_event(user: str, item_id: str):

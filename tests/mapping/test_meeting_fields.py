@@ -30,6 +30,9 @@ AGREED = {"subject": "Review", "start": "09:00"}
     ({"start": "11:00"}, {"start": "10:00"}, LATE, EARLY, {}, {"start": "11:00"}),
     # the calendar's time unknown: its change is never overwritten
     ({"start": "11:00"}, {"start": "10:00"}, LATE, None, {"start": "10:00"}, {}),
+    # the same second at Exchange's precision: the calendar's value stands
+    ({"start": "11:00"}, {"start": "10:00"}, LATE.replace(microsecond=500), LATE,
+     {"start": "10:00"}, {}),
     # both made the same change: nothing to do
     ({"start": "10:00"}, {"start": "10:00"}, LATE, EARLY, {}, {}),
 ])

@@ -132,6 +132,10 @@ class DavConnector(Connector, CalendarWriting, ContactFolderWriting):
         """See `CalendarWriting.occurrences`."""
         return self.writer.occurrences(remote_id, start, end)
 
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event`."""
+        return self.writer.find_event(crm_ref)
+
     # -- the CRM address book (publish.py) -------------------------------------------------
 
     def _book(self) -> str:

@@ -53,15 +53,23 @@ class DavEventWriter:
         self.client, self.calendar_url, self.owner = client, calendar_url, owner
 
     def create_event(self, draft: EventDraft) -> EventState:
-        """See `CalendarWriting.create_event`."""
-        uid = f"crmsync-{draft.crm_ref or uuid.uuid4().hex}"
+        """See `CalendarWriting.create_event`: PUT ``If-None-Match: *`` at an href made
+        from ``crm_ref``, so a create repeated after a crash finds the first one."""
+        uid = _uid(draft.crm_ref or uuid.uuid4().hex)
         href = absolute(self.calendar_url, f"{uid}.ics")
         calendar = _new_calendar(draft, uid, self.owner)
-        self._put(href, calendar, {"If-None-Match": "*"})
+        try:
+            self._put(href, calendar, {"If-None-Match": "*"})
+        except CalendarChangedError:
+            pass  # made by an earlier run that stopped before storing it: that one is it
         state = self.read_event(path_of(href))
         if state is None:
             raise CalendarWriteError(f"{href} is gone right after it was written")
         return state
+
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event`: the href made from ``crm_ref``."""
+        return self.read_event(path_of(absolute(self.calendar_url, f"{_uid(crm_ref)}.ics")))
 
     def read_event(self, remote_id: str) -> EventState | None:
         """See `CalendarWriting.read_event`."""
@@ -147,6 +155,11 @@ class DavEventWriter:
 
 
 # -- iCalendar ------------------------------------------------------------------------------
+
+
+def _uid(crm_ref: str) -> str:
+    """The UID (and file name) of a booking's resource: path-safe, from crmsync's id."""
+    return "crmsync-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in crm_ref)
 
 
 def _master(calendar: icalendar.Calendar) -> icalendar.Event:

@@ -25,9 +25,11 @@ from exchangelib.folders import (
 )
 
 from crmsync.connectors.base import Connector, ContactCard, Idling, Page, Sending, SendReceipt
+from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.calendar import fetch_calendar
+from crmsync.connectors.ews.calendar_writes import EwsEventWriter
 from crmsync.connectors.ews.contact_folder import EwsContactFolder
 from crmsync.connectors.ews.contacts import fetch_contacts
 from crmsync.connectors.ews.mail import fetch_mail
@@ -48,7 +50,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class EwsConnector(Connector, Sending, Idling, ContactFolderWriting):
+class EwsConnector(Connector, Sending, Idling, CalendarWriting, ContactFolderWriting):
     """One Exchange Server mailbox, its own or impersonated, through EWS sync states.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -150,6 +152,33 @@ class EwsConnector(Connector, Sending, Idling, ContactFolderWriting):
         (:mod:`.send`)."""
         return send_mime(self.account, lambda: self.folder("sentitems"),
                          self.settings.address, message, point_of_no_return)
+
+    # -- calendar write-back (CalendarWriting; see ews/calendar_writes.py) ----------------
+
+    def _writer(self) -> EwsEventWriter:
+        return EwsEventWriter(self.account, self.folder("calendar"),
+                              lambda call: with_backoff(self.settings, call, self._sleep))
+
+    def create_event(self, draft: EventDraft) -> EventState:
+        """See `CalendarWriting.create_event`."""
+        return self._writer().create_event(draft)
+
+    def read_event(self, remote_id: str) -> EventState | None:
+        """See `CalendarWriting.read_event`."""
+        return self._writer().read_event(remote_id)
+
+    def update_event(self, remote_id: str, change_key: str, changes: Mapping[str, object],
+                     invite: bool) -> EventState:
+        """See `CalendarWriting.update_event`."""
+        return self._writer().update_event(remote_id, change_key, changes, invite)
+
+    def delete_event(self, remote_id: str, change_key: str, invite: bool) -> None:
+        """See `CalendarWriting.delete_event`."""
+        self._writer().delete_event(remote_id, change_key, invite)
+
+    def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
+        """See `CalendarWriting.occurrences`."""
+        return self._writer().occurrences(remote_id, start, end)
 
     # -- the CRM contact folder (contact_folder.py) ----------------------------------------
 

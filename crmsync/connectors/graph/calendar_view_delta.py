@@ -91,6 +91,7 @@ def event_record(item: Mapping[str, Any]) -> CalendarEvent:
         location=str((item.get("location") or {}).get("displayName") or ""),
         body_text=body_text(item.get("body")),
         online_meeting_url=(item.get("onlineMeeting") or {}).get("joinUrl"),
+        change_key=item.get("@odata.etag") or item.get("changeKey"),
     )
 
 

@@ -162,6 +162,10 @@ class GraphConnector(Connector, Sending, Subscribing, CalendarWriting, ContactFo
         """See `CalendarWriting.create_event`."""
         return events.GraphEventWriter(self.client).create_event(draft)
 
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event`."""
+        return events.GraphEventWriter(self.client).find_event(crm_ref)
+
     def read_event(self, remote_id: str) -> EventState | None:
         """See `CalendarWriting.read_event`."""
         return events.GraphEventWriter(self.client).read_event(remote_id)

@@ -134,6 +134,16 @@ class GraphEventWriter:
                                        prefer=UTC_VIEW)
         return event_state(_checked(response))
 
+    def find_event(self, crm_ref: str) -> EventState | None:
+        """See `CalendarWriting.find_event`: a ``$filter`` on the extended property
+        (https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get)."""
+        condition = (f"singleValueExtendedProperties/Any(ep: ep/id eq '{CRM_REF_PROPERTY}' "
+                     f"and ep/value eq '{crm_ref.replace(chr(39), chr(39) * 2)}')")
+        body = checked_json(self.client.request(
+            "GET", f"{self._events}?$filter={quote(condition)}", prefer=UTC_VIEW))
+        found = body.get("value") or []
+        return event_state(found[0]) if found else None
+
     def read_event(self, remote_id: str) -> EventState | None:
         """See `CalendarWriting.read_event`."""
         response = self.client.request("GET", f"{self._events}/{quote(remote_id)}",

@@ -134,7 +134,8 @@ def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
         Mailbox.owner_id == owner.id, Mailbox.removed_at.is_(None)).order_by(Mailbox.id))
     meeting = BookedMeeting(
         owner_id=owner.id, mailbox_id=mailbox.id if mailbox else None,
-        subject=_subject(booking.subject), starts_at=booking.start, ends_at=booking.end,
+        subject=_subject(booking.subject), starts_at=booking.start.astimezone(UTC),
+        ends_at=booking.end.astimezone(UTC),
         tzid=booking.tzid, attendees=list(_attendees(booking.attendees, owner.email)),
         weekly_count=booking.weekly_count, invite=booking.invite, status="confirmed",
         crm_times={}, pending=[], agreed=None, calendar_changed=False, created_at=now)
@@ -166,8 +167,9 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
     """
     if meeting.status == "cancelled":
         raise UserError(f"meeting {meeting.activity_id} is cancelled")
-    start = update.start or meeting.starts_at
-    end = update.end or (start + _length(meeting) if update.start else meeting.ends_at)
+    start = update.start.astimezone(UTC) if update.start else meeting.starts_at
+    end = update.end.astimezone(UTC) if update.end else (
+        start + _length(meeting) if update.start else meeting.ends_at)
     _check_times(start, end)
     new = {"subject": _subject(update.subject) if update.subject is not None else None,
            "start": start if start != meeting.starts_at else None,

@@ -71,11 +71,12 @@ def write_back(services: Services, mailbox_id: int, connector: Connector, lease:
     with session_scope(services.sessions) as session:
         due = _due(session, mailbox_id)
     for meeting_id in due:
+        resumed = _mark_create(services, meeting_id, clock())
         with session_scope(services.sessions) as session:
             meeting = session.get(BookedMeeting, meeting_id)
             assert meeting is not None
             try:
-                counters[settle(session, meeting, writer, clock())] += 1
+                counters[settle(session, meeting, writer, clock(), resumed)] += 1
                 meeting.last_error = None
             except CalendarWriteError as exc:
                 meeting.last_error = str(exc)[:1000]
@@ -83,6 +84,20 @@ def write_back(services: Services, mailbox_id: int, connector: Connector, lease:
                 log.warning("booked meeting %s: %s", meeting.activity_id, exc)
             keep_lease(session, lease, clock())
     return counters
+
+
+def _mark_create(services: Services, meeting_id: int, now: datetime) -> bool:
+    """Commit that a create is about to be asked, before asking; return whether an
+    earlier run had already asked (its event may exist: look before creating)."""
+    with session_scope(services.sessions) as session:
+        meeting = session.get(BookedMeeting, meeting_id)
+        assert meeting is not None
+        if meeting.remote_id is not None or meeting.status == "cancelled":
+            return False
+        if meeting.create_started_at is not None:
+            return True
+        meeting.create_started_at = now
+        return False
 
 
 def _due(session: Session, mailbox_id: int) -> list[int]:
@@ -104,14 +119,16 @@ def _due(session: Session, mailbox_id: int) -> list[int]:
 
 
 def settle(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
-           now: datetime) -> str:
+           now: datetime, resumed: bool = False) -> str:
     """Bring the booking and its event together; return what happened (a counter name).
 
+    :param resumed: an earlier run asked the calendar to create the event and did not
+        store the answer: look for the event before creating it.
     :raises CalendarWriteError: the calendar refused (kept as the booking's last error;
         the next sync tries again).
     """
     if meeting.remote_id is None:
-        outcome = _create(session, meeting, writer)
+        outcome = _create(session, meeting, writer, resumed)
     elif meeting.status == "cancelled" and "status" in meeting.pending:
         outcome = _cancel(session, meeting, writer)
     else:
@@ -120,16 +137,26 @@ def settle(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
     return outcome
 
 
-def _create(session: Session, meeting: BookedMeeting, writer: CalendarWriting) -> str:
+def _create(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
+            resumed: bool) -> str:
     if meeting.status == "cancelled":
         return "booked meetings cancelled before they were written"
-    state = writer.create_event(draft_of(meeting))
+    draft = draft_of(meeting)
+    state = writer.find_event(draft.crm_ref) if resumed else None
+    if state is None:
+        state = writer.create_event(draft)
+    bind_created(session, meeting, writer, state)
+    return "booked meetings written"
+
+
+def bind_created(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
+                 state: EventState) -> None:
+    """Store the created event's id and version; a series' occurrences with it."""
     meeting.remote_id, meeting.remote_uid = state.remote_id, state.ical_uid
     _agree(meeting, state)
     _add_source(session, meeting, meeting.activity, state.remote_id)
     if meeting.weekly_count:
         _reconcile_occurrences(session, meeting, writer)
-    return "booked meetings written"
 
 
 def _cancel(session: Session, meeting: BookedMeeting, writer: CalendarWriting) -> str:
@@ -240,7 +267,7 @@ def draft_of(meeting: BookedMeeting) -> EventDraft:
         subject=meeting.subject, start=meeting.starts_at, end=meeting.ends_at,
         attendees=tuple(meeting.attendees), invite=meeting.invite, body=_body(meeting),
         tzid=meeting.tzid, weekly_count=meeting.weekly_count,
-        crm_ref=f"crmsync-meeting-{meeting.activity_id}")
+        crm_ref=meeting.activity.dedupe_key)
 
 
 def _body(meeting: BookedMeeting) -> str:

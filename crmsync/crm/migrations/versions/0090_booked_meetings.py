@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("remote_id", sa.String(length=500), nullable=True),
         sa.Column("change_key", sa.String(length=500), nullable=True),
         sa.Column("remote_uid", sa.String(length=1000), nullable=True),
+        sa.Column("create_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("calendar_changed", sa.Boolean(), nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),

@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
         audit,
         context,
         lookup,
+        meetings,
         messages,
         records,
         templates,
