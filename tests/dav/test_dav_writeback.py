@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
+from crmsync.connectors.calendar_writes import EventDraft
+from crmsync.connectors.registry import load_connector_class
 from tests.conftest import Cli, load_sample_crm
 from tests.dav.accounts import DavAccount
 from tests.dav.test_dav_mailbox import add_caldav
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 MARIA = "maria.lopez@northwind.example"
 
 
@@ -45,6 +47,7 @@ def setup(cli: Cli, account: DavAccount) -> str:
     return add_caldav(cli, account, "--no-contacts")
 
 
+@SQLITE_ONLY
 def test_a_booked_meeting_lands_without_an_attendee_and_is_written_once(
         cli: Cli, account: DavAccount) -> None:
     # The people are named in the description, not ATTENDEEs: a scheduling server has
@@ -66,6 +69,7 @@ def test_a_booked_meeting_lands_without_an_attendee_and_is_written_once(
     assert activity["sources"] == [{"mailbox": name, "folder": "calendar", "item_id": href}]
 
 
+@SQLITE_ONLY
 def test_invite_makes_attendees_and_cancel_deletes_the_event(
         cli: Cli, account: DavAccount) -> None:
     # --invite: Ana is an ATTENDEE asked to reply; `calendar cancel` removes the event,
@@ -83,6 +87,7 @@ def test_invite_makes_attendees_and_cancel_deletes_the_event(
     assert activity["links"][0]["external_id"] == "opp-1"
 
 
+@SQLITE_ONLY
 def test_a_newer_change_in_the_calendar_app_is_never_overwritten(
         cli: Cli, account: DavAccount) -> None:
     # The CRM renames and moves it, then the rep moves it in the app before the sync: the
@@ -111,6 +116,7 @@ def test_a_newer_change_in_the_calendar_app_is_never_overwritten(
     assert activity["occurred_at"] == "2026-12-17T09:00:00Z"
 
 
+@SQLITE_ONLY
 def test_a_weekly_series_links_every_occurrence(cli: Cli, account: DavAccount) -> None:
     # --repeat weekly:3 is one resource with an RRULE; each occurrence is a meeting with
     # the link, each sourced from its occurrence in the calendar.
@@ -124,3 +130,20 @@ def test_a_weekly_series_links_every_occurrence(cli: Cli, account: DavAccount) -
     assert all(m["links"][0]["external_id"] == "opp-1" for m in found)
     assert sorted(s["item_id"] for m in found for s in m["sources"]) == [
         href, f"{href}#20261221T090000Z", f"{href}#20261228T090000Z"]
+
+
+def test_a_create_repeated_after_a_crash_finds_the_first_event(account: DavAccount) -> None:
+    # The same booking created twice (a run stopped before it stored the id) is one
+    # resource, found by its crmsync id.
+    dav = load_connector_class("caldav").from_settings(
+        {"url": account.user.principal_url, "username": account.user.username,
+         "address": MARIA}, account.user.password)
+    draft = EventDraft(subject="Fleet review", start=datetime(2026, 12, 14, 9, tzinfo=UTC),
+                       end=datetime(2026, 12, 14, 10, tzinfo=UTC),
+                       attendees=("ana.ruiz@acme.example",), invite=False, crm_ref="m-42")
+    first = dav.create_event(draft)
+    again = dav.create_event(draft)
+    assert again.remote_id == first.remote_id and again.change_key == first.change_key
+    assert dav.find_event("m-42") == first
+    assert dav.find_event("m-43") is None
+    assert len(events(account)) == 1
