@@ -88,6 +88,11 @@ class RadicaleServer:
         """Where Radicale keeps a collection's files (to damage one item on purpose)."""
         return self.directory / "collections" / "collection-root" / user.username / name
 
+    def requests(self, method: str, href: str) -> int:
+        """How many ``method`` requests for ``href`` the server logged so far."""
+        log = (self.directory / "radicale.log").read_text(errors="replace")
+        return log.count(f"{method} request for {href!r}")
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -120,5 +125,5 @@ type = owner_only
 filesystem_folder = {root}/collections
 
 [logging]
-level = warning
+level = info
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -60,12 +61,13 @@ def fetch_calendar(client: caldav.DAVClient, url: str, cursor: str | None,
 
 def _fetched(client: caldav.DAVClient, url: str, hrefs: list[str], run: Round) -> list[Change]:
     records: list[Change] = []
-    for href, _etag, raw in multiget(client, url, hrefs, "calendar"):
+    for href, etag, raw in multiget(client, url, hrefs, "calendar"):
         try:
             events = item_events(href, raw, run.span)
         except CalendarItemError as exc:
             records.append(Unreadable(item_id=href, folder=RESOURCE, raw=raw, reason=str(exc)))
             continue
         records += run.replace(href, events)
-        records += events
+        # the resource's ETag: a meeting crmsync wrote is known as its own echo by it
+        records += [replace(e, change_key=etag or None) for e in events]
     return records
