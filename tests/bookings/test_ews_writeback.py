@@ -62,7 +62,10 @@ def test_written_with_send_to_none_updated_and_cancelled_without_invitations(
     assert item.props["subject"] == "Fleet review"
     assert item.props["start"] == START and item.props["attendees"] == []
     assert "ana.ruiz@acme.example" in item.props["body"]
-    sync(cli, ews, name)
+    before = len(ews.requests)
+    assert "1 booked meetings seen unchanged" in sync(cli, ews, name)
+    assert [r.operation for r in ews.requests[before:] if r.mailbox == address
+            and r.operation in ("GetItem", "UpdateItem")] == ["GetItem"]  # the sync's MIME
     assert len(meetings(cli)) == 1
     assert meetings(cli)[0]["sources"][0]["item_id"] == item.id
     cli("calendar", "update", meeting_id, "--subject", "Fleet review v2", "--start",
@@ -145,6 +148,7 @@ def test_a_series_round_trips_and_every_occurrence_keeps_its_link(
     sync(cli, ews, name)
     [master] = items(ews, address)
     assert master.props["count"] == 3
+    assert "3 booked meetings seen unchanged" in sync(cli, ews, name)
     box = ews.mailbox(address)
     moved = START + timedelta(days=8, hours=5)
     move_occurrence(box, master.id, 2, moved, moved + timedelta(hours=1))

@@ -222,6 +222,7 @@ def test_a_series_is_one_recurrence_and_every_occurrence_keeps_its_link(
     assert master["recurrence"]["pattern"]["daysOfWeek"] == ["monday"]
     occurrences = series_of(graph, address, master["id"])
     assert len(occurrences) == 4
+    assert "4 booked meetings seen unchanged" in sync(cli, graph, name)
     activities = [a for a in cli.export_activities() if a["kind"] == "meeting"]
     assert len(activities) == 4 and activities[0]["id"] == meeting_id
     for activity in activities:
@@ -311,3 +312,43 @@ def test_a_crash_after_the_calendar_created_the_event_never_makes_a_second(
     assert len(calendar_events(graph, address)) == 1
     [activity] = [a for a in cli.export_activities() if a["kind"] == "meeting"]
     assert activity["sources"][0]["item_id"] == calendar_events(graph, address)[0]["id"]
+
+
+def test_a_capture_rule_that_drops_the_customer_never_cancels_the_meeting(
+        cli: Cli, graph: GraphDouble) -> None:
+    # The organization blocks the customer's domain (a record leaves the sync filter):
+    # whatever the CRM then holds, the rep's calendar keeps the meeting and nobody is told.
+    name, address = setup(cli, graph)
+    book(cli, "--invite")
+    sync(cli, graph, name)
+    # The privacy rule purges what it forbids, the booked meeting's activity included.
+    assert "1 captured activities purged" in cli("rules", "add", "block-domain",
+                                                 "acme.example").output
+    sync(cli, graph, name)
+    sync(cli, graph, name)
+    assert len(calendar_events(graph, address)) == 1
+    assert [i["kind"] for i in sent_to(graph, address)] == ["request"]
+    assert not [r for r in event_writes(graph) if r.method == "DELETE" and address in r.url]
+
+
+def test_a_series_moved_in_the_crm_moves_every_occurrence_with_its_link(
+        cli: Cli, graph: GraphDouble) -> None:
+    # The CRM moves a weekly series a week and an hour later: the calendar's series and
+    # every occurrence's activity follow, each still linked and backed by its occurrence.
+    name, address = setup(cli, graph)
+    meeting_id = book(cli, "--repeat", "weekly:3")
+    sync(cli, graph, name)
+    cli("calendar", "update", meeting_id, "--start", "2026-12-21T10:00:00Z")
+    sync(cli, graph, name)
+    [master] = [e for e in calendar_events(graph, address) if e["type"] == "seriesMaster"]
+    occurrences = series_of(graph, address, master["id"])
+    assert [o["start"]["dateTime"][:16] for o in occurrences] == [
+        "2026-12-21T10:00", "2026-12-28T10:00", "2027-01-04T10:00"]
+    activities = [a for a in cli.export_activities() if a["kind"] == "meeting"]
+    assert [a["occurred_at"] for a in activities] == [
+        "2026-12-21T10:00:00Z", "2026-12-28T10:00:00Z", "2027-01-04T10:00:00Z"]
+    for activity in activities:
+        assert [link["external_id"] for link in activity["links"]] == ["opp-1"]
+    assert [a["sources"][0]["item_id"] for a in activities[1:]] == [
+        o["id"] for o in occurrences[1:]]
+    assert sent_to(graph, address) == []

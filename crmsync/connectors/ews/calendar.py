@@ -16,6 +16,7 @@ new round (``resync``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -72,6 +73,9 @@ def _fetched(account: Any, folder: BaseFolder, wanted: list[Any], run: Round,
             records.append(Unreadable(item_id=item_id, folder=RESOURCE, raw=raw,
                                       reason=str(exc)))
             continue
+        # Each record carries its item's ChangeKey (an occurrence, its series'), so the
+        # engine knows an item it wrote itself when the sync brings it back.
+        events = [replace(e, change_key=getattr(item, "changekey", None)) for e in events]
         records += run.replace(item_id, events)
         records += events
     return records

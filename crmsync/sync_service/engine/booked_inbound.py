@@ -19,24 +19,29 @@ from crmsync.crm.bookings import BookedMeeting, BookedOccurrence
 from crmsync.sync_service.engine.page import Writer
 
 
-def _booking(writer: Writer, remote_ids: list[str]) -> tuple[BookedMeeting | None, str | None]:
-    """The booking one of ``remote_ids`` belongs to, and the change key stored for the
-    event whose id is the first of them."""
+def _booking(writer: Writer, item_id: str, series_id: str | None = None
+             ) -> tuple[BookedMeeting | None, str | None]:
+    """The booking an event belongs to, and the change key crmsync holds for it: an
+    occurrence's own (Graph), else the event's, else its series' (Exchange's records of
+    a series carry the series item's version)."""
     mailbox_id = writer.origin.mailbox_id
-    if mailbox_id is None or not remote_ids:
+    if mailbox_id is None:
         return None, None
-    meeting = writer.session.scalars(select(BookedMeeting).where(
-        BookedMeeting.mailbox_id == mailbox_id,
-        BookedMeeting.remote_id.in_(remote_ids))).first()
-    if meeting is not None:
-        return meeting, meeting.change_key if meeting.remote_id == remote_ids[0] else None
     occurrence = writer.session.scalars(
         select(BookedOccurrence).join(BookedMeeting).where(
             BookedMeeting.mailbox_id == mailbox_id,
-            BookedOccurrence.remote_id.in_(remote_ids))).first()
-    if occurrence is None:
-        return None, None
-    return occurrence.meeting, occurrence.change_key
+            BookedOccurrence.remote_id == item_id)).first()
+    if occurrence is not None:
+        return occurrence.meeting, occurrence.change_key
+    for remote_id in (item_id, series_id):
+        if remote_id is None:
+            continue
+        meeting = writer.session.scalars(select(BookedMeeting).where(
+            BookedMeeting.mailbox_id == mailbox_id,
+            BookedMeeting.remote_id == remote_id)).first()
+        if meeting is not None:
+            return meeting, meeting.change_key
+    return None, None
 
 
 def claim_booked_event(writer: Writer, change: CalendarEvent) -> bool:
@@ -45,8 +50,7 @@ def claim_booked_event(writer: Writer, change: CalendarEvent) -> bool:
 
     The event as crmsync last wrote or read it (the same change key) is its own echo:
     nothing to read again."""
-    ids = [change.item_id] + ([change.series_id] if change.series_id else [])
-    meeting, known_key = _booking(writer, ids)
+    meeting, known_key = _booking(writer, change.item_id, change.series_id)
     if meeting is None:
         return False
     if change.change_key is not None and change.change_key == known_key:
@@ -59,7 +63,7 @@ def claim_booked_event(writer: Writer, change: CalendarEvent) -> bool:
 
 def note_booked_removal(writer: Writer, change: Deletion) -> None:
     """Flag the booking whose event (or occurrence) left the synced view, to be read."""
-    meeting, _ = _booking(writer, [change.item_id])
+    meeting, _ = _booking(writer, change.item_id)
     if meeting is not None:
         meeting.calendar_changed = True
         writer.counters["booked meetings left the calendar view"] += 1

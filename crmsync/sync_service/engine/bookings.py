@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from crmsync.connectors.base import supports
 from crmsync.connectors.calendar_writes import CalendarWriting
@@ -301,12 +301,21 @@ def _slots(meeting: BookedMeeting) -> list[datetime]:
 
 
 def _move_occurrences(meeting: BookedMeeting) -> None:
-    """A series moved as a whole: each occurrence not moved in the calendar follows."""
+    """A series moved as a whole: every occurrence takes its new slot (the calendar
+    makes a new series of them; the next read says which it moved or cancelled)."""
     slots = _slots(meeting)
+    session = object_session(meeting)
+    if meeting.occurrences and session is not None:
+        # Slots shifted by whole weeks would meet their neighbours' old ones: the
+        # (meeting, original_start) key is cleared first.
+        for occurrence in meeting.occurrences:
+            occurrence.original_start = occurrence.original_start - timedelta(days=100_000)
+        session.flush()
     for occurrence, slot in zip(meeting.occurrences, slots, strict=False):
-        if occurrence.status == "confirmed":
-            occurrence.starts_at, occurrence.ends_at = slot, slot + _length(meeting)
-            occurrence.activity.occurred_at = slot
+        occurrence.original_start = slot
+        occurrence.starts_at, occurrence.ends_at = slot, slot + _length(meeting)
+        occurrence.status = "confirmed"
+        occurrence.activity.occurred_at = slot
     meeting.activity.occurred_at = meeting.starts_at
 
 

@@ -10,7 +10,10 @@ checks the run's lease. The rules:
   how each provider keeps that is the writer's (``connectors/calendar_writes.py``).
 - **Creating**: a new booking becomes one event (a series: one recurrence); its id,
   change key and, for a series, each occurrence's id are stored, and every occurrence's
-  activity gets the event as its source.
+  activity gets the event as its source. The attempt is committed first
+  (``create_started_at``): a run that finds it without an id asks the writer's
+  ``find_event`` before creating, so a crash after the calendar's answer never makes a
+  second event.
 - **Conflicts, per field** (:mod:`crmsync.mapping.meeting_fields`): a CRM change is
   written with the change key it was based on (Graph ``If-Match``, EWS ``ChangeKey``).
   When the calendar holds another version (412 / conflict), or the sync saw the event
