@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 import requests
@@ -76,7 +77,6 @@ class DavAccount:
         listing = self.session.request(
             "PROPFIND", self.url(f"{book}/"), headers={"Depth": "1"},
             data=b'<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>')
-        import re
         hrefs = [h for h in re.findall(r"<href>([^<]+)</href>", listing.text)
                  if not h.endswith("/")]
         return {h: self.get(h).text for h in hrefs}
