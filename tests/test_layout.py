@@ -60,9 +60,9 @@ FORBIDDEN = [
 ]
 #: libraries that do I/O, which mapping/ (pure decisions) never imports
 IO_LIBRARIES = ("sqlalchemy", "socket", "smtplib", "imaplib", "imapclient", "requests",
-                "httpx", "urllib.request", "msal", "exchangelib", "subprocess", "flask")
+                "httpx", "urllib.request", "msal", "exchangelib", "subprocess", "flask", "caldav")
 #: libraries that talk to a mail system, which only connectors/ imports
-MAIL_LIBRARIES = ("smtplib", "imaplib", "imapclient", "msal", "exchangelib")
+MAIL_LIBRARIES = ("smtplib", "imaplib", "imapclient", "msal", "exchangelib", "caldav")
 
 
 def _modules() -> dict[str, Path]:

@@ -16,6 +16,7 @@ CONNECTORS: dict[str, str] = {
     "files": "crmsync.connectors.files:FileConnector",
     "graph": "crmsync.connectors.graph:GraphConnector",
     "ews": "crmsync.connectors.ews:EwsConnector",
+    "caldav": "crmsync.connectors.dav:DavConnector",
     # in-memory mailboxes for tests and demos (crmsync.connectors.fake)
     "fake": "crmsync.connectors.fake:FakeConnector",
 }

@@ -1,14 +1,17 @@
-"""vCards into CRM contacts (deduplicated by address, conflicts listed) and back out."""
+"""vCards into CRM contacts (deduplicated by address, conflicts listed and kept as
+suggestions) and back out."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crmsync.connectors.base import ContactCard
+from crmsync.crm.contact_publishing import suggest
 from crmsync.crm.models import Contact, ContactEmail
 from crmsync.mapping.directory import AccountEntry, Directory
 from crmsync.mapping.vcard import card_key, card_vcard, plan_card
@@ -20,6 +23,8 @@ def import_cards(
     directory: Directory,
     *,
     create_unknown: bool = True,
+    source: str = "",
+    now: datetime | None = None,
 ) -> tuple[Counter[str], list[str]]:
     """Create or complete contacts from ``cards``; never overwrite a value the CRM holds.
 
@@ -29,6 +34,8 @@ def import_cards(
     :param create_unknown: create contacts for cards no contact matches; a mailbox's
         address book passes ``False`` so that only people at a CRM account's domain are
         created (a rep's private contacts stay out of the CRM).
+    :param source: where the cards come from; each conflict is then also kept as a
+        suggestion (``crmsync contacts suggestions``) from that source.
     :returns: counts and one line per conflict (contact, field, CRM value, card value).
     """
     counts: Counter[str] = Counter()
@@ -46,8 +53,12 @@ def import_cards(
             owners.update((e.address, contact) for e in contact.emails)
             counts["created"] += 1
         else:
-            conflicts += _complete(contact, card, emails, owners)
+            found = _complete(contact, card, emails, owners)
             counts["updated" if session.is_modified(contact) else "unchanged"] += 1
+            conflicts += [f"{contact.external_id}\t{f}\t{crm}\t{value}"
+                          for f, crm, value in found]
+            for conflict in found if source else ():
+                suggest(session, contact, conflict, source, now or datetime.now(UTC))
     session.flush()
     return counts, conflicts
 
@@ -61,9 +72,26 @@ def _owners(session: Session, addresses: set[str]) -> dict[str, Contact]:
     return {address: contact for address, contact in rows}
 
 
+def complete_contact(session: Session, contact: Contact, card: ContactCard, source: str,
+                     now: datetime) -> int:
+    """Apply the vCard rule to one known contact (an edit made in a CRM contact folder):
+    blanks and new addresses filled, each differing value kept as a suggestion.
+
+    :returns: how many values differed.
+    """
+    emails = tuple(dict.fromkeys(a.lower() for a in card.emails))
+    owners = _owners(session, set(emails))
+    owners.update((e.address, contact) for e in contact.emails)
+    found = _complete(contact, card, emails, owners)
+    for conflict in found:
+        suggest(session, contact, conflict, source, now)
+    return len(found)
+
+
 def _complete(contact: Contact, card: ContactCard, emails: tuple[str, ...],
-              owners: dict[str, Contact]) -> list[str]:
-    """Fill the contact's blank fields and new addresses; return the conflicts."""
+              owners: dict[str, Contact]) -> list[tuple[str, str, str]]:
+    """Fill the contact's blank fields and new addresses; return the conflicts
+    (field, CRM value, card value)."""
     current = {"first_name": contact.first_name, "last_name": contact.last_name,
                "phone": contact.phone, "title": contact.title}
     plan = plan_card(card, current)
@@ -73,8 +101,7 @@ def _complete(contact: Contact, card: ContactCard, emails: tuple[str, ...],
         if address not in owners:
             contact.emails.append(ContactEmail(address=address))
             owners[address] = contact
-    return [f"{contact.external_id}\t{field_name}\t{crm_value}\t{card_value}"
-            for field_name, crm_value, card_value in plan.conflicts]
+    return list(plan.conflicts)
 
 
 def _account(directory: Directory, emails: tuple[str, ...]) -> AccountEntry | None:

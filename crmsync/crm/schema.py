@@ -8,6 +8,7 @@ from crmsync.crm import (
     audit,  # noqa: F401
     bookings,  # noqa: F401
     case_numbers,  # noqa: F401
+    contact_publishing,  # noqa: F401
     feeds,  # noqa: F401
     followups,  # noqa: F401
     links,  # noqa: F401

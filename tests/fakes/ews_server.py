@@ -885,3 +885,8 @@ HANDLERS = {
     "GetStreamingEvents": get_streaming_events,
 }
 
+
+# Contact writes (a rep's CRM contact folder) live in a module of their own.
+from tests.fakes.ews_contact_writes import install as _install_contact_writes  # noqa: E402
+
+_install_contact_writes(HANDLERS)

@@ -267,11 +267,13 @@ def build_app(double: GraphDouble) -> Flask:
     app = Flask("graph_double")
     _install_bookkeeping(app, double)
     _install_identity(app, double)
+    from tests.fakes.graph_contact_folders import install_contact_folder_routes
     from tests.fakes.graph_directory import install_directory
     from tests.fakes.graph_routes import install_graph_routes
     from tests.fakes.graph_signin import install_signin
 
     install_graph_routes(app, double)
+    install_contact_folder_routes(app, double)
     install_directory(app, double)
     install_signin(app, double)
     return app

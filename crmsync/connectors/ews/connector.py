@@ -24,11 +24,13 @@ from exchangelib.folders import (
     SentItems,
 )
 
-from crmsync.connectors.base import Connector, Idling, Page, Sending, SendReceipt
+from crmsync.connectors.base import Connector, ContactCard, Idling, Page, Sending, SendReceipt
 from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
+from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.calendar import fetch_calendar
 from crmsync.connectors.ews.calendar_writes import EwsEventWriter
+from crmsync.connectors.ews.contact_folder import EwsContactFolder
 from crmsync.connectors.ews.contacts import fetch_contacts
 from crmsync.connectors.ews.mail import fetch_mail
 from crmsync.connectors.ews.push import StreamingWatch
@@ -48,7 +50,7 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class EwsConnector(Connector, Sending, Idling, CalendarWriting):
+class EwsConnector(Connector, Sending, Idling, CalendarWriting, ContactFolderWriting):
     """One Exchange Server mailbox, its own or impersonated, through EWS sync states.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -73,6 +75,7 @@ class EwsConnector(Connector, Sending, Idling, CalendarWriting):
         self._folders: dict[str, BaseFolder] = {}
         self._root_ref: Root | None = None
         self._watch: StreamingWatch | None = None
+        self._crm_folder: EwsContactFolder | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> EwsConnector:
@@ -180,6 +183,32 @@ class EwsConnector(Connector, Sending, Idling, CalendarWriting):
     def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
         """See `CalendarWriting.occurrences`."""
         return self._writer().occurrences(remote_id, start, end)
+
+    # -- the CRM contact folder (contact_folder.py) ----------------------------------------
+
+    @property
+    def crm_folder(self) -> EwsContactFolder:
+        if self._crm_folder is None:
+            self._crm_folder = EwsContactFolder(self.account, lambda: self.folder("contacts"),
+                                                self.settings, self._sleep)
+        return self._crm_folder
+
+    def crm_folder_contacts(self) -> list[StoredContact]:
+        """See `ContactFolderWriting.crm_folder_contacts`."""
+        return self.crm_folder.contacts()
+
+    def create_crm_contact(self, card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.create_crm_contact`."""
+        return self.crm_folder.create(card)
+
+    def update_crm_contact(self, remote_id: str, change_key: str,
+                           card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.update_crm_contact`."""
+        return self.crm_folder.update(remote_id, change_key, card)
+
+    def delete_crm_contact(self, remote_id: str) -> None:
+        """See `ContactFolderWriting.delete_crm_contact`."""
+        self.crm_folder.delete(remote_id)
 
     def close(self) -> None:
         if self._watch is not None:

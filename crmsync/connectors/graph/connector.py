@@ -11,6 +11,7 @@ from typing import Any
 
 from crmsync.connectors.base import (
     Connector,
+    ContactCard,
     Page,
     Sending,
     SendReceipt,
@@ -21,7 +22,14 @@ from crmsync.connectors.base import (
     SubscriptionGoneError,
 )
 from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
-from crmsync.connectors.graph import calendar_view_delta, contacts_delta, events, subscriptions
+from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
+from crmsync.connectors.graph import (
+    calendar_view_delta,
+    contact_folders,
+    contacts_delta,
+    events,
+    subscriptions,
+)
 from crmsync.connectors.graph.auth import (
     DelegatedTokenSource,
     TokenSource,
@@ -39,7 +47,7 @@ from crmsync.errors import AuthError, ConfigError, TransientError
 NOT_PROCESSED = 429
 
 
-class GraphConnector(Connector, Sending, Subscribing, CalendarWriting):
+class GraphConnector(Connector, Sending, Subscribing, CalendarWriting, ContactFolderWriting):
     """One Microsoft 365 mailbox, app-only or delegated, through Graph delta queries.
 
     Resources are ``mail:<folder>``, ``calendar`` and ``contacts`` (see
@@ -68,6 +76,7 @@ class GraphConnector(Connector, Sending, Subscribing, CalendarWriting):
         self._client: GraphClient | None = None
         self._delegated: DelegatedTokenSource | None = None
         self._sleep = sleep
+        self._crm_folder_id: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], secret: str) -> GraphConnector:
@@ -176,6 +185,30 @@ class GraphConnector(Connector, Sending, Subscribing, CalendarWriting):
         return events.GraphEventWriter(self.client).occurrences(remote_id, start, end)
 
     # -- push ----------------------------------------------------------------------------
+
+    # -- the CRM contact folder (contact_folders.py) ---------------------------------------
+
+    def _crm_folder(self) -> str:
+        if self._crm_folder_id is None:
+            self._crm_folder_id = contact_folders.crm_folder_id(self.client)
+        return self._crm_folder_id
+
+    def crm_folder_contacts(self) -> list[StoredContact]:
+        """See `ContactFolderWriting.crm_folder_contacts`."""
+        return contact_folders.folder_contacts(self.client, self._crm_folder())
+
+    def create_crm_contact(self, card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.create_crm_contact`."""
+        return contact_folders.create_contact(self.client, self._crm_folder(), card)
+
+    def update_crm_contact(self, remote_id: str, change_key: str,
+                           card: ContactCard) -> StoredContact:
+        """See `ContactFolderWriting.update_crm_contact`."""
+        return contact_folders.update_contact(self.client, remote_id, change_key, card)
+
+    def delete_crm_contact(self, remote_id: str) -> None:
+        """See `ContactFolderWriting.delete_crm_contact`."""
+        contact_folders.delete_contact(self.client, remote_id)
 
     def subscription_resources(self) -> list[str]:
         """See `Subscribing.subscription_resources`: each mail folder, and the calendar."""

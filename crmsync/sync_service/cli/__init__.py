@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 #: Command name → (modules under this package that define it, its short help).
 #: The modules register the command on :func:`main` when imported; the help text must
 #: match the command's own (``tests/cli/test_lazy_commands.py`` checks both).
-#: ``mailbox`` needs ``graph`` and ``ews`` too: they add ``mailbox add graph|ews``.
+#: ``mailbox`` needs ``graph``, ``ews`` and ``caldav`` too: they add
+#: ``mailbox add graph|ews|caldav``.
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "apikey": (("apikeys",), "API keys for scripts and the preview page."),
     "audit": (("audit",), "The audit log of security-relevant actions."),
@@ -33,7 +34,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
                  "iCalendar files, the meetings feed, and meetings booked in the CRM."),
     "cases": (("cases", "case_replies"),
               "Support cases: SLA, outbox, rules and templates, reports."),
-    "contacts": (("contacts",), "vCard import and export."),
+    "contacts": (("contacts",),
+                 "vCards, suggested contact changes, and contacts in reps' address books."),
     "crm": (("crmdata",), "CRM data."),
     "db": (("database",), "Database schema."),
     "export": (("exports",), "JSON Lines exports."),
@@ -43,7 +45,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "graph": (("graph",), "Microsoft 365 push subscriptions."),
     "mail": (("syncing",), "Mail files."),
-    "mailbox": (("mailboxes", "graph", "ews"), "Connected mailboxes."),
+    "mailbox": (("mailboxes", "graph", "ews", "caldav"), "Connected mailboxes."),
     "manifest": (
         ("manifest",),
         "Write manifest.xml (add-in-only) and manifest.json (unified) with their icons.",

@@ -46,6 +46,7 @@ from crmsync.sync_service.engine.gc_tuning import fewer_collections
 from crmsync.sync_service.engine.isolate import store_page
 from crmsync.sync_service.engine.page import Origin, WriteOptions
 from crmsync.sync_service.engine.prefetch import Prefetch
+from crmsync.sync_service.engine.publish_contacts import publish_contacts
 from crmsync.sync_service.engine.store import PageWriter
 from crmsync.sync_service.mailboxes.connecting import connector_spec, reseal_secret
 from crmsync.sync_service.mailboxes.connector_spec import ConnectorSpec
@@ -138,6 +139,9 @@ def sync_mailbox(services: Services, name: str, clock: Clock = utcnow, *,
                 else:  # caught up: the calendar's changes are known, write the CRM's
                     report.counters.update(
                         write_back(services, mailbox_id, connector, lease, clock))
+                    # and the owner's CRM contacts to their CRM folder
+                    report.counters.update(publish_contacts(services, mailbox_id, connector,
+                                                            clock()))
                 _note_quarantined(report)
             finally:
                 reseal_secret(services, mailbox_id, mailbox.name, connector)

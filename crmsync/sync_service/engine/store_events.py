@@ -39,7 +39,8 @@ def store_cards(writer: Writer, cards: list[ContactCard]) -> None:
 
     A card matching a CRM contact by address fills that contact's blanks; a differing
     value is counted as a ``contact conflict`` line (shown by ``sync``, kept in the run's
-    counters), never written over. A card nobody matches becomes a contact only when its
+    counters) and kept as a suggestion (``crmsync contacts suggestions``), never written
+    over. A card nobody matches becomes a contact only when its
     domain belongs to an account. Colleagues and people the privacy rules refuse
     (erased, blocked, do-not-capture) are left out.
     """
@@ -54,7 +55,9 @@ def store_cards(writer: Writer, cards: list[ContactCard]) -> None:
         else:
             wanted.append(replace(card, emails=tuple(external)))
     counts, conflicts = import_cards(writer.session, wanted, writer.directory,
-                                     create_unknown=False)
+                                     create_unknown=False,
+                                     source=f"address book of {writer.origin.key}",
+                                     now=writer.options.now)
     writer.counters.update({f"contacts {k}": v for k, v in counts.items()})
     for line in conflicts:
         contact, field_name, crm_value, card_value = line.split("\t")

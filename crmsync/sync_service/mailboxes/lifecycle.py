@@ -123,9 +123,9 @@ def check_servers(provider: str, settings: dict[str, Any]) -> None:
     """Refuse servers that are not public mail servers now, as connecting would later.
 
     Graph's sign-in and API hosts, when given (national clouds), and an Exchange
-    server's EWS URL are held to the same rule (https, 443, a public address); Graph's
-    defaults are Microsoft's own. An Exchange Online EWS URL is refused with a pointer
-    to ``mailbox add graph``.
+    server's EWS URL and a CalDAV server's URL are held to the same rule (https, 443, a
+    public address); Graph's defaults are Microsoft's own. An Exchange Online EWS URL is
+    refused with a pointer to ``mailbox add graph``.
 
     :raises ConfigError: the same refusal for every refused address (no port-scan oracle).
     """
@@ -141,6 +141,12 @@ def check_servers(provider: str, settings: dict[str, Any]) -> None:
         from crmsync.connectors.https import check_url
 
         check_url(EwsSettings.from_mapping(settings).url)  # Exchange Online refused first
+        return
+    if provider == "caldav":
+        from crmsync.connectors.dav.settings import DavSettings
+        from crmsync.connectors.https import check_url
+
+        check_url(DavSettings.from_mapping(settings).url)
         return
     if provider != "imap":
         return

@@ -1,16 +1,17 @@
-"""A calendar item's iCalendar (its ``MimeContent``) as :class:`CalendarEvent` records.
+"""One calendar item's iCalendar as :class:`CalendarEvent` records (Exchange, CalDAV).
 
-Exchange returns a calendar item's MimeContent as one VCALENDAR: the VTIMEZONE of its
-times (Windows zone names such as ``W. Europe Standard Time``, defined right there), the
-master VEVENT with its RRULE and EXDATEs, and each modified occurrence as a VEVENT with
-a RECURRENCE-ID. icalendar reads it and recurring-ical-events expands it within a window,
-as Graph's ``calendarView`` does on the server: one record per single event, and one per
+Exchange returns a calendar item's MimeContent as one VCALENDAR, and a CalDAV server
+stores each calendar object resource as one: the VTIMEZONE of its times (Windows zone
+names such as ``W. Europe Standard Time``, or IANA names), the master VEVENT with its
+RRULE and EXDATEs, and each modified occurrence as a VEVENT with a RECURRENCE-ID.
+icalendar reads it and recurring-ical-events expands it within a window, as Graph's
+``calendarView`` does on the server: one record per single event, and one per
 occurrence or exception, a cancelled (EXDATE) occurrence none.
 
 Each occurrence is its own meeting, as in Graph (whose ``iCalUId`` differs per
 occurrence): its key is the series UID with the occurrence's original start in UTC
 (:func:`occurrence_uid`), the same in every mailbox holding the series. Its id here is
-the master's ItemId with that start (:func:`record_id`).
+the item's id (Exchange ItemId, CalDAV href) with that start (:func:`record_id`).
 
 A time whose TZID names no zone, neither a VTIMEZONE of the item nor a known name, is
 refused with :class:`CalendarItemError`, never guessed.
