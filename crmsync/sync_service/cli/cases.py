@@ -19,18 +19,9 @@ from crmsync.crm.models import Account, Case
 from crmsync.crm.support import OutboxMessage, SupportCase, overdue_cases
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
+from crmsync.sync_service.cli.instants import parse_instant
 from crmsync.sync_service.support import check_sla, deliver_outbox
 from crmsync.sync_service.support.settings import OPTIONS, raw_settings, store_setting
-
-
-def _instant(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UserError(f"not an ISO-8601 instant: {value!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _echo_json(row: dict[str, Any]) -> None:
@@ -47,7 +38,7 @@ def cases() -> None:
 def cases_overdue(as_of: str | None) -> None:
     """Cases whose first response is overdue at that instant (JSON Lines, case shape)."""
     with session_scope(services().sessions) as session:
-        for case in session.scalars(overdue_cases(_instant(as_of))).all():
+        for case in session.scalars(overdue_cases(parse_instant(as_of))).all():
             _echo_json(case_shape(case, session))
 
 
@@ -56,7 +47,7 @@ def cases_overdue(as_of: str | None) -> None:
 def cases_check_sla(as_of: str | None) -> None:
     """Alert once per breached first response, then deliver the alerts."""
     svc = services()
-    for number in check_sla(svc, _instant(as_of)):
+    for number in check_sla(svc, parse_instant(as_of)):
         click.echo(f"alerted: {number}")
     _print_delivery(deliver_outbox(svc))
 

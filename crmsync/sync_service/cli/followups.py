@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
@@ -14,17 +13,7 @@ from crmsync.crm.models import Setting, User
 from crmsync.crm.work_hours import hours_spec, set_hours
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
-
-
-def parse_instant(value: str | None) -> datetime:
-    """An ISO 8601 instant (``Z`` or an offset; naive is UTC), or now when not given."""
-    if not value:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UserError(f"not an ISO-8601 instant: {value!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from crmsync.sync_service.cli.instants import parse_instant
 
 
 @main.group(invoke_without_command=True)

@@ -13,7 +13,7 @@ from crmsync.crm.signals import accounts_report
 from crmsync.crm.visibility import Viewer, sharing
 from crmsync.errors import UserError
 from crmsync.sync_service.cli import main, services
-from crmsync.sync_service.cli.followups import parse_instant
+from crmsync.sync_service.cli.instants import parse_instant
 
 
 @main.group()
