@@ -153,3 +153,12 @@ def relay(tmp_path: Path) -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    """A webhook receiver on 127.0.0.1 for one test (modules that use it import this)."""
+    sink = WebhookSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -31,6 +31,7 @@ from tests.engine.test_crash_resume import _server_truth
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
+from tests.support import sinks
 from tests.support.helpers import mail as support_mail
 from tests.support.sinks import SmtpSink
 from tests.workers.workers import queued, wait_for, workers
@@ -57,12 +58,7 @@ def own_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(tmp_path)
-    sink.start()
-    yield sink
-    sink.stop()
+smtp = sinks.smtp
 
 
 def _customer(n: int) -> tuple[str, str]:
