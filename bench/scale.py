@@ -37,6 +37,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
+import redis
 from sqlalchemy import func, select
 
 from bench import harness
@@ -46,7 +47,7 @@ from crmsync.crm.models import Activity, ActivitySource, Mailbox, SyncState
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.mailboxes import lifecycle
 from crmsync.sync_service.startup import build_services
-from crmsync.sync_service.workers.broker import enqueue_sync
+from crmsync.sync_service.workers.broker import QUEUE, enqueue_sync
 from tests.servers.dovecot import DovecotServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
@@ -205,6 +206,9 @@ def latency(deployment: Deployment, server: DovecotServer, users: list[str],
     with running(commands, env, logs):
         wait_until(lambda: deployment.count(watched) >= len(users), 600,
                    "every INBOX watched by IDLE", every=0.5)
+        # each watch that starts queues a catch-up sync: time new mail, not that backlog
+        wait_until(lambda: queued(deployment.broker) == 0, 600,
+                   "the catch-up syncs of the watches to drain", every=0.5)
         rng = random.Random(17)
         for n in range(mails):
             raw = mail(10_000_000 + n)
@@ -218,6 +222,15 @@ def latency(deployment: Deployment, server: DovecotServer, users: list[str],
             seconds.append(time.perf_counter() - started)
             time.sleep(0.2)
     return seconds
+
+
+def queued(broker: str) -> int:
+    """Tasks waiting in the broker's sync queue."""
+    client = redis.Redis.from_url(broker)
+    try:
+        return int(client.llen(QUEUE))
+    finally:
+        client.close()
 
 
 def percentile(values: list[float], share: float) -> float:
