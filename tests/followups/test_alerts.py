@@ -99,6 +99,26 @@ def test_the_scheduler_alerts_follow_ups_like_sla_breaches(
     assert [m["Subject"] for m in smtp.handler.to(MARIA[1])] == ["Follow-up due: Still waiting"]
 
 
+def test_a_worker_task_alerts_follow_ups_like_the_scheduler(
+    cli: Cli, maria: RepMailbox, smtp: SmtpSink, database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With a broker, syncs run as worker tasks (crmsync worker), not in serve's rounds:
+    # the task runs the same duties after its sync, so the rep is alerted there too.
+    from crmsync.sync_service.workers.tasks import sync_once
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp.ca_file))
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)
+    maria.receive(mail("q1", ANA, MARIA, ten_days_ago, "Still waiting"))
+    services = make_services(database_url, SECRET_KEY="test-key", IMAP_PUSH=False)
+    try:
+        assert sync_once(services, maria.name) == "ok"
+        sync_once(services, maria.name)  # a second run alerts nothing more
+    finally:
+        services.dispose()
+    assert [m["Subject"] for m in smtp.handler.to(MARIA[1])] == ["Follow-up due: Still waiting"]
+
+
 def _outbox(cli: Cli) -> list[dict]:
     import json
 

@@ -191,12 +191,10 @@ class Scheduler:
     def _support_duties(self) -> None:
         """Acknowledgements and alerts (SLA breaches, reps' follow-ups) go out right after
         the sync that committed them."""
-        from crmsync.sync_service.followups import run_followup_duty
-        from crmsync.sync_service.support import run_support_duties
+        from crmsync.sync_service.triggers.duties import run_after_sync_duties
 
         try:
-            run_followup_duty(self.services)  # its alerts go out with the outbox below
-            run_support_duties(self.services)
+            run_after_sync_duties(self.services)
         except Exception:  # delivery problems are recorded per outbox row; keep syncing
             log.exception("support duties failed")
 

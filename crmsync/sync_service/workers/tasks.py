@@ -52,11 +52,12 @@ def sync_once(services: Services, name: str) -> str:
 
 
 def _support_duties(services: Services) -> None:
-    """Acknowledgements and alerts go out right after the sync that committed them."""
-    from crmsync.sync_service.support import run_support_duties
+    """Acknowledgements and alerts (SLA breaches, reps' follow-ups) go out right after
+    the sync that committed them, as in the embedded scheduler."""
+    from crmsync.sync_service.triggers.duties import run_after_sync_duties
 
     try:
-        run_support_duties(services)
+        run_after_sync_duties(services)
     except OperationalError:
         raise  # the database went away: the task is retried, duties and all
     except Exception:  # delivery problems are recorded per outbox row; the sync stands
