@@ -4,13 +4,16 @@ The API face of ``crmsync calendar add|update|cancel`` (the rules are
 :mod:`crmsync.sync_service.engine.bookings`'): a caller books for themselves; a
 meeting is read by whoever sees its activity (the one visibility rule), and changed or
 cancelled only by its owner or an admin (403 for others who see it, 404 for those who
-do not). Linked records are resolved as the caller may see them.
+do not). Linked records are resolved as the caller may see them. ``?occurrence=START``
+on PATCH and DELETE changes or cancels one occurrence of a series (an exception of it
+in the calendar), like ``--occurrence``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +32,10 @@ from crmsync.sync_service.engine.bookings import (
     BookingChange,
     book,
     cancel,
+    cancel_occurrence,
     change,
+    change_occurrence,
+    parse_moment,
 )
 from crmsync.sync_service.web.api.access import Viewer
 from crmsync.sync_service.web.api.blueprint import blueprint, services, viewer
@@ -86,6 +92,27 @@ class MeetingOut(Strict):
     in_calendar = fields.Boolean(metadata={"description": "the calendar holds it"})
     calendar_error = Short(allow_none=True)
     links = fields.List(fields.Dict())
+    series = fields.List(fields.Dict(), metadata={
+        "description": "a series' occurrences: slot, start, end, subject, status"})
+
+
+def _series(meeting: BookedMeeting) -> list[dict[str, Any]]:
+    return [{"slot": o.original_start.isoformat(), "start": o.starts_at.isoformat(),
+             "end": o.ends_at.isoformat(), "subject": o.activity.subject,
+             "status": o.status} for o in meeting.occurrences]
+
+
+def _occurrence() -> Any:
+    """The ``occurrence`` query argument as a time, ``None`` when absent (400 when bad)."""
+    text = request.args.get("occurrence")
+    if text is None:
+        return None
+    if len(text) > 64:
+        raise APIError("occurrence: at most 64 characters")
+    try:
+        return parse_moment(text)
+    except UserError as exc:
+        raise _user_error(exc) from exc
 
 
 def _shape(session: Session, who: Viewer, meeting: BookedMeeting) -> dict[str, Any]:
@@ -95,7 +122,8 @@ def _shape(session: Session, who: Viewer, meeting: BookedMeeting) -> dict[str, A
             "invite": meeting.invite, "occurrences": meeting.weekly_count or 1,
             "in_calendar": meeting.remote_id is not None and meeting.status != "cancelled",
             "calendar_error": meeting.last_error,
-            "links": activity_links(session, who, meeting.activity)}
+            "links": activity_links(session, who, meeting.activity),
+            "series": _series(meeting)}
 
 
 def _seen(session: Session, who: Viewer, meeting_id: int) -> BookedMeeting:
@@ -155,10 +183,23 @@ def get_meeting(meeting_id: int) -> dict[str, Any]:
 @blueprint.arguments(MeetingChangeIn)
 @blueprint.response(200, MeetingOut)
 def change_meeting(body: dict[str, Any], meeting_id: int) -> dict[str, Any]:
-    """Change what is given (a series as a whole); ``attendees`` replaces, ``links`` adds."""
+    """Change what is given (a series as a whole, or with ``?occurrence=START`` that
+    occurrence's subject, start and end); ``attendees`` replaces, ``links`` adds."""
     who = viewer()
+    occurrence = _occurrence()
     with session_scope(services().sessions) as session:
         meeting = _own(session, who, meeting_id)
+        if occurrence is not None:
+            if body.get("attendees") is not None or body.get("links") or body["invite"]:
+                raise APIError("attendees, links and invite change the whole meeting, "
+                               "not one occurrence")
+            try:
+                change_occurrence(meeting, occurrence, BookingChange(
+                    subject=body.get("subject"), start=body.get("start"),
+                    end=body.get("end")), now())
+            except UserError as exc:
+                raise _user_error(exc) from exc
+            return _shape(session, who, meeting)
         targets = tuple(resolve_target(session, who, t) for t in body.get("links") or [])
         attendees = body.get("attendees")
         try:
@@ -174,9 +215,18 @@ def change_meeting(body: dict[str, Any], meeting_id: int) -> dict[str, Any]:
 @blueprint.delete("/meetings/<int:meeting_id>")
 @blueprint.response(200, MeetingOut)
 def cancel_meeting(meeting_id: int) -> dict[str, Any]:
-    """Cancel the meeting (a series: all of it); the next sync removes it from the
-    calendar; its activities and links stay."""
+    """Cancel the meeting (a series: all of it, or with ``?occurrence=START`` that
+    occurrence); the next sync removes it from the calendar; its activities and links
+    stay."""
     who = viewer()
+    occurrence = _occurrence()
     with session_scope(services().sessions) as session:
-        meeting = cancel(_own(session, who, meeting_id), now())
+        meeting = _own(session, who, meeting_id)
+        try:
+            if occurrence is not None:
+                cancel_occurrence(meeting, occurrence, now())
+            else:
+                cancel(meeting, now())
+        except UserError as exc:
+            raise _user_error(exc) from exc
         return _shape(session, who, meeting)
