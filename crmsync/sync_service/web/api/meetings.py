@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.crm.bookings import BookedMeeting
 from crmsync.crm.db import session_scope
-from crmsync.crm.models import Activity
+from crmsync.crm.models import Activity, ActivityLink, link_columns
 from crmsync.crm.visibility import visible_activities
 from crmsync.errors import UserError
 from crmsync.sync_service.engine.bookings import (
@@ -44,6 +44,9 @@ from crmsync.sync_service.web.api.context import now
 from crmsync.sync_service.web.api.errors import APIError, NotFound
 from crmsync.sync_service.web.api.resolve import resolve_target
 from crmsync.sync_service.web.api.schemas import Strict, TargetIn
+
+#: at most this many meetings in a record's list (the pane shows the next ones)
+MAX_LISTED = 20
 
 Short = fields.String
 _addresses = fields.List(Short(validate=validate.Length(max=320)),
@@ -168,6 +171,41 @@ def book_meeting(body: dict[str, Any]) -> dict[str, Any]:
         except UserError as exc:
             raise _user_error(exc) from exc
         return _shape(session, who, meeting)
+
+
+class RecordMeetingsIn(TargetIn):
+    """The record whose upcoming booked meetings are listed (``?type=&external_id=``)."""
+
+
+class MeetingListOut(Strict):
+    meetings = fields.List(fields.Nested(MeetingOut))
+
+
+def _upcoming(meeting: BookedMeeting, moment: Any) -> bool:
+    if meeting.occurrences:
+        return any(o.status != "cancelled" and o.ends_at >= moment for o in meeting.occurrences)
+    return meeting.ends_at >= moment
+
+
+@blueprint.get("/meetings")
+@blueprint.arguments(RecordMeetingsIn, location="query")
+@blueprint.response(200, MeetingListOut)
+def record_meetings(query: dict[str, Any]) -> dict[str, Any]:
+    """The upcoming meetings booked in the CRM with this record (what the pane's card
+    lists), as the caller sees them: the record and each meeting under the one
+    visibility rule; cancelled ones left out; the next :data:`MAX_LISTED` first."""
+    who = viewer()
+    with session_scope(services().sessions) as session:
+        target = resolve_target(session, who, query)
+        column = getattr(ActivityLink, next(iter(link_columns(target))))
+        moment = now()
+        found = session.scalars(
+            select(BookedMeeting).join(Activity, Activity.id == BookedMeeting.activity_id)
+            .where(BookedMeeting.status != "cancelled", visible_activities(),
+                   Activity.links.any(column == target.id))
+            .order_by(BookedMeeting.starts_at), params=who.seen_by).all()
+        upcoming = [m for m in found if _upcoming(m, moment)][:MAX_LISTED]
+        return {"meetings": [_shape(session, who, m) for m in upcoming]}
 
 
 @blueprint.get("/meetings/<int:meeting_id>")
