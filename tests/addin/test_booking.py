@@ -1,4 +1,4 @@
-"""Book, list and cancel a meeting from a contact's card in the task pane (headless
+"""Book, list, move and cancel a meeting from a contact's card in the task pane (headless
 Chromium): the meeting is booked with the contact, linked to the record, nobody invited
 unless the box is ticked; another team's meeting is neither listed nor cancellable."""
 
@@ -30,7 +30,7 @@ def _weis_meeting_with_ana(live: LiveApp) -> str:
                     "--with", "ana.ruiz@acme.example", "--link", "contact:c-1").output.strip()
 
 
-def test_book_then_cancel_from_the_card_and_another_teams_meeting_stays(
+def test_book_move_and_cancel_from_the_card_and_another_teams_meeting_stays(
         browser, live: LiveApp) -> None:
     weis = _weis_meeting_with_ana(live)
     context = browser.new_context(timezone_id="Europe/Madrid")
@@ -60,6 +60,18 @@ def test_book_then_cancel_from_the_card_and_another_teams_meeting_stays(
                 BookedMeeting.activity_id == int(meeting["id"]))).one()
             assert (booked.attendees, booked.invite, booked.owner.email) == (
                 ["ana.ruiz@acme.example"], False, MARIA)
+        # Moved from the card: the whole meeting takes the new time (16:00 in Madrid).
+        listed.locator("[data-test=move-meeting]").click()
+        expect(listed.locator("[data-test=move-start]")).to_have_value("2027-01-11T10:00")
+        listed.locator("[data-test=move-start]").fill("2027-01-12T16:00")
+        listed.locator("[data-test=move-end]").fill("2027-01-12T17:00")
+        listed.locator("[data-test=move-save]").click()
+        expect(listed.locator("[data-test=move-form]")).to_have_count(0)
+        [moved] = [a for a in live.cli.export_activities() if a["subject"] == "Pilot review"]
+        assert moved["occurred_at"] == "2027-01-12T15:00:00Z"
+        with live.cli.session() as session:
+            assert session.scalar(select(BookedMeeting.pending).where(
+                BookedMeeting.activity_id == int(meeting["id"]))) == ["end", "start"]
         listed.locator("[data-test=cancel-meeting]").click()
         expect(listed).to_have_count(0)
         with live.cli.session() as session:
@@ -86,3 +98,4 @@ def test_the_booking_form_in_chinese(page, live: LiveApp) -> None:
     block.locator("[data-test=book-meeting]").click()
     expect(block.locator("[data-test=book-meeting-save]")).to_have_text("预约")
     expect(block.locator("[data-test=meeting-form]")).to_contain_text("发送邀请")
+    expect(block.locator("[data-test=meeting-form]")).to_contain_text("开始")

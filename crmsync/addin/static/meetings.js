@@ -30,11 +30,48 @@ function isoOf(value) {
   return Number.isNaN(date.getTime()) ? value : date.toISOString();
 }
 
-function entry(meeting, list) {
+// An ISO time as a datetime-local value in the rep's zone.
+function localValue(iso) {
+  const date = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+// Move: new start and end for the whole meeting (PATCH; the calendar follows at the next sync).
+function moveForm(meeting, onMoved) {
+  const start = el("input", { type: "datetime-local", name: "start", required: true,
+    value: localValue(meeting.start), test: "move-start" });
+  const end = el("input", { type: "datetime-local", name: "end", required: true,
+    value: localValue(meeting.end), test: "move-end" });
+  const status = el("div", { class: "form-status", role: "alert", test: "move-status" });
+  const save = el("button", { type: "submit", class: "primary", test: "move-save" }, t("moveMeetingSave"));
+  const form = el("form", { class: "form", test: "move-form" },
+    el("label", {}, t("meetingStart"), start), el("label", {}, t("meetingEnd"), end), save, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    try {
+      await api(`/meetings/${encodeURIComponent(meeting.id)}`, { method: "PATCH",
+        body: { start: isoOf(start.value), end: isoOf(end.value) } });
+      onMoved();
+    } catch (error) {
+      save.disabled = false;
+      status.textContent = t("saveFailed", { reason: error.message });
+    }
+  });
+  return form;
+}
+
+function entry(meeting, list, reload) {
+  const move = el("button", { type: "button", class: "small", test: "move-meeting" }, t("moveMeeting"));
   const cancel = el("button", { type: "button", class: "small", test: "cancel-meeting" }, t("cancelMeeting"));
   const item = el("li", { class: "record", test: "booked-meeting", "data-id": meeting.id },
     el("div", { class: "name", test: "booked-subject" }, meeting.subject),
-    el("div", { class: "muted small", test: "booked-when" }, when(meeting.start)), cancel);
+    el("div", { class: "muted small", test: "booked-when" }, when(meeting.start)), move, " ", cancel);
+  move.addEventListener("click", () => {
+    move.hidden = true;
+    item.append(moveForm(meeting, reload));
+  });
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
@@ -90,7 +127,7 @@ export function meetingsBlock(card) {
   const load = async () => {
     try {
       const { meetings } = await api("/meetings", { query: record });
-      list.replaceChildren(...meetings.map((m) => entry(m, list)));
+      list.replaceChildren(...meetings.map((m) => entry(m, list, load)));
     } catch (error) {
       list.replaceChildren(el("li", { class: "error", role: "alert" }, t("saveFailed", { reason: error.message })));
     }

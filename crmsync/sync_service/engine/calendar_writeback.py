@@ -35,11 +35,11 @@ checks the run's lease. The rules:
   ``update_occurrence`` / ``cancel_occurrence``, with the occurrence's version), after
   any change of the series as a whole; the other occurrences and their links are not
   touched. When the calendar holds another version of it, the occurrence is read: gone
-  there, it stays cancelled; its subject or times changed there after the CRM's change,
-  the calendar's version stands (and the booking's last error says so); else (a new
-  version that changed nothing of it, such as Exchange's after a write to another
-  occurrence of the series, or an older change) the CRM's change is written against
-  the version just read.
+  there, it stays cancelled; its subject or times changed there after the CRM's change
+  (or at a time the calendar does not say), the calendar's version stands (and the
+  booking's last error says so); else (a new version that changed nothing of it, such
+  as Exchange's or CalDAV's after a write to another occurrence of the series, or an
+  older change) the CRM's change is written against the version just read.
 """
 
 from __future__ import annotations
@@ -399,8 +399,8 @@ def _write_occurrence(session: Session, meeting: BookedMeeting, occurrence: Book
         was = (meeting.crm_times or {}).get(occurrence_key(occurrence) + "|was")
         untouched = was == {"subject": current.subject, "start": current.start.isoformat(),
                             "end": current.end.isoformat()}
-        if not untouched and current.modified_at is not None and changed_at is not None \
-                and current.modified_at > changed_at:
+        if not untouched and (current.modified_at is None or changed_at is None
+                              or current.modified_at > changed_at):
             _take_occurrence(session, meeting, occurrence, current)
             meeting.last_error = (
                 f"occurrence {occurrence.original_start:%Y-%m-%dT%H:%M:%SZ} not changed: it "
