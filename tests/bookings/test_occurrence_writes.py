@@ -121,27 +121,31 @@ def test_graph_invited_series_one_cancellation_goes_to_the_attendees(
 
 def test_graph_a_newer_outlook_change_of_the_occurrence_is_not_overwritten(
         cli: Cli, graph: GraphDouble) -> None:
-    # The CRM moves the 3rd occurrence; then, before the sync, the rep renames that
-    # occurrence in Outlook. The CRM's write meets If-Match (412): Outlook's later
-    # version stands, in the calendar and in the CRM, and the booking says why.
+    # The CRM moves and renames the 3rd occurrence; then, before the sync, the rep moves
+    # that occurrence elsewhere in Outlook. The CRM's PATCH meets If-Match (412); the
+    # occurrence is read and decided per field: Outlook's later time stands, the CRM's
+    # rename (which Outlook did not touch) is written; the booking says what was kept.
     load_sample_crm(cli)
     name, address = add_graph_mailbox(cli, graph)
     meeting_id = book_series(cli)
     sync(cli, graph, name)
     third = series_of(graph, address, graph_master(graph, address)["id"])[2]
     cli("calendar", "update", meeting_id, "--occurrence", SLOTS[2], "--start",
-        "2026-12-29T15:00:00Z")
-    edit_in_outlook(graph, address, third["id"], subject="Fleet review with the CFO")
+        "2026-12-29T15:00:00Z", "--subject", "Fleet review (Tuesday)")
+    outlook = datetime(2026, 12, 30, 8, 0, tzinfo=UTC)
+    edit_in_outlook(graph, address, third["id"], start=outlook,
+                    end=outlook + timedelta(hours=1))
     sync(cli, graph, name)
     [now] = [o for o in series_of(graph, address, graph_master(graph, address)["id"])
              if o["id"] == third["id"]]
     assert (now["subject"], now["start"]["dateTime"][:16]) == (
-        "Fleet review with the CFO", "2026-12-28T09:00")
+        "Fleet review (Tuesday)", "2026-12-30T08:00")
     assert [(a["subject"], a["occurred_at"]) for a in meetings(cli)][2] == (
-        "Fleet review with the CFO", SLOTS[2])
+        "Fleet review (Tuesday)", "2026-12-30T08:00:00Z")
     with cli.session() as session:
         error = session.scalar(select(BookedMeeting.last_error))
-    assert "changed in the calendar after the CRM's change" in error
+    assert "the calendar's later change of start, end kept" in error
+    assert sent_to(graph, address) == []
 
 
 def test_an_occurrence_is_named_by_its_slot_and_only_in_a_series(cli: Cli) -> None:
@@ -195,3 +199,77 @@ def test_ews_one_occurrence_cancelled_and_another_moved_with_send_to_none(
     ews_sync(cli, ews, name)
     assert statuses(cli) == ["confirmed", "cancelled", "moved"]
     assert len(mine(ews, address)) == before + 2
+
+
+def test_ews_an_occurrence_moved_in_outlook_after_the_crm_change_stands(
+        cli: Cli, ews: EwsDouble) -> None:
+    # The CRM moves and renames the 3rd occurrence; then the rep moves it in Outlook
+    # before the sync. The CRM's UpdateItem names the old ChangeKey and is refused: the
+    # later time (Outlook's) stands, the CRM's rename lands, in Exchange and in the CRM.
+    from tests.fakes.ews_calendar_writes import move_occurrence
+
+    load_sample_crm(cli)
+    name, address = add_ews_mailbox(cli, ews, "--no-contacts")
+    meeting_id = book_series(cli)
+    ews_sync(cli, ews, name)
+    cli("calendar", "update", meeting_id, "--occurrence", SLOTS[2], "--subject", "Renamed",
+        "--start", "2026-12-29T15:00:00Z")
+    box = ews.mailbox(address)
+    [master] = [i for i in box.items.values() if i.folder_id == box.folder_id("calendar")]
+    moved = datetime(2026, 12, 30, 8, 0, tzinfo=UTC)
+    move_occurrence(box, master.id, 3, moved, moved + timedelta(hours=1))
+    ews_sync(cli, ews, name)
+    assert master.props["moved"] == {3: (moved, moved + timedelta(hours=1))}
+    assert master.props["subjects"] == {3: "Renamed"}
+    assert [(a["subject"], a["occurred_at"]) for a in meetings(cli)][2] == (
+        "Renamed", "2026-12-30T08:00:00Z")
+    assert statuses(cli) == ["confirmed", "confirmed", "moved"]
+    assert not any(m["sent"] for m in mine(ews, address))
+
+
+def test_ews_a_series_rename_and_an_occurrence_move_in_one_sync_both_land(
+        cli: Cli, ews: EwsDouble) -> None:
+    # The occurrence is written first, against its version; the series' rename then meets
+    # the series' new ChangeKey, reads it and writes the subject: both changes land, the
+    # moved occurrence keeps its own time.
+    load_sample_crm(cli)
+    name, address = add_ews_mailbox(cli, ews, "--no-contacts")
+    meeting_id = book_series(cli)
+    ews_sync(cli, ews, name)
+    cli("calendar", "update", meeting_id, "--occurrence", SLOTS[1], "--start",
+        "2026-12-22T14:00:00Z")
+    cli("calendar", "update", meeting_id, "--subject", "Fleet review 2027")
+    assert "ok" in ews_sync(cli, ews, name)
+    box = ews.mailbox(address)
+    [master] = [i for i in box.items.values() if i.folder_id == box.folder_id("calendar")]
+    assert master.props["subject"] == "Fleet review 2027"
+    moved = datetime(2026, 12, 22, 14, 0, tzinfo=UTC)
+    assert master.props["moved"] == {2: (moved, moved + timedelta(hours=1))}
+    ews_sync(cli, ews, name)
+    assert [(a["subject"], a["occurred_at"]) for a in meetings(cli)] == [
+        ("Fleet review 2027", SLOTS[0]), ("Fleet review 2027", "2026-12-22T14:00:00Z"),
+        ("Fleet review 2027", SLOTS[2])]
+    assert statuses(cli) == ["confirmed", "moved", "confirmed"]
+    assert not any(m["sent"] for m in mine(ews, address))
+
+
+def test_graph_a_cancellation_the_rep_overtook_in_outlook_is_not_applied(
+        cli: Cli, graph: GraphDouble) -> None:
+    # The CRM cancels the 2nd occurrence; the rep then moves it in Outlook: the later
+    # change stands, so the occurrence stays (moved) in the calendar and in the CRM.
+    load_sample_crm(cli)
+    name, address = add_graph_mailbox(cli, graph)
+    meeting_id = book_series(cli)
+    sync(cli, graph, name)
+    second = series_of(graph, address, graph_master(graph, address)["id"])[1]
+    cli("calendar", "cancel", meeting_id, "--occurrence", SLOTS[1])
+    outlook = datetime(2026, 12, 22, 8, 0, tzinfo=UTC)
+    edit_in_outlook(graph, address, second["id"], start=outlook,
+                    end=outlook + timedelta(hours=1))
+    sync(cli, graph, name)
+    assert second["id"] in [o["id"] for o in series_of(
+        graph, address, graph_master(graph, address)["id"])]
+    assert statuses(cli) == ["confirmed", "moved", "confirmed"]
+    assert meetings(cli)[1]["occurred_at"] == "2026-12-22T08:00:00Z"
+    with cli.session() as session:
+        assert "not cancelled" in session.scalar(select(BookedMeeting.last_error))

@@ -35,11 +35,13 @@ checks the run's lease. The rules:
   ``update_occurrence`` / ``cancel_occurrence``, with the occurrence's version), after
   any change of the series as a whole; the other occurrences and their links are not
   touched. When the calendar holds another version of it, the occurrence is read: gone
-  there, it stays cancelled; its subject or times changed there after the CRM's change
-  (or at a time the calendar does not say), the calendar's version stands (and the
-  booking's last error says so); else (a new version that changed nothing of it, such
-  as Exchange's or CalDAV's after a write to another occurrence of the series, or an
-  older change) the CRM's change is written against the version just read.
+  there, it stays cancelled; else its subject, start and end are decided by the same
+  per-field rule as the series', against the values it had before the CRM's change (a
+  cancellation counts as a change of all three): a field the calendar changed later
+  (or at a time it does not say) stands, and the booking's last error says so; the
+  CRM's other changes are written against the version just read (so Exchange's or
+  CalDAV's new version after a write to another occurrence of the series costs a read,
+  not the change).
 """
 
 from __future__ import annotations
@@ -64,12 +66,13 @@ from crmsync.connectors.calendar_writes import (
 from crmsync.crm.bookings import BookedMeeting, BookedOccurrence
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Activity, ActivitySource, Mailbox
-from crmsync.mapping.meeting_fields import merge_fields
+from crmsync.mapping.meeting_fields import Merge, merge_fields
 from crmsync.sync_service.context import Services
 from crmsync.sync_service.engine.bookings import (
     OCCURRENCE,
     calendar_mailbox,
     occurrence_key,
+    occurrence_values,
     set_from_calendar,
 )
 from crmsync.sync_service.mailboxes.leases import Lease, keep_lease
@@ -379,6 +382,10 @@ def _occurrence_states(meeting: BookedMeeting, writer: CalendarWriting,
     return {s.original_start: s for s in states if s.original_start is not None}
 
 
+#: the fields of one occurrence the CRM changes on its own
+OCCURRENCE_FIELDS = ("subject", "start", "end")
+
+
 def _write_occurrence(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
                       writer: CalendarWriting) -> str:
     """Write the CRM's change of one occurrence (see the module docstring)."""
@@ -388,52 +395,83 @@ def _write_occurrence(session: Session, meeting: BookedMeeting, occurrence: Book
         index=meeting.occurrences.index(occurrence) + 1,
         original_start=occurrence.original_start, change_key=occurrence.change_key or "")
     try:
-        return _occurrence_write(session, meeting, occurrence, writer, ref)
+        return _occurrence_write(session, meeting, occurrence, writer, ref, OCCURRENCE_FIELDS)
     except CalendarChangedError:
         current = _occurrence_states(meeting, writer, [occurrence]).get(
             occurrence.original_start)
         if current is None:  # deleted in the calendar: it stays cancelled
             occurrence.status = "cancelled"
             return "booked occurrences cancelled in the calendar"
-        changed_at = _crm_time(meeting, occurrence_key(occurrence))
-        was = (meeting.crm_times or {}).get(occurrence_key(occurrence) + "|was")
-        untouched = was == {"subject": current.subject, "start": current.start.isoformat(),
-                            "end": current.end.isoformat()}
-        if not untouched and (current.modified_at is None or changed_at is None
-                              or current.modified_at > changed_at):
-            _take_occurrence(session, meeting, occurrence, current)
-            meeting.last_error = (
-                f"occurrence {occurrence.original_start:%Y-%m-%dT%H:%M:%SZ} not changed: it "
-                "was changed in the calendar after the CRM's change")
-            return "booked occurrence changes overtaken by the calendar"
+        merge = _occurrence_merge(meeting, occurrence, current)
         fresh = OccurrenceRef(ref.series_id, current.remote_id, ref.index,
                               ref.original_start, current.change_key)
-        return _occurrence_write(session, meeting, occurrence, writer, fresh)
+        if not merge.to_crm:  # nothing of it changed there since (or an older change)
+            return _occurrence_write(session, meeting, occurrence, writer, fresh,
+                                     tuple(merge.to_calendar))
+        slot = f"{occurrence.original_start:%Y-%m-%dT%H:%M:%SZ}"
+        if occurrence.status == "cancelled":  # the calendar's newer change stands
+            _take_occurrence(session, meeting, occurrence, current, OCCURRENCE_FIELDS)
+            meeting.last_error = (f"occurrence {slot} not cancelled: it was changed in the "
+                                  "calendar after the CRM's cancellation")
+            return "booked occurrence changes overtaken by the calendar"
+        _take_occurrence(session, meeting, occurrence, current, tuple(merge.to_crm))
+        meeting.last_error = (f"occurrence {slot}: the calendar's later change of "
+                              f"{', '.join(merge.to_crm)} kept")
+        if merge.to_calendar:
+            return _occurrence_write(session, meeting, occurrence, writer, fresh,
+                                     tuple(merge.to_calendar))
+        return "booked occurrence changes overtaken by the calendar"
+
+
+def _occurrence_merge(meeting: BookedMeeting, occurrence: BookedOccurrence,
+                      current: EventState) -> Merge:
+    """The two-way rule (:func:`merge_fields`) for one occurrence, against the values it
+    had before the CRM's change; a cancellation changes every field."""
+    key = occurrence_key(occurrence)
+    calendar = _occurrence_state_values(current)
+    was = (meeting.crm_times or {}).get(key + "|was") or calendar
+    changed_at = _crm_time(meeting, key)
+    crm: dict[str, object] = {name: None for name in OCCURRENCE_FIELDS} \
+        if occurrence.status == "cancelled" else occurrence_values(occurrence)
+    times = ({name: changed_at for name in OCCURRENCE_FIELDS} if changed_at else {},
+             current.modified_at)
+    return merge_fields(crm, calendar, was, times, OCCURRENCE_FIELDS)
+
+
+def _occurrence_state_values(state: EventState) -> dict[str, str]:
+    return {"subject": state.subject, "start": state.start.isoformat(),
+            "end": state.end.isoformat()}
 
 
 def _occurrence_write(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
-                      writer: CalendarWriting, ref: OccurrenceRef) -> str:
+                      writer: CalendarWriting, ref: OccurrenceRef,
+                      names: tuple[str, ...]) -> str:
     if occurrence.status == "cancelled":
         writer.cancel_occurrence(ref, meeting.invite)
         return "booked occurrences removed from the calendar"
-    state = writer.update_occurrence(ref, {
-        "subject": occurrence.activity.subject, "start": occurrence.starts_at,
-        "end": occurrence.ends_at}, meeting.invite)
+    values = {"subject": occurrence.activity.subject, "start": occurrence.starts_at,
+              "end": occurrence.ends_at}
+    state = writer.update_occurrence(ref, {name: values[name] for name in names},
+                                     meeting.invite)
     occurrence.remote_id, occurrence.change_key = state.remote_id, state.change_key
     _add_source(session, meeting, occurrence.activity, state.remote_id)
     return "booked occurrences updated in the calendar"
 
 
 def _take_occurrence(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
-                     state: EventState) -> None:
-    """The calendar's version of the occurrence stands in the CRM."""
+                     state: EventState, names: tuple[str, ...]) -> None:
+    """The calendar's values of ``names`` stand for the occurrence in the CRM."""
     occurrence.remote_id, occurrence.change_key = state.remote_id, state.change_key
-    occurrence.starts_at, occurrence.ends_at = state.start, state.end
-    occurrence.status = "confirmed" if (state.start, state.end) == (
+    if "subject" in names:
+        occurrence.activity.subject = state.subject
+    if "start" in names:
+        occurrence.starts_at = state.start
+    if "end" in names:
+        occurrence.ends_at = state.end
+    occurrence.status = "confirmed" if (occurrence.starts_at, occurrence.ends_at) == (
         occurrence.original_start,
         occurrence.original_start + (meeting.ends_at - meeting.starts_at)) else "moved"
-    occurrence.activity.occurred_at = state.start
-    occurrence.activity.subject = state.subject
+    occurrence.activity.occurred_at = occurrence.starts_at
 
 
 def _add_source(session: Session, meeting: BookedMeeting, activity: Activity,
