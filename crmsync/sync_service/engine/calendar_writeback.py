@@ -160,11 +160,9 @@ def settle(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
         for occurrence in _pending_occurrences(meeting):
             outcome = _write_occurrence(session, meeting, occurrence, writer)
             meeting.pending = [p for p in meeting.pending if p != occurrence_key(occurrence)]
-    if created:
-        pass
-    elif meeting.status == "cancelled" and "status" in meeting.pending:
+    if not created and meeting.status == "cancelled" and "status" in meeting.pending:
         outcome = _cancel(session, meeting, writer)
-    elif _series_pending(meeting) or meeting.calendar_changed:
+    elif not created and (_series_pending(meeting) or meeting.calendar_changed):
         outcome = _update(session, meeting, writer)
     meeting.pending, meeting.calendar_changed, meeting.written_at = [], False, now
     return outcome
