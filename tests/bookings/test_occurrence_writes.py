@@ -273,3 +273,21 @@ def test_graph_a_cancellation_the_rep_overtook_in_outlook_is_not_applied(
     assert meetings(cli)[1]["occurred_at"] == "2026-12-22T08:00:00Z"
     with cli.session() as session:
         assert "not cancelled" in session.scalar(select(BookedMeeting.last_error))
+
+
+def test_graph_an_occurrence_renamed_in_outlook_comes_back_to_its_activity(
+        cli: Cli, graph: GraphDouble) -> None:
+    # The rep renames one occurrence in Outlook (an exception): that occurrence's
+    # activity takes the subject; the others and the series keep theirs, links kept.
+    load_sample_crm(cli)
+    name, address = add_graph_mailbox(cli, graph)
+    book_series(cli)
+    sync(cli, graph, name)
+    second = series_of(graph, address, graph_master(graph, address)["id"])[1]
+    edit_in_outlook(graph, address, second["id"], subject="Fleet review at the depot")
+    sync(cli, graph, name)
+    assert [a["subject"] for a in meetings(cli)] == [
+        "Fleet review", "Fleet review at the depot", "Fleet review"]
+    assert all([link["external_id"] for link in a["links"]] == ["opp-1"]
+               for a in meetings(cli))
+    assert graph_master(graph, address)["subject"] == "Fleet review"

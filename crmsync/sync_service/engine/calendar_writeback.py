@@ -28,8 +28,8 @@ checks the run's lease. The rules:
   cancellation the calendar overtook (the event changed there after the CRM's cancel) is
   not applied, and says so in the booking's last error.
 - **Series**: occurrences are read from the series after each change; a moved one keeps
-  its slot and its activity (with its links), a cancelled one is marked cancelled, its
-  activity and links kept.
+  its slot and its activity (with its links), a renamed one gives its activity its
+  subject, a cancelled one is marked cancelled, its activity and links kept.
 - **One occurrence** changed or cancelled in the CRM (``--occurrence``) is written to
   that occurrence alone, as an exception of the series (the writer's
   ``update_occurrence`` / ``cancel_occurrence``, with the occurrence's version), after
@@ -365,6 +365,12 @@ def _reconcile_occurrences(session: Session, meeting: BookedMeeting,
             occurrence.status = "moved"
             occurrence.starts_at, occurrence.ends_at = state.start, state.end
             occurrence.activity.occurred_at = state.start
+        elif occurrence.status == "moved":  # moved back to its slot in the calendar
+            occurrence.status = "confirmed"
+            occurrence.starts_at, occurrence.ends_at = state.start, state.end
+            occurrence.activity.occurred_at = state.start
+        if state.subject and state.subject != occurrence.activity.subject:
+            occurrence.activity.subject = state.subject  # an exception renamed there
         if occurrence.activity_id != meeting.activity_id:
             _add_source(session, meeting, occurrence.activity, state.remote_id)
 
