@@ -93,6 +93,26 @@ class EventState:
     is_cancelled: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class OccurrenceRef:
+    """One occurrence of a series, as a writer needs it to change or cancel it alone.
+
+    :param series_id: the series master's REMOTE_ID.
+    :param remote_id: the occurrence's own id as :meth:`CalendarWriting.occurrences`
+        gave it (Graph's instance id), or ``None`` when it was never read.
+    :param index: its 1-based position in the series (EWS ``InstanceIndex``).
+    :param original_start: its slot in the series (UTC; CalDAV ``RECURRENCE-ID``).
+    :param change_key: the occurrence's version as last read (the series' for a writer
+        whose occurrences share the master's version, CalDAV's resource ETag).
+    """
+
+    series_id: str
+    remote_id: str | None
+    index: int
+    original_start: datetime
+    change_key: str
+
+
 class CalendarWriteError(CrmSyncError):
     """The calendar refused the write for a reason retrying will not fix."""
 
@@ -155,3 +175,31 @@ class CalendarWriting(abc.ABC):
     def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
         """Return the series' occurrences and exceptions between ``start`` and ``end``
         (cancelled occurrences are absent), each with its ``original_start``."""
+
+    def update_occurrence(self, ref: OccurrenceRef, changes: Mapping[str, object],
+                          invite: bool) -> EventState:
+        """Change one occurrence of a series (it becomes an exception; the rest of the
+        series stays as it is) at version ``ref.change_key``; fields as in
+        :meth:`update_event`.
+
+        The default suits a provider whose occurrences have ids of their own that take
+        the event operations (Graph: PATCH on the instance from ``/instances``).
+
+        :raises CalendarChangedError: the calendar holds another version.
+        """
+        if ref.remote_id is None:
+            raise CalendarWriteError("the occurrence was never read from the calendar")
+        return self.update_event(ref.remote_id, ref.change_key, changes, invite)
+
+    def cancel_occurrence(self, ref: OccurrenceRef, invite: bool) -> None:
+        """Remove one occurrence of a series (the rest stays); invited attendees get the
+        cancellation of that occurrence, others nothing. Already gone is not an error.
+
+        The default: the event operation on the occurrence's own id (Graph DELETE on the
+        instance).
+
+        :raises CalendarChangedError: the calendar holds another version.
+        """
+        if ref.remote_id is None:
+            raise CalendarWriteError("the occurrence was never read from the calendar")
+        self.delete_event(ref.remote_id, ref.change_key, invite)

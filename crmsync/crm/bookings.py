@@ -58,7 +58,9 @@ class BookedMeeting(Base):
     #: the rep asked that the attendees get the provider's meeting requests
     invite: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
-    #: per field, when the CRM last changed it (ISO-8601 UTC)
+    #: per field, when the CRM last changed it (ISO-8601 UTC); a change of one occurrence
+    #: is ``occurrence:SLOT`` with, under ``occurrence:SLOT|was``, the occurrence's values
+    #: before it (see ``engine/bookings.py``)
     crm_times: Mapped[dict] = mapped_column(JSON, default=dict)
     #: fields the CRM changed that the calendar has not taken yet
     pending: Mapped[list] = mapped_column(JSON, default=list)

@@ -164,11 +164,17 @@ def create_calendar_item(double, call, box, element: Any, item_id_xml) -> str:
 
 def update_item(double, call, box, item_id_xml, success, error) -> list[str]:
     """UpdateItem: SetItemField on calendar items, ChangeKey checked when asked."""
+    from tests.fakes import ews_occurrence_writes as occurrence_writes
     messages = []
     never = call.body.get("ConflictResolution") == "NeverOverwrite"
     mode = call.body.get("SendMeetingInvitationsOrCancellations", "SendToAllAndSaveCopy")
     for change in call.body.iter(f"{{{NS_T}}}ItemChange"):
         ref = _t(change, "ItemId")
+        if ref is None:  # an OccurrenceItemId (tests.fakes.ews_occurrence_writes)
+            [occurrence] = occurrence_writes.occurrence_refs(change)
+            messages.append(occurrence_writes.update_occurrence(
+                double, call, box, change, occurrence, success, error))
+            continue
         item = box.items.get(ref.get("Id"))
         if item is None:
             messages.append(error("UpdateItem", "ErrorItemNotFound",
@@ -195,6 +201,7 @@ def update_item(double, call, box, item_id_xml, success, error) -> list[str]:
 
 def delete_item(double, call, box, success, error) -> list[str]:
     """DeleteItem of calendar items (a master takes its series)."""
+    from tests.fakes import ews_occurrence_writes as occurrence_writes
     messages = []
     mode = call.body.get("SendMeetingCancellations", "SendToAllAndSaveCopy")
     for ref in call.body.iter(f"{{{NS_T}}}ItemId"):
@@ -206,6 +213,9 @@ def delete_item(double, call, box, success, error) -> list[str]:
         _record(double, call, "DeleteItem", mode, list(item.props.get("attendees", [])))
         box.delete_item(item.id)
         messages.append(success("DeleteItem", ""))
+    for ref in occurrence_writes.occurrence_refs(call.body):
+        messages.append(occurrence_writes.delete_occurrence(double, call, box, ref, success,
+                                                            error))
     return messages
 
 
@@ -259,8 +269,8 @@ def get_occurrence(box, element: Any, success, error, item_id_xml) -> str:
     key = f"{master.change_key}.{index}"
     occurrence_id = f'<t:ItemId Id="{escape(master.id)}.{index}" ChangeKey="{key}"/>'
     inner = (f"<t:CalendarItem>{occurrence_id}"
-             f"<t:Subject>{escape(str(props['subject']))}</t:Subject>"
-             f"{_fields(start, end, props, slot, props['last_modified'])}"
+             f"<t:Subject>{escape(str(props.get('subjects', {}).get(index, props['subject'])))}"
+             f"</t:Subject>{_fields(start, end, props, slot, props['last_modified'])}"
              f"<t:UID>{escape(str(props['uid']))}</t:UID>"
              f"<t:CalendarItemType>{kind}</t:CalendarItemType></t:CalendarItem>")
     return success("GetItem", f"<m:Items>{inner}</m:Items>")

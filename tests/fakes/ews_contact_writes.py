@@ -115,7 +115,8 @@ def _chained(mine: Handler, before: Handler | None) -> Handler:
     def handler(double: Any, call: Any) -> Response:
         box = double.mailboxes[call.address]
         ids = [e.get("Id") for e in call.body.iter(f"{{{server.TNS}}}ItemId")]
-        theirs = any(i in box.items and box.items[i].kind != "Contact" for i in ids)
+        theirs = any(i in box.items and box.items[i].kind != "Contact" for i in ids) or \
+            any(True for _ in call.body.iter(f"{{{server.TNS}}}OccurrenceItemId"))
         return before(double, call) if before is not None and theirs else mine(double, call)
 
     return handler

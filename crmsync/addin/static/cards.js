@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { el, section } from "./dom.js";
 import { formatAmount, formatDate, t } from "./i18n.js";
+import { meetingsBlock } from "./meetings.js";
 
 function contactLines(contact) {
   return el("div", { class: "lines" },
@@ -119,8 +120,8 @@ export function renderCard(card, onChange) {
   }
   if (card.account) body.append(el("div", { test: "account" }, el("strong", {}, card.account.name)),
     signals(card.signals) || "");
-  body.append(...[opportunities(card.opportunities), cases(card.cases), timeline(card.recent_activities)]
-    .filter(Boolean));
+  body.append(...[opportunities(card.opportunities), cases(card.cases), meetingsBlock(card),
+    timeline(card.recent_activities)].filter(Boolean));
   return el("article", { class: "card", test: "card" }, header, body);
 }
 

@@ -11,7 +11,12 @@ from typing import Any
 import caldav
 
 from crmsync.connectors.base import Connector, ContactCard, Page
-from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
+from crmsync.connectors.calendar_writes import (
+    CalendarWriting,
+    EventDraft,
+    EventState,
+    OccurrenceRef,
+)
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.dav.calendar import fetch_calendar
 from crmsync.connectors.dav.client import (
@@ -127,6 +132,15 @@ class DavConnector(Connector, CalendarWriting, ContactFolderWriting):
     def delete_event(self, remote_id: str, change_key: str, invite: bool) -> None:
         """See `CalendarWriting.delete_event`."""
         self.writer.delete_event(remote_id, change_key, invite)
+
+    def update_occurrence(self, ref: OccurrenceRef, changes: Mapping[str, object],
+                          invite: bool) -> EventState:
+        """See `CalendarWriting.update_occurrence` (a RECURRENCE-ID override)."""
+        return self.writer.update_occurrence(ref, changes, invite)
+
+    def cancel_occurrence(self, ref: OccurrenceRef, invite: bool) -> None:
+        """See `CalendarWriting.cancel_occurrence` (an EXDATE)."""
+        self.writer.cancel_occurrence(ref, invite)
 
     def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
         """See `CalendarWriting.occurrences`."""

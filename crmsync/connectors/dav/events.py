@@ -13,7 +13,10 @@ them, :func:`crmsync.connectors.ical_events.record_id`), written with icalendar:
   :class:`~crmsync.connectors.calendar_writes.CalendarChangedError` (RFC 4791 §5.3.4,
   RFC 7232), so a change made in the calendar app is never written over.
 - **Series**: ``RRULE:FREQ=WEEKLY;COUNT=N`` at the booking's zone (its VTIMEZONE added);
-  occurrences come from expanding the resource, as the inbound side does.
+  occurrences come from expanding the resource, as the inbound side does. One
+  occurrence changed is an override VEVENT (same UID, ``RECURRENCE-ID`` its slot, RFC
+  5545 §3.8.4.4) in the same resource; one cancelled is an ``EXDATE`` of the master
+  (its override, if any, removed); both PUT ``If-Match`` the resource's ETag.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from crmsync.connectors.calendar_writes import (
     CalendarWriteError,
     EventDraft,
     EventState,
+    OccurrenceRef,
 )
 from crmsync.connectors.dav.client import absolute, path_of, send
 from crmsync.connectors.ical_events import CalendarItemError, item_events, to_utc
@@ -108,6 +112,47 @@ class DavEventWriter:
         if response.status not in (200, 204, 404):
             raise CalendarWriteError(f"the DAV server answered {response.status} for {href}")
 
+    def update_occurrence(self, ref: OccurrenceRef, changes: Mapping[str, object],
+                          invite: bool) -> EventState:
+        """See `CalendarWriting.update_occurrence`: the occurrence's override VEVENT
+        (made from the master at its slot when there is none), PUT ``If-Match``."""
+        calendar = self._versioned(ref)
+        override = _override(calendar, ref.original_start)
+        if override is None:
+            override = _new_override(_master(calendar), ref.original_start)
+            calendar.add_component(override)
+        _apply(override, changes, invite)
+        self._put(ref.series_id, calendar, {"If-Match": ref.change_key})
+        found = self._get(ref.series_id)
+        state = None if found is None else next(
+            (s for s in self._expand(ref.series_id, *found, None)
+             if s.original_start == ref.original_start), None)
+        if state is None:
+            raise CalendarChangedError(f"{ref.series_id} lost the occurrence just written")
+        return state
+
+    def cancel_occurrence(self, ref: OccurrenceRef, invite: bool) -> None:
+        """See `CalendarWriting.cancel_occurrence`: an ``EXDATE`` on the master at the
+        slot (in the master's zone), the override dropped, PUT ``If-Match``."""
+        calendar = self._versioned(ref)
+        master = _master(calendar)
+        override = _override(calendar, ref.original_start)
+        if override is not None:
+            calendar.subcomponents.remove(override)
+        zone = _zone_of(master)
+        slot = ref.original_start.astimezone(ZoneInfo(zone) if zone != "UTC" else UTC)
+        master.add("exdate", slot)
+        _set(master, "sequence", int(master.get("SEQUENCE", 0)) + 1)
+        _set(master, "last-modified", datetime.now(UTC))
+        self._put(ref.series_id, calendar, {"If-Match": ref.change_key})
+
+    def _versioned(self, ref: OccurrenceRef) -> icalendar.Calendar:
+        """The series' resource, when it is still at the version ``ref`` names."""
+        found = self._get(ref.series_id)
+        if found is None or found[1] != ref.change_key:
+            raise CalendarChangedError(f"{ref.series_id} changed in the calendar")
+        return found[0]
+
     def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
         """See `CalendarWriting.occurrences`: the resource expanded over the window."""
         found = self._get(remote_id)
@@ -167,6 +212,36 @@ def _master(calendar: icalendar.Calendar) -> icalendar.Event:
     if not events:
         raise CalendarWriteError("the calendar object holds no VEVENT")
     return next((e for e in events if e.get("RECURRENCE-ID") is None), events[0])
+
+
+def _override(calendar: icalendar.Calendar, slot: datetime) -> icalendar.Event | None:
+    """The VEVENT that overrides the occurrence at ``slot`` (UTC), if there is one."""
+    for event in calendar.walk("VEVENT"):
+        if event.get("RECURRENCE-ID") is not None and to_utc(event, "RECURRENCE-ID") == slot:
+            return event
+    return None
+
+
+def _new_override(master: icalendar.Event, slot: datetime) -> icalendar.Event:
+    """An override of the master's occurrence at ``slot``: the master's properties at
+    that slot, without the rule."""
+    override = icalendar.Event()
+    length = to_utc(master, "DTEND") - to_utc(master, "DTSTART") if master.get("DTEND") \
+        else None
+    for name, value in master.property_items(recursive=False):
+        if name in ("BEGIN", "END", "RRULE", "RDATE", "EXDATE", "DTSTART", "DTEND",
+                    "SEQUENCE", "LAST-MODIFIED"):
+            continue
+        override.add(name, value, encode=False)
+    zone = _zone_of(master)
+    local = slot.astimezone(ZoneInfo(zone) if zone != "UTC" else UTC)
+    override.add("recurrence-id", local)
+    override.add("dtstart", local)
+    if length is not None:
+        override.add("dtend", local + length)
+    override.add("sequence", int(master.get("SEQUENCE", 0)) + 1)
+    override.add("last-modified", datetime.now(UTC))
+    return override
 
 
 def _new_calendar(draft: EventDraft, uid: str, owner: str) -> icalendar.Calendar:

@@ -45,6 +45,7 @@ from crmsync.connectors.calendar_writes import (
     CalendarWriteError,
     EventDraft,
     EventState,
+    OccurrenceRef,
 )
 from crmsync.connectors.ews.errors import translated
 
@@ -172,6 +173,40 @@ class EwsEventWriter:
         """See `CalendarWriting.update_event` (UpdateItem, NeverOverwrite)."""
         item = CalendarItem(account=self.account, folder=self.calendar, id=remote_id,
                             changekey=change_key)
+        self._save_changes(item, changes, invite)
+        found = self.read_event(remote_id)
+        if found is None:
+            raise CalendarWriteError("Exchange lost the meeting it just updated")
+        return found
+
+    def update_occurrence(self, ref: OccurrenceRef, changes: Mapping[str, object],
+                          invite: bool) -> EventState:
+        """See `CalendarWriting.update_occurrence`: UpdateItem of the
+        ``OccurrenceItemId`` (series id, instance index, the occurrence's ChangeKey), so
+        Exchange makes it an exception and leaves the rest of the series."""
+        self._save_changes(self._occurrence(ref), changes, invite)
+        [found] = self._fetch([self._occurrence(ref, versioned=False)])
+        return found
+
+    def cancel_occurrence(self, ref: OccurrenceRef, invite: bool) -> None:
+        """See `CalendarWriting.cancel_occurrence`: DeleteItem of the ``OccurrenceItemId``
+        (``SendToNone`` unless invited); one already deleted is not an error."""
+        item = self._occurrence(ref)
+        mode = SEND_TO_ALL_AND_SAVE_COPY if invite else SEND_TO_NONE
+        try:
+            self._call(lambda: item.delete(send_meeting_cancellations=mode,
+                                           affected_task_occurrences=ALL_OCCURRENCES))
+        except CalendarWriteError as exc:
+            if "OccurrenceIsDeletedFromRecurrence" not in str(exc):
+                raise
+
+    def _occurrence(self, ref: OccurrenceRef, versioned: bool = True) -> Any:
+        master = CalendarItem(account=self.account, folder=self.calendar, id=ref.series_id,
+                              changekey=ref.change_key if versioned else None)
+        return master.occurrence(ref.index)
+
+    def _save_changes(self, item: Any, changes: Mapping[str, object], invite: bool) -> None:
+        """UpdateItem of ``changes`` with NeverOverwrite; the invitation mode as invited."""
         fields = []
         for name, value in changes.items():
             if name in ("start", "end"):
@@ -187,10 +222,6 @@ class EwsEventWriter:
         mode = SEND_TO_CHANGED_AND_SAVE_COPY if invite else SEND_TO_NONE
         self._call(lambda: item.save(update_fields=fields, conflict_resolution=NEVER_OVERWRITE,
                                      send_meeting_invitations=mode))
-        found = self.read_event(remote_id)
-        if found is None:
-            raise CalendarWriteError("Exchange lost the meeting it just updated")
-        return found
 
     def delete_event(self, remote_id: str, change_key: str, invite: bool) -> None:
         """See `CalendarWriting.delete_event` (DeleteItem)."""

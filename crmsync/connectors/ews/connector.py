@@ -25,7 +25,12 @@ from exchangelib.folders import (
 )
 
 from crmsync.connectors.base import Connector, ContactCard, Idling, Page, Sending, SendReceipt
-from crmsync.connectors.calendar_writes import CalendarWriting, EventDraft, EventState
+from crmsync.connectors.calendar_writes import (
+    CalendarWriting,
+    EventDraft,
+    EventState,
+    OccurrenceRef,
+)
 from crmsync.connectors.contact_folders import ContactFolderWriting, StoredContact
 from crmsync.connectors.ews.account import open_account, with_backoff
 from crmsync.connectors.ews.calendar import fetch_calendar
@@ -183,6 +188,15 @@ class EwsConnector(Connector, Sending, Idling, CalendarWriting, ContactFolderWri
     def occurrences(self, remote_id: str, start: datetime, end: datetime) -> list[EventState]:
         """See `CalendarWriting.occurrences`."""
         return self._writer().occurrences(remote_id, start, end)
+
+    def update_occurrence(self, ref: OccurrenceRef, changes: Mapping[str, object],
+                          invite: bool) -> EventState:
+        """See `CalendarWriting.update_occurrence` (by OccurrenceItemId)."""
+        return self._writer().update_occurrence(ref, changes, invite)
+
+    def cancel_occurrence(self, ref: OccurrenceRef, invite: bool) -> None:
+        """See `CalendarWriting.cancel_occurrence` (by OccurrenceItemId)."""
+        self._writer().cancel_occurrence(ref, invite)
 
     # -- the CRM contact folder (contact_folder.py) ----------------------------------------
 

@@ -15,7 +15,9 @@ from crmsync.sync_service.engine.bookings import (
     BookingChange,
     book,
     cancel,
+    cancel_occurrence,
     change,
+    change_occurrence,
     find_target,
     meeting_by_id,
     parse_moment,
@@ -25,6 +27,9 @@ from crmsync.sync_service.engine.bookings import (
 WITH_HELP = "An attendee's address (repeat for several)."
 LINK_HELP = ("A record to link, TYPE:EXTERNAL_ID with TYPE contact, account, opportunity or "
              "case (a case by its number); repeat for several.")
+OCCURRENCE_HELP = ("Only the occurrence of the series starting at this time (its slot in "
+                   "the series, or where it starts now; ISO 8601 with Z or an offset): it "
+                   "becomes an exception of the series, the rest stays.")
 INVITE_HELP = ("Send the --with people the calendar's meeting request (then its updates and "
                "cancellation). Without it nobody is invited.")
 
@@ -73,13 +78,25 @@ def calendar_add(owner_email: str, subject: str, start: str, end: str,
               help="Replaces the attendees (repeat for several).")
 @click.option("--link", "links", multiple=True, help=LINK_HELP + " Added to the links.")
 @click.option("--invite", is_flag=True, help=INVITE_HELP)
+@click.option("--occurrence", help=OCCURRENCE_HELP)
 def calendar_update(meeting_id: int, subject: str | None, start: str | None, end: str | None,
-                    attendees: tuple[str, ...], links: tuple[str, ...], invite: bool) -> None:
-    """Change a booked meeting (a series as a whole); the next sync updates the calendar."""
+                    attendees: tuple[str, ...], links: tuple[str, ...], invite: bool,
+                    occurrence: str | None) -> None:
+    """Change a booked meeting (a series as a whole, or one occurrence with --occurrence);
+    the next sync updates the calendar."""
     with session_scope(services().sessions) as session:
         meeting = meeting_by_id(session, meeting_id)
         if meeting is None:
             raise UserError(f"no meeting {meeting_id} booked in the CRM")
+        if occurrence is not None:
+            if attendees or links or invite:
+                raise UserError("--with, --link and --invite change the whole meeting, "
+                                "not one occurrence")
+            change_occurrence(meeting, parse_moment(occurrence), BookingChange(
+                subject=subject, start=parse_moment(start) if start else None,
+                end=parse_moment(end) if end else None), datetime.now(UTC))
+            click.echo(str(meeting.activity_id))
+            return
         change(session, meeting, BookingChange(
             subject=subject, start=parse_moment(start) if start else None,
             end=parse_moment(end) if end else None, attendees=attendees or None,
@@ -89,12 +106,16 @@ def calendar_update(meeting_id: int, subject: str | None, start: str | None, end
 
 @calendar.command("cancel")
 @click.argument("meeting_id", type=int)
-def calendar_cancel(meeting_id: int) -> None:
-    """Cancel a booked meeting (a series: all of it); the next sync removes it from the
-    calendar. Its activities and links stay."""
+@click.option("--occurrence", help=OCCURRENCE_HELP)
+def calendar_cancel(meeting_id: int, occurrence: str | None) -> None:
+    """Cancel a booked meeting (a series: all of it, or one occurrence with --occurrence);
+    the next sync removes it from the calendar. Its activities and links stay."""
     with session_scope(services().sessions) as session:
         meeting = meeting_by_id(session, meeting_id)
         if meeting is None:
             raise UserError(f"no meeting {meeting_id} booked in the CRM")
-        cancel(meeting, datetime.now(UTC))
+        if occurrence is not None:
+            cancel_occurrence(meeting, parse_moment(occurrence), datetime.now(UTC))
+        else:
+            cancel(meeting, datetime.now(UTC))
         click.echo(str(meeting.activity_id))

@@ -49,6 +49,9 @@ MAX_OCCURRENCES = 104
 MAX_LENGTH = timedelta(days=14)
 LINK_REASON = "booked in the CRM with this record"
 LINK_KINDS = ("contact", "account", "opportunity", "case")
+#: a change of one occurrence waiting for the calendar is ``pending`` as this prefix and
+#: the occurrence's slot (its time in ``crm_times`` under the same name)
+OCCURRENCE = "occurrence:"
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,106 @@ def cancel(meeting: BookedMeeting, now: datetime) -> BookedMeeting:
     return meeting
 
 
+def occurrence_key(occurrence: BookedOccurrence) -> str:
+    """The name of a change of this occurrence in ``pending`` and ``crm_times``."""
+    return OCCURRENCE + occurrence.original_start.astimezone(UTC).isoformat()
+
+
+def find_occurrence(meeting: BookedMeeting, moment: datetime) -> BookedOccurrence:
+    """The occurrence of the series at ``moment``: its slot in the series, or where it
+    starts now (a moved one).
+
+    :raises UserError: a single meeting, or no occurrence there.
+    """
+    if not meeting.occurrences:
+        raise UserError(f"meeting {meeting.activity_id} is not a series")
+    moment = moment.astimezone(UTC)
+    for occurrence in meeting.occurrences:
+        if moment in (occurrence.original_start, occurrence.starts_at):
+            return occurrence
+    starts = ", ".join(f"{o.original_start:%Y-%m-%dT%H:%M:%SZ}" for o in meeting.occurrences)
+    raise UserError(f"meeting {meeting.activity_id} has no occurrence at "
+                    f"{moment:%Y-%m-%dT%H:%M:%SZ} (its occurrences: {starts})")
+
+
+def change_occurrence(meeting: BookedMeeting, moment: datetime, update: BookingChange,
+                      now: datetime) -> BookedOccurrence:
+    """Move or rename one occurrence of a series (``update``'s subject, start, end; the
+    rest of the series stays); the next sync makes it an exception in the calendar.
+
+    :raises UserError: the meeting or the occurrence is cancelled, no such occurrence,
+        wrong times.
+    """
+    occurrence = _open_occurrence(meeting, moment)
+    was = occurrence_values(occurrence)
+    length = occurrence.ends_at - occurrence.starts_at
+    start = update.start.astimezone(UTC) if update.start else occurrence.starts_at
+    end = update.end.astimezone(UTC) if update.end else (
+        start + length if update.start else occurrence.ends_at)
+    _check_times(start, end)
+    changed = False
+    if (start, end) != (occurrence.starts_at, occurrence.ends_at):
+        occurrence.starts_at, occurrence.ends_at = start, end
+        occurrence.status = "confirmed" if (start, end) == (
+            occurrence.original_start, occurrence.original_start + _length(meeting)) \
+            else "moved"
+        occurrence.activity.occurred_at = start
+        changed = True
+    if update.subject is not None and _subject(update.subject) != occurrence.activity.subject:
+        occurrence.activity.subject = _subject(update.subject)
+        changed = True
+    if changed:
+        _mark_occurrence(meeting, occurrence, was, now)
+    return occurrence
+
+
+def cancel_occurrence(meeting: BookedMeeting, moment: datetime,
+                      now: datetime) -> BookedOccurrence:
+    """Cancel one occurrence of a series (the rest stays); its activity and links stay,
+    and the next sync removes it from the calendar's series.
+
+    :raises UserError: the meeting is cancelled, or no such occurrence.
+    """
+    occurrence = find_occurrence(meeting, moment)
+    if meeting.status == "cancelled":
+        raise UserError(f"meeting {meeting.activity_id} is cancelled")
+    if occurrence.status != "cancelled":
+        was = occurrence_values(occurrence)
+        occurrence.status = "cancelled"
+        _mark_occurrence(meeting, occurrence, was, now)
+    return occurrence
+
+
+def _open_occurrence(meeting: BookedMeeting, moment: datetime) -> BookedOccurrence:
+    occurrence = find_occurrence(meeting, moment)
+    if meeting.status == "cancelled":
+        raise UserError(f"meeting {meeting.activity_id} is cancelled")
+    if occurrence.status == "cancelled":
+        raise UserError(f"that occurrence of meeting {meeting.activity_id} is cancelled")
+    return occurrence
+
+
+def occurrence_values(occurrence: BookedOccurrence) -> dict[str, str]:
+    """An occurrence's fields as the calendar compares them (JSON-ready)."""
+    return {"subject": occurrence.activity.subject, "start": occurrence.starts_at.isoformat(),
+            "end": occurrence.ends_at.isoformat()}
+
+
+def _mark_occurrence(meeting: BookedMeeting, occurrence: BookedOccurrence,
+                     was: dict[str, str], now: datetime) -> None:
+    """Note the change for the next sync: when, and (for the first change since the
+    calendar last took one) the values the calendar held before it, under
+    ``crm_times[KEY + "|was"]``, so a calendar version that changed nothing of this
+    occurrence is told from a change made there."""
+    key = occurrence_key(occurrence)
+    times = {**meeting.crm_times, key: now.isoformat()}
+    if key not in meeting.pending:
+        times[key + "|was"] = was
+    meeting.crm_times = times
+    meeting.pending = sorted({*meeting.pending, key})
+    meeting.written_at = None
+
+
 def meeting_by_id(session: Session, activity_id: int) -> BookedMeeting | None:
     """The booking whose meeting id (its first activity) is ``activity_id``."""
     return session.scalar(select(BookedMeeting).where(
@@ -235,6 +338,10 @@ def field_value(meeting: BookedMeeting, name: str) -> object:
 
 def _set_field(meeting: BookedMeeting, name: str, value: object) -> None:
     if name == "subject":
+        # Occurrences renamed on their own (``--occurrence``) keep their subject.
+        for activity in activities_of(meeting):
+            if activity.subject == meeting.subject:
+                activity.subject = str(value)
         meeting.subject = str(value)
     elif name == "start":
         meeting.starts_at = value  # type: ignore[assignment]
@@ -304,6 +411,8 @@ def _move_occurrences(meeting: BookedMeeting) -> None:
     """A series moved as a whole: every occurrence takes its new slot (the calendar
     makes a new series of them; the next read says which it moved or cancelled)."""
     slots = _slots(meeting)
+    # The calendar makes a new series: a change of one old occurrence has no slot left.
+    meeting.pending = [p for p in meeting.pending if not p.startswith(OCCURRENCE)]
     session = object_session(meeting)
     if meeting.occurrences and session is not None:
         # Slots shifted by whole weeks would meet their neighbours' old ones: the
@@ -357,7 +466,6 @@ def _sync_participants(session: Session, meeting: BookedMeeting, owner: User) ->
     contacts = dict(session.execute(select(ContactEmail.address, ContactEmail.contact_id).where(
         ContactEmail.address.in_([a for a, _, _ in wanted]))).all())
     for activity in activities_of(meeting):
-        activity.subject = meeting.subject
         have = {(p.address, p.role): p for p in activity.participants}
         keep = {(a, r) for a, _, r in wanted}
         for key, participant in have.items():

@@ -28,8 +28,20 @@ checks the run's lease. The rules:
   cancellation the calendar overtook (the event changed there after the CRM's cancel) is
   not applied, and says so in the booking's last error.
 - **Series**: occurrences are read from the series after each change; a moved one keeps
-  its slot and its activity (with its links), a cancelled one is marked cancelled, its
-  activity and links kept.
+  its slot and its activity (with its links), a renamed one gives its activity its
+  subject, a cancelled one is marked cancelled, its activity and links kept.
+- **One occurrence** changed or cancelled in the CRM (``--occurrence``) is written to
+  that occurrence alone, as an exception of the series (the writer's
+  ``update_occurrence`` / ``cancel_occurrence``, with the occurrence's version), after
+  any change of the series as a whole; the other occurrences and their links are not
+  touched. When the calendar holds another version of it, the occurrence is read: gone
+  there, it stays cancelled; else its subject, start and end are decided by the same
+  per-field rule as the series', against the values it had before the CRM's change (a
+  cancellation counts as a change of all three): a field the calendar changed later
+  (or at a time it does not say) stands, and the booking's last error says so; the
+  CRM's other changes are written against the version just read (so Exchange's or
+  CalDAV's new version after a write to another occurrence of the series costs a read,
+  not the change).
 """
 
 from __future__ import annotations
@@ -49,13 +61,20 @@ from crmsync.connectors.calendar_writes import (
     CalendarWriting,
     EventDraft,
     EventState,
+    OccurrenceRef,
 )
-from crmsync.crm.bookings import BookedMeeting
+from crmsync.crm.bookings import BookedMeeting, BookedOccurrence
 from crmsync.crm.db import session_scope
 from crmsync.crm.models import Activity, ActivitySource, Mailbox
-from crmsync.mapping.meeting_fields import merge_fields
+from crmsync.mapping.meeting_fields import Merge, merge_fields
 from crmsync.sync_service.context import Services
-from crmsync.sync_service.engine.bookings import calendar_mailbox, set_from_calendar
+from crmsync.sync_service.engine.bookings import (
+    OCCURRENCE,
+    calendar_mailbox,
+    occurrence_key,
+    occurrence_values,
+    set_from_calendar,
+)
 from crmsync.sync_service.mailboxes.leases import Lease, keep_lease
 
 log = logging.getLogger(__name__)
@@ -79,8 +98,8 @@ def write_back(services: Services, mailbox_id: int, connector: Connector, lease:
             meeting = session.get(BookedMeeting, meeting_id)
             assert meeting is not None
             try:
+                meeting.last_error = None  # settle may say why a change was not applied
                 counters[settle(session, meeting, writer, clock(), resumed)] += 1
-                meeting.last_error = None
             except CalendarWriteError as exc:
                 meeting.last_error = str(exc)[:1000]
                 counters["booked meetings not written"] += 1
@@ -131,14 +150,32 @@ def settle(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
     :raises CalendarWriteError: the calendar refused (kept as the booking's last error;
         the next sync tries again).
     """
-    if meeting.remote_id is None:
+    outcome = "booked meetings unchanged"
+    created = meeting.remote_id is None
+    if created:
         outcome = _create(session, meeting, writer, resumed)
-    elif meeting.status == "cancelled" and "status" in meeting.pending:
+    if meeting.status != "cancelled" and meeting.remote_id is not None:
+        # One occurrence's change first, against the version it was made on; a change of
+        # the series then meets the series' new version and merges field by field.
+        for occurrence in _pending_occurrences(meeting):
+            outcome = _write_occurrence(session, meeting, occurrence, writer)
+            meeting.pending = [p for p in meeting.pending if p != occurrence_key(occurrence)]
+    if not created and meeting.status == "cancelled" and "status" in meeting.pending:
         outcome = _cancel(session, meeting, writer)
-    else:
+    elif not created and (_series_pending(meeting) or meeting.calendar_changed):
         outcome = _update(session, meeting, writer)
     meeting.pending, meeting.calendar_changed, meeting.written_at = [], False, now
     return outcome
+
+
+def _series_pending(meeting: BookedMeeting) -> list[str]:
+    """The CRM's pending changes of the meeting as a whole (not of one occurrence)."""
+    return [name for name in meeting.pending if not name.startswith(OCCURRENCE)]
+
+
+def _pending_occurrences(meeting: BookedMeeting) -> list[BookedOccurrence]:
+    keys = {name for name in meeting.pending if name.startswith(OCCURRENCE)}
+    return [o for o in meeting.occurrences if occurrence_key(o) in keys]
 
 
 def _create(session: Session, meeting: BookedMeeting, writer: CalendarWriting,
@@ -189,7 +226,7 @@ def _cancel(session: Session, meeting: BookedMeeting, writer: CalendarWriting) -
 
 def _update(session: Session, meeting: BookedMeeting, writer: CalendarWriting) -> str:
     assert meeting.remote_id is not None
-    pending = [name for name in meeting.pending if name != "status"]
+    pending = [name for name in _series_pending(meeting) if name != "status"]
     if pending and not meeting.calendar_changed:
         try:  # the usual case: one request, made against the version we know
             state = writer.update_event(meeting.remote_id, meeting.change_key or "",
@@ -206,7 +243,7 @@ def _update(session: Session, meeting: BookedMeeting, writer: CalendarWriting) -
         return "booked meetings cancelled in the calendar"
     merge = merge_fields(
         _crm_values(meeting), _state_values(meeting, current), meeting.agreed or {},
-        ({name: t for name in meeting.pending if (t := _crm_time(meeting, name))},
+        ({name: t for name in pending if (t := _crm_time(meeting, name))},
          current.modified_at),
         _fields(meeting))
     set_from_calendar(session, meeting, {
@@ -308,14 +345,19 @@ def _reconcile_occurrences(session: Session, meeting: BookedMeeting,
     if not meeting.occurrences or meeting.remote_id is None:
         return
     length = meeting.ends_at - meeting.starts_at
-    slots = [o.original_start for o in meeting.occurrences]
-    states = writer.occurrences(meeting.remote_id, min(slots) - timedelta(days=8),
-                                max(slots) + length + timedelta(days=8))
-    by_slot = {s.original_start: s for s in states if s.original_start is not None}
+    by_slot = _occurrence_states(meeting, writer, meeting.occurrences)
+    waiting = set(_pending_occurrences(meeting))
     for occurrence in meeting.occurrences:
         state = by_slot.get(occurrence.original_start)
         if state is None:
             occurrence.status = "cancelled"  # gone from the series itself, not a view
+            continue
+        if occurrence in waiting:
+            # The CRM's own change of it is written next, against the version it was
+            # made on (so a newer calendar change meets If-Match), not undone here.
+            if occurrence.remote_id is None:
+                occurrence.remote_id, occurrence.change_key = state.remote_id, \
+                    state.change_key
             continue
         occurrence.remote_id, occurrence.change_key = state.remote_id, state.change_key
         if (state.start, state.end) != (occurrence.original_start,
@@ -323,8 +365,117 @@ def _reconcile_occurrences(session: Session, meeting: BookedMeeting,
             occurrence.status = "moved"
             occurrence.starts_at, occurrence.ends_at = state.start, state.end
             occurrence.activity.occurred_at = state.start
+        elif occurrence.status == "moved":  # moved back to its slot in the calendar
+            occurrence.status = "confirmed"
+            occurrence.starts_at, occurrence.ends_at = state.start, state.end
+            occurrence.activity.occurred_at = state.start
+        if state.subject and state.subject != occurrence.activity.subject:
+            occurrence.activity.subject = state.subject  # an exception renamed there
         if occurrence.activity_id != meeting.activity_id:
             _add_source(session, meeting, occurrence.activity, state.remote_id)
+
+
+def _occurrence_states(meeting: BookedMeeting, writer: CalendarWriting,
+                       occurrences: list[BookedOccurrence]) -> dict[datetime, EventState]:
+    """The calendar's occurrences around these ones' slots, by slot."""
+    assert meeting.remote_id is not None
+    length = meeting.ends_at - meeting.starts_at
+    slots = [o.original_start for o in occurrences]
+    states = writer.occurrences(meeting.remote_id, min(slots) - timedelta(days=8),
+                                max(slots) + length + timedelta(days=8))
+    return {s.original_start: s for s in states if s.original_start is not None}
+
+
+#: the fields of one occurrence the CRM changes on its own
+OCCURRENCE_FIELDS = ("subject", "start", "end")
+
+
+def _write_occurrence(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
+                      writer: CalendarWriting) -> str:
+    """Write the CRM's change of one occurrence (see the module docstring)."""
+    assert meeting.remote_id is not None
+    ref = OccurrenceRef(
+        series_id=meeting.remote_id, remote_id=occurrence.remote_id,
+        index=meeting.occurrences.index(occurrence) + 1,
+        original_start=occurrence.original_start, change_key=occurrence.change_key or "")
+    try:
+        return _occurrence_write(session, meeting, occurrence, writer, ref, OCCURRENCE_FIELDS)
+    except CalendarChangedError:
+        current = _occurrence_states(meeting, writer, [occurrence]).get(
+            occurrence.original_start)
+        if current is None:  # deleted in the calendar: it stays cancelled
+            occurrence.status = "cancelled"
+            return "booked occurrences cancelled in the calendar"
+        merge = _occurrence_merge(meeting, occurrence, current)
+        fresh = OccurrenceRef(ref.series_id, current.remote_id, ref.index,
+                              ref.original_start, current.change_key)
+        if not merge.to_crm:  # nothing of it changed there since (or an older change)
+            return _occurrence_write(session, meeting, occurrence, writer, fresh,
+                                     tuple(merge.to_calendar))
+        slot = f"{occurrence.original_start:%Y-%m-%dT%H:%M:%SZ}"
+        if occurrence.status == "cancelled":  # the calendar's newer change stands
+            _take_occurrence(session, meeting, occurrence, current, OCCURRENCE_FIELDS)
+            meeting.last_error = (f"occurrence {slot} not cancelled: it was changed in the "
+                                  "calendar after the CRM's cancellation")
+            return "booked occurrence changes overtaken by the calendar"
+        _take_occurrence(session, meeting, occurrence, current, tuple(merge.to_crm))
+        meeting.last_error = (f"occurrence {slot}: the calendar's later change of "
+                              f"{', '.join(merge.to_crm)} kept")
+        if merge.to_calendar:
+            return _occurrence_write(session, meeting, occurrence, writer, fresh,
+                                     tuple(merge.to_calendar))
+        return "booked occurrence changes overtaken by the calendar"
+
+
+def _occurrence_merge(meeting: BookedMeeting, occurrence: BookedOccurrence,
+                      current: EventState) -> Merge:
+    """The two-way rule (:func:`merge_fields`) for one occurrence, against the values it
+    had before the CRM's change; a cancellation changes every field."""
+    key = occurrence_key(occurrence)
+    calendar = _occurrence_state_values(current)
+    was = (meeting.crm_times or {}).get(key + "|was") or calendar
+    changed_at = _crm_time(meeting, key)
+    crm: dict[str, object] = {name: None for name in OCCURRENCE_FIELDS} \
+        if occurrence.status == "cancelled" else occurrence_values(occurrence)
+    times = ({name: changed_at for name in OCCURRENCE_FIELDS} if changed_at else {},
+             current.modified_at)
+    return merge_fields(crm, calendar, was, times, OCCURRENCE_FIELDS)
+
+
+def _occurrence_state_values(state: EventState) -> dict[str, str]:
+    return {"subject": state.subject, "start": state.start.isoformat(),
+            "end": state.end.isoformat()}
+
+
+def _occurrence_write(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
+                      writer: CalendarWriting, ref: OccurrenceRef,
+                      names: tuple[str, ...]) -> str:
+    if occurrence.status == "cancelled":
+        writer.cancel_occurrence(ref, meeting.invite)
+        return "booked occurrences removed from the calendar"
+    values = {"subject": occurrence.activity.subject, "start": occurrence.starts_at,
+              "end": occurrence.ends_at}
+    state = writer.update_occurrence(ref, {name: values[name] for name in names},
+                                     meeting.invite)
+    occurrence.remote_id, occurrence.change_key = state.remote_id, state.change_key
+    _add_source(session, meeting, occurrence.activity, state.remote_id)
+    return "booked occurrences updated in the calendar"
+
+
+def _take_occurrence(session: Session, meeting: BookedMeeting, occurrence: BookedOccurrence,
+                     state: EventState, names: tuple[str, ...]) -> None:
+    """The calendar's values of ``names`` stand for the occurrence in the CRM."""
+    occurrence.remote_id, occurrence.change_key = state.remote_id, state.change_key
+    if "subject" in names:
+        occurrence.activity.subject = state.subject
+    if "start" in names:
+        occurrence.starts_at = state.start
+    if "end" in names:
+        occurrence.ends_at = state.end
+    occurrence.status = "confirmed" if (occurrence.starts_at, occurrence.ends_at) == (
+        occurrence.original_start,
+        occurrence.original_start + (meeting.ends_at - meeting.starts_at)) else "moved"
+    occurrence.activity.occurred_at = occurrence.starts_at
 
 
 def _add_source(session: Session, meeting: BookedMeeting, activity: Activity,
