@@ -156,6 +156,12 @@ def _post(office: Office, who: str, url: str, body: dict[str, Any]) -> tuple[int
     return answer.status_code, answer.get_data(as_text=True)
 
 
+def _send(office: Office, who: str, method: str, url: str,
+          body: dict[str, Any] | None) -> tuple[int, str]:
+    answer = getattr(office.client, method)(url, json=body, headers=office.keys[who])
+    return answer.status_code, answer.get_data(as_text=True)
+
+
 def _template(office: Office, item: Item) -> None:
     """A reply template whose keyword is the item's canary: matching reads the body."""
     from datetime import UTC, datetime
@@ -235,6 +241,18 @@ PROBES: dict[str, Probe] = {
         o, w, "/api/v1/followups?as_of=2026-11-10T00:00:00Z"),
     "api.dismiss_followup": lambda o, w, i: _post(
         o, w, f"/api/v1/followups/{_activity_id(o, i)}/dismiss", {}),
+    # meetings booked in the CRM: naming an item's mail as a meeting reveals and changes
+    # nothing, and a booking linked to the item's account shows none of its mail
+    "api.book_meeting": lambda o, w, i: _post(o, w, "/api/v1/meetings", {
+        "subject": "probe booking", "start": "2026-11-20T09:00:00Z",
+        "end": "2026-11-20T09:30:00Z", "links": [ACME]}),
+    "api.record_meetings": lambda o, w, i: _get(
+        o, w, "/api/v1/meetings?type=account&external_id=acc-acme"),
+    "api.get_meeting": lambda o, w, i: _get(o, w, f"/api/v1/meetings/{_activity_id(o, i)}"),
+    "api.change_meeting": lambda o, w, i: _send(
+        o, w, "patch", f"/api/v1/meetings/{_activity_id(o, i)}", {"subject": "probe"}),
+    "api.cancel_meeting": lambda o, w, i: _send(
+        o, w, "delete", f"/api/v1/meetings/{_activity_id(o, i)}", None),
     "feeds.feed_by_token": lambda o, w, i: _get(o, w, "/feeds/me.ics"),
     "admin.activities": lambda o, w, i: _console(o, w, "/admin/"),
     "admin.mailboxes": lambda o, w, i: _console(o, w, "/admin/mailboxes"),
@@ -294,7 +312,8 @@ NO_ITEM_DATA = {
     "admin.microsoft365_consent_return": "says whether a tenant granted admin consent",
 }
 #: write routes that name the item directly: a person who may not see it gets 404
-NAMES_ITEM = {"api.untrack_item", "api.dismiss_followup"}
+NAMES_ITEM = {"api.untrack_item", "api.dismiss_followup", "api.get_meeting",
+              "api.change_meeting", "api.cancel_meeting"}
 #: routes that list case records: a support mail opens a case, and the case (its subject
 #: is the mail's) is a record every rep may see; the mail itself stays the desk's
 CASE_RECORDS = {"api.lookup", "api.item_context", "api.search"}
