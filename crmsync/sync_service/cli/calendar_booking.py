@@ -18,8 +18,10 @@ from crmsync.sync_service.engine.bookings import (
     cancel_occurrence,
     change,
     change_occurrence,
+    day_span,
     find_target,
     meeting_by_id,
+    parse_day,
     parse_moment,
     parse_repeat,
 )
@@ -47,24 +49,38 @@ def _targets(session, links: tuple[str, ...]):
 @calendar.command("add")
 @click.argument("owner_email")
 @click.option("--subject", required=True, help="The meeting's subject.")
-@click.option("--start", required=True, help="ISO 8601 with Z or an offset.")
-@click.option("--end", required=True, help="ISO 8601 with Z or an offset.")
+@click.option("--start", required=True,
+              help="ISO 8601 with Z or an offset; with --all-day the first day, YYYY-MM-DD.")
+@click.option("--end", help="ISO 8601 with Z or an offset (required unless --all-day); "
+              "with --all-day the day after the last one (as iCalendar and Outlook count "
+              "it), one day when left out.")
+@click.option("--all-day", "all_day", is_flag=True,
+              help="An all-day meeting (its days at midnight in --timezone where the "
+              "calendar wants a zone).")
 @click.option("--with", "attendees", multiple=True, help=WITH_HELP)
 @click.option("--link", "links", multiple=True, help=LINK_HELP)
 @click.option("--repeat", help="weekly:N: a weekly series of N occurrences.")
 @click.option("--timezone", "tzid", default="UTC", show_default=True,
-              help="The IANA zone a series repeats in (its local time holds across DST).")
+              help="The IANA zone a series repeats in (its local time holds across DST), "
+              "and an all-day meeting's days are in.")
 @click.option("--invite", is_flag=True, help=INVITE_HELP)
-def calendar_add(owner_email: str, subject: str, start: str, end: str,
+def calendar_add(owner_email: str, subject: str, start: str, end: str | None, all_day: bool,
                  attendees: tuple[str, ...], links: tuple[str, ...], repeat: str | None,
                  tzid: str, invite: bool) -> None:
     """Book a meeting in the CRM for the CRM user OWNER_EMAIL and print its id; the next
     sync writes it to the owner's calendar without inviting anyone unless --invite."""
+    if all_day:
+        first, after = day_span(parse_day(start), parse_day(end) if end else None)
+    elif end is None:
+        raise UserError("--end is required (or --all-day)")
+    else:
+        first, after = parse_moment(start), parse_moment(end)
     with session_scope(services().sessions) as session:
         meeting = book(session, Booking(
-            owner_email=owner_email, subject=subject, start=parse_moment(start),
-            end=parse_moment(end), attendees=attendees, links=_targets(session, links),
-            weekly_count=parse_repeat(repeat), invite=invite, tzid=tzid), datetime.now(UTC))
+            owner_email=owner_email, subject=subject, start=first, end=after,
+            attendees=attendees, links=_targets(session, links),
+            weekly_count=parse_repeat(repeat), invite=invite, tzid=tzid, all_day=all_day),
+            datetime.now(UTC))
         click.echo(str(meeting.activity_id))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -67,6 +67,8 @@ class Booking:
     weekly_count: int | None = None
     invite: bool = False
     tzid: str = "UTC"
+    #: an all-day meeting: ``start``/``end`` are midnights UTC (:func:`day_span`)
+    all_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,26 @@ def parse_moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise UserError(f"{text!r} has no zone: add Z or an offset such as +01:00")
     return moment.astimezone(UTC)
+
+
+def midnight(day: date) -> datetime:
+    """The day as an all-day booking keeps it: its midnight UTC (as inbound all-day
+    events are stored, ``connectors/ical_events.py``)."""
+    return datetime.combine(day, time(), UTC)
+
+
+def parse_day(text: str) -> date:
+    """Read ``YYYY-MM-DD`` (an all-day meeting's day)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UserError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
+
+
+def day_span(first: date, end: date | None) -> tuple[datetime, datetime]:
+    """An all-day meeting's start and end: ``end`` is the day after the last one (end
+    exclusive, as iCalendar's ``DTEND`` and Graph's ``end``); none: one day."""
+    return midnight(first), midnight(end if end is not None else first + timedelta(days=1))
 
 
 def parse_repeat(text: str | None) -> int | None:
@@ -128,6 +150,8 @@ def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
         raise UserError(f"no CRM user {booking.owner_email!r}")
     _check_times(booking.start, booking.end)
     _check_zone(booking.tzid)
+    if booking.all_day and booking.weekly_count:
+        raise UserError("an all-day meeting cannot repeat (book each day on its own)")
     if len(booking.links) > MAX_LINKS:
         raise UserError(f"at most {MAX_LINKS} links")
     mailbox = calendar_mailbox(session, owner.id)
@@ -142,6 +166,7 @@ def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
         tzid=booking.tzid, attendees=list(_attendees(booking.attendees, owner.email)),
         weekly_count=booking.weekly_count, invite=booking.invite, status="confirmed",
         crm_times={}, pending=[], agreed=None, calendar_changed=False, created_at=now)
+    meeting.all_day = booking.all_day
     token = secrets.token_hex(8)
     slots = _slots(meeting)
     for index, slot in enumerate(slots):
@@ -331,7 +356,10 @@ def calendar_mailbox(session: Session, owner_id: int) -> Mailbox | None:
 
 
 def field_value(meeting: BookedMeeting, name: str) -> object:
-    """The CRM's value of a two-way field (times as aware datetimes)."""
+    """The CRM's value of a two-way field (times as aware datetimes; an all-day
+    meeting's as dates)."""
+    if meeting.all_day and name in ("start", "end"):
+        return (meeting.starts_at if name == "start" else meeting.ends_at).date()
     return {"subject": meeting.subject, "start": meeting.starts_at, "end": meeting.ends_at,
             "attendees": list(meeting.attendees)}[name]
 
@@ -343,10 +371,15 @@ def _set_field(meeting: BookedMeeting, name: str, value: object) -> None:
             if activity.subject == meeting.subject:
                 activity.subject = str(value)
         meeting.subject = str(value)
-    elif name == "start":
-        meeting.starts_at = value  # type: ignore[assignment]
-    elif name == "end":
-        meeting.ends_at = value  # type: ignore[assignment]
+    elif name in ("start", "end"):
+        # A day (``date``) makes the meeting all-day, a time timed: the calendar may
+        # turn it either way, and it comes back with its times.
+        moment = value if isinstance(value, datetime) else midnight(value)  # type: ignore
+        meeting.all_day = not isinstance(value, datetime)
+        if name == "start":
+            meeting.starts_at = moment
+        else:
+            meeting.ends_at = moment
     else:
         meeting.attendees = list(value)  # type: ignore[call-overload]
 
