@@ -121,3 +121,31 @@ def test_a_timed_booking_turned_all_day_in_outlook_becomes_all_day(
     assert "ok" in sync(cli, graph, name)
     [event] = calendar_events(graph, address)
     assert event["isAllDay"] is True and sent_to(graph, address) == []
+
+
+def test_update_makes_it_all_day_moves_its_days_and_makes_it_timed_again(
+        cli: Cli, graph: GraphDouble) -> None:
+    name, address = setup(cli, graph)
+    meeting_id = book(cli)  # timed, in UTC
+    sync(cli, graph, name)
+    cli("calendar", "update", meeting_id, "--all-day")  # its own day
+    sync(cli, graph, name)
+    [event] = calendar_events(graph, address)
+    assert event["isAllDay"] is True
+    assert (event["start"]["dateTime"], event["end"]["dateTime"]) == (
+        "2026-12-14T00:00:00.0000000", "2026-12-15T00:00:00.0000000")
+    cli("calendar", "update", meeting_id, "--start", "2026-12-18")  # a day, length kept
+    sync(cli, graph, name)
+    [event] = calendar_events(graph, address)
+    assert event["isAllDay"] is True and event["end"]["dateTime"].startswith("2026-12-19T00")
+    assert meeting(cli, meeting_id)["occurred_at"] == "2026-12-18T00:00:00Z"
+    refused = cli("calendar", "update", meeting_id, "--timed", "--start",
+                  "2026-12-18T09:00:00Z", ok=False)
+    assert refused.exit_code != 0 and "--start and --end" in refused.output
+    cli("calendar", "update", meeting_id, "--timed", "--start", "2026-12-18T09:00:00Z",
+        "--end", "2026-12-18T10:00:00Z")
+    sync(cli, graph, name)
+    [event] = calendar_events(graph, address)
+    assert event["isAllDay"] is False
+    assert event["start"]["dateTime"].startswith("2026-12-18T09:00:00")
+    assert sent_to(graph, address) == []

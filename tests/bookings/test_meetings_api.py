@@ -146,3 +146,20 @@ def test_an_all_day_meeting_is_booked_as_its_days(office) -> None:
     assert weekly.status_code == 400 and "repeat" in weekly.text
     assert client.post("/api/v1/meetings", json=BODY, headers=keys[MARIA]).json[
         "all_day"] is False
+
+
+def test_patch_makes_a_meeting_all_day_and_timed_again(office) -> None:
+    client, keys, _ = office
+    meeting_id = client.post("/api/v1/meetings", json=BODY, headers=keys[MARIA]).json["id"]
+    url = f"/api/v1/meetings/{meeting_id}"
+    day = client.patch(url, json={"all_day": True, "start": "2026-12-18T00:00:00+01:00"},
+                       headers=keys[MARIA])
+    assert day.status_code == 200 and day.json["all_day"] is True
+    assert day.json["start"].startswith("2026-12-18T00:00:00")
+    assert day.json["end"].startswith("2026-12-19T00:00:00")
+    half = client.patch(url, json={"all_day": False, "start": "2026-12-18T09:00:00Z"},
+                        headers=keys[MARIA])
+    assert half.status_code == 400 and "--start and --end" in half.text
+    timed = client.patch(url, json={"all_day": False, "start": "2026-12-18T09:00:00Z",
+                                    "end": "2026-12-18T10:00:00Z"}, headers=keys[MARIA])
+    assert timed.json["all_day"] is False and timed.json["end"].startswith("2026-12-18T10:00")

@@ -21,6 +21,7 @@ from crmsync.sync_service.engine.bookings import (
     day_span,
     find_target,
     meeting_by_id,
+    midnight,
     parse_day,
     parse_moment,
     parse_repeat,
@@ -87,17 +88,20 @@ def calendar_add(owner_email: str, subject: str, start: str, end: str | None, al
 @calendar.command("update")
 @click.argument("meeting_id", type=int)
 @click.option("--subject", help="A new subject.")
-@click.option("--start", help="A new start (ISO 8601 with Z or an offset); the length stays "
-              "unless --end is given.")
-@click.option("--end", help="A new end.")
+@click.option("--start", help="A new start (ISO 8601 with Z or an offset; an all-day "
+              "meeting's first day, YYYY-MM-DD); the length stays unless --end is given.")
+@click.option("--end", help="A new end (an all-day meeting's: the day after its last).")
+@click.option("--all-day/--timed", "all_day", default=None,
+              help="Make it an all-day meeting (its first day unless --start), or a timed "
+              "one (with --start and --end).")
 @click.option("--with", "attendees", multiple=True,
               help="Replaces the attendees (repeat for several).")
 @click.option("--link", "links", multiple=True, help=LINK_HELP + " Added to the links.")
 @click.option("--invite", is_flag=True, help=INVITE_HELP)
 @click.option("--occurrence", help=OCCURRENCE_HELP)
 def calendar_update(meeting_id: int, subject: str | None, start: str | None, end: str | None,
-                    attendees: tuple[str, ...], links: tuple[str, ...], invite: bool,
-                    occurrence: str | None) -> None:
+                    all_day: bool | None, attendees: tuple[str, ...], links: tuple[str, ...],
+                    invite: bool, occurrence: str | None) -> None:
     """Change a booked meeting (a series as a whole, or one occurrence with --occurrence);
     the next sync updates the calendar."""
     with session_scope(services().sessions) as session:
@@ -105,6 +109,8 @@ def calendar_update(meeting_id: int, subject: str | None, start: str | None, end
         if meeting is None:
             raise UserError(f"no meeting {meeting_id} booked in the CRM")
         if occurrence is not None:
+            if all_day is not None or meeting.all_day:
+                raise UserError("an all-day meeting is not a series")
             if attendees or links or invite:
                 raise UserError("--with, --link and --invite change the whole meeting, "
                                 "not one occurrence")
@@ -113,10 +119,13 @@ def calendar_update(meeting_id: int, subject: str | None, start: str | None, end
                 end=parse_moment(end) if end else None), datetime.now(UTC))
             click.echo(str(meeting.activity_id))
             return
+        days = meeting.all_day if all_day is None else all_day
+        read = (lambda text: midnight(parse_day(text))) if days else parse_moment
         change(session, meeting, BookingChange(
-            subject=subject, start=parse_moment(start) if start else None,
-            end=parse_moment(end) if end else None, attendees=attendees or None,
-            links=_targets(session, links), invite=invite), datetime.now(UTC))
+            subject=subject, start=read(start) if start else None,
+            end=read(end) if end else None, attendees=attendees or None,
+            links=_targets(session, links), invite=invite, all_day=all_day),
+            datetime.now(UTC))
         click.echo(str(meeting.activity_id))
 
 

@@ -82,6 +82,9 @@ class BookingChange:
     links: tuple[Target, ...] = ()
     invite: bool = False
     changed_fields: frozenset[str] = field(default_factory=frozenset)
+    #: ``True``: make it all-day (``start``/``end`` then midnights UTC, :func:`day_span`);
+    #: ``False``: make it timed; ``None``: it stays as it is
+    all_day: bool | None = None
 
 
 def parse_moment(text: str) -> datetime:
@@ -195,25 +198,25 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
     """
     if meeting.status == "cancelled":
         raise UserError(f"meeting {meeting.activity_id} is cancelled")
-    start = update.start.astimezone(UTC) if update.start else meeting.starts_at
-    end = update.end.astimezone(UTC) if update.end else (
-        start + _length(meeting) if update.start else meeting.ends_at)
+    start, end, all_day = _new_times(meeting, update)
     _check_times(start, end)
     new = {"subject": _subject(update.subject) if update.subject is not None else None,
-           "start": start if start != meeting.starts_at else None,
-           "end": end if end != meeting.ends_at else None,
+           "start": start.date() if all_day else start,
+           "end": end.date() if all_day else end,
            "attendees": list(_attendees(update.attendees, meeting.owner.email))
            if update.attendees is not None else None}
+    changed = set()
     for name, value in new.items():
         if value is None or value == field_value(meeting, name):
             continue
         _set_field(meeting, name, value)
+        changed.add(name)
         meeting.crm_times = {**meeting.crm_times, name: now.isoformat()}
         meeting.pending = sorted({*meeting.pending, name})
     if update.invite and not meeting.invite:
         meeting.invite = True
         meeting.pending = sorted({*meeting.pending, "attendees"})
-    if new["start"] is not None or new["end"] is not None:
+    if changed & {"start", "end"}:
         _move_occurrences(meeting)
     if len(update.links) + len(meeting.activity.links) > MAX_LINKS:
         raise UserError(f"at most {MAX_LINKS} links")
@@ -222,6 +225,29 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
     if meeting.pending:
         meeting.written_at = None  # the next sync of the owner's mailbox writes it
     return meeting
+
+
+def _new_times(meeting: BookedMeeting, update: BookingChange) -> tuple[datetime, datetime,
+                                                                        bool]:
+    """The start, end and kind ``update`` asks for: the length stays when only the start
+    moves; made all-day without a start, the meeting takes its first day (in its zone),
+    one day long unless an end is given; made timed, it needs its start and end."""
+    all_day = meeting.all_day if update.all_day is None else update.all_day
+    if all_day and meeting.weekly_count:
+        raise UserError("an all-day meeting cannot repeat (book each day on its own)")
+    if all_day == meeting.all_day:
+        start = update.start.astimezone(UTC) if update.start else meeting.starts_at
+        end = update.end.astimezone(UTC) if update.end else (
+            start + _length(meeting) if update.start else meeting.ends_at)
+    elif all_day:
+        start = update.start or midnight(meeting.starts_at.astimezone(
+            ZoneInfo(meeting.tzid)).date())
+        end = update.end or start + timedelta(days=1)
+    elif update.start is None or update.end is None:
+        raise UserError("a meeting made timed needs a start and an end (--start and --end)")
+    else:
+        start, end = update.start.astimezone(UTC), update.end.astimezone(UTC)
+    return start, end, all_day
 
 
 def cancel(meeting: BookedMeeting, now: datetime) -> BookedMeeting:

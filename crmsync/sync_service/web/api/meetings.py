@@ -36,6 +36,7 @@ from crmsync.sync_service.engine.bookings import (
     change,
     change_occurrence,
     day_span,
+    midnight,
     parse_moment,
 )
 from crmsync.sync_service.web.api.access import Viewer
@@ -85,6 +86,9 @@ class MeetingChangeIn(Strict):
     attendees = _addresses
     links = _links
     invite = fields.Boolean(load_default=False)
+    all_day = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: make it all-day (start's and end's dates, end exclusive); "
+                       "false: make it timed (with start and end)"})
 
 
 class MeetingOut(Strict):
@@ -250,11 +254,15 @@ def change_meeting(body: dict[str, Any], meeting_id: int) -> dict[str, Any]:
             return _shape(session, who, meeting)
         targets = tuple(resolve_target(session, who, t) for t in body.get("links") or [])
         attendees = body.get("attendees")
+        start, end = body.get("start"), body.get("end")
+        if (meeting.all_day if body["all_day"] is None else body["all_day"]):
+            # an all-day meeting's times are the dates they name, in their own offset
+            start, end = (midnight(t.date()) if t else None for t in (start, end))
         try:
             change(session, meeting, BookingChange(
-                subject=body.get("subject"), start=body.get("start"), end=body.get("end"),
+                subject=body.get("subject"), start=start, end=end,
                 attendees=tuple(attendees) if attendees is not None else None,
-                links=targets, invite=body["invite"]), now())
+                links=targets, invite=body["invite"], all_day=body["all_day"]), now())
         except UserError as exc:
             raise _user_error(exc) from exc
         return _shape(session, who, meeting)
