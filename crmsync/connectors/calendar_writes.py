@@ -58,6 +58,10 @@ class EventDraft:
     :param crm_ref: crmsync's own id for the meeting, kept in the event where the
         provider allows (Graph single-value extended property, an X- property), so a
         lost answer can be recognised.
+    :param all_day: an all-day event: ``start``/``end`` are midnight UTC of the first
+        day and of the day after the last (end exclusive); the writer writes those days
+        (Graph ``isAllDay`` at midnight in ``tzid``, EWS ``IsAllDayEvent``, iCalendar
+        ``VALUE=DATE``).
     """
 
     subject: str
@@ -69,6 +73,7 @@ class EventDraft:
     tzid: str = "UTC"
     weekly_count: int | None = None
     crm_ref: str = ""
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,8 @@ class EventState:
     :param original_start: an occurrence's slot in its series (UTC), else ``None``.
     :param modified_at: when the calendar last changed it (Graph
         ``lastModifiedDateTime``, EWS ``LastModifiedTime``, CalDAV ``LAST-MODIFIED``).
+    :param all_day: an all-day event; ``start``/``end`` are then its days' midnight UTC
+        (as :class:`EventDraft`'s), whatever zone the calendar keeps it in.
     """
 
     remote_id: str
@@ -91,6 +98,7 @@ class EventState:
     original_start: datetime | None = None
     modified_at: datetime | None = None
     is_cancelled: bool = False
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +164,8 @@ class CalendarWriting(abc.ABC):
                      changes: Mapping[str, object], invite: bool) -> EventState:
         """Change the given fields (names of :data:`FIELDS`; ``start``/``end`` aware
         datetimes, ``attendees`` a tuple of addresses, ``subject`` a str; ``body`` may
-        come too) of the event at version ``change_key``.
+        come too) of the event at version ``change_key``. With ``start`` or ``end`` come
+        ``all_day`` (bool: the times are days, as :class:`EventDraft`'s) and ``tzid``.
 
         :param invite: the attendees are invited: added ones get requests, and changes
             go to them (EWS ``SendToChangedAndSaveCopy``); otherwise nobody hears.

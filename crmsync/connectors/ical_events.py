@@ -156,7 +156,8 @@ def _overlaps(start: datetime, end: datetime, window: tuple[datetime, datetime])
     return start < window[1] and (end > window[0] or start >= window[0])
 
 
-def _is_all_day(component: icalendar.Component) -> bool:
+def is_all_day(component: icalendar.Component) -> bool:
+    """Whether the VEVENT is all-day: DATE values, or Outlook's all-day flag."""
     start = component["DTSTART"].dt
     flagged = str(component.get("X-MICROSOFT-CDO-ALLDAYEVENT", "")).upper() == "TRUE"
     return flagged or not isinstance(start, datetime)
@@ -179,7 +180,7 @@ def _record(event: icalendar.Component, master: icalendar.Component,
         attendees=tuple(p for p in (_attendee(a) for a in attendees) if p is not None),
         event_type=where.kind, series_id=None if where.slot is None else where.item_id,
         original_start=None if where.slot is None else _instant(where.slot),
-        is_cancelled=status == "CANCELLED", is_all_day=_is_all_day(event),
+        is_cancelled=status == "CANCELLED", is_all_day=is_all_day(event),
         sensitivity=SENSITIVITY.get(klass, "normal"),
         location=str(event.get("LOCATION") or master.get("LOCATION") or ""),
         body_text=description or None,

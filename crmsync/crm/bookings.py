@@ -35,6 +35,9 @@ from crmsync.crm.models import Activity, Base, Mailbox, User, UtcDateTime
 
 #: the fields both sides edit; each is compared and merged on its own
 FIELDS = ("subject", "start", "end", "attendees")
+#: the key in ``crm_times`` that marks an all-day booking (kept there, not in a column
+#: of its own: it travels with the times it qualifies)
+ALL_DAY = "all_day|on"
 
 
 class BookedMeeting(Base):
@@ -85,6 +88,19 @@ class BookedMeeting(Base):
     occurrences: Mapped[list[BookedOccurrence]] = relationship(
         back_populates="meeting", cascade="all, delete-orphan",
         order_by="BookedOccurrence.original_start")
+
+    @property
+    def all_day(self) -> bool:
+        """An all-day booking: ``starts_at``/``ends_at`` are the first day's and the day
+        after the last one's midnight UTC (end exclusive, as iCalendar and Graph), the
+        shape inbound all-day events take (``connectors/ical_events.py``); each calendar
+        writes it as its all-day event, at midnight in ``tzid`` where it wants a zone."""
+        return bool((self.crm_times or {}).get(ALL_DAY))
+
+    @all_day.setter
+    def all_day(self, value: bool) -> None:
+        times = {k: v for k, v in (self.crm_times or {}).items() if k != ALL_DAY}
+        self.crm_times = {**times, ALL_DAY: True} if value else times
 
     @property
     def needs_write(self) -> bool:

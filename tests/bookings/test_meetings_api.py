@@ -126,3 +126,40 @@ def test_unseen_records_unknown_fields_and_oversized_input_are_4xx(office) -> No
                        headers={**keys[MARIA], "Content-Type": "application/json"})
     assert huge.status_code == 413
     assert client.post("/api/v1/meetings", json=BODY).status_code == 401
+
+
+def test_an_all_day_meeting_is_booked_as_its_days(office) -> None:
+    # "all_day": the days from start's date to end's date (end exclusive), as midnights.
+    client, keys, _ = office
+    body = {**BODY, "all_day": True, "start": "2026-12-14T00:00:00+01:00",
+            "end": "2026-12-16T00:00:00+01:00"}
+    booked = client.post("/api/v1/meetings", json=body, headers=keys[MARIA])
+    assert booked.status_code == 201
+    assert booked.json["all_day"] is True
+    assert booked.json["start"].startswith("2026-12-14T00:00:00")
+    assert booked.json["end"].startswith("2026-12-16T00:00:00")
+    one_day = client.post("/api/v1/meetings", json={**body, "end": body["start"]},
+                          headers=keys[MARIA])
+    assert one_day.json["end"].startswith("2026-12-15T00:00:00")
+    weekly = client.post("/api/v1/meetings", json={**body, "repeat_weekly": 3},
+                         headers=keys[MARIA])
+    assert weekly.status_code == 400 and "repeat" in weekly.text
+    assert client.post("/api/v1/meetings", json=BODY, headers=keys[MARIA]).json[
+        "all_day"] is False
+
+
+def test_patch_makes_a_meeting_all_day_and_timed_again(office) -> None:
+    client, keys, _ = office
+    meeting_id = client.post("/api/v1/meetings", json=BODY, headers=keys[MARIA]).json["id"]
+    url = f"/api/v1/meetings/{meeting_id}"
+    day = client.patch(url, json={"all_day": True, "start": "2026-12-18T00:00:00+01:00"},
+                       headers=keys[MARIA])
+    assert day.status_code == 200 and day.json["all_day"] is True
+    assert day.json["start"].startswith("2026-12-18T00:00:00")
+    assert day.json["end"].startswith("2026-12-19T00:00:00")
+    half = client.patch(url, json={"all_day": False, "start": "2026-12-18T09:00:00Z"},
+                        headers=keys[MARIA])
+    assert half.status_code == 400 and "--start and --end" in half.text
+    timed = client.patch(url, json={"all_day": False, "start": "2026-12-18T09:00:00Z",
+                                    "end": "2026-12-18T10:00:00Z"}, headers=keys[MARIA])
+    assert timed.json["all_day"] is False and timed.json["end"].startswith("2026-12-18T10:00")

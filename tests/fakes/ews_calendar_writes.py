@@ -75,6 +75,8 @@ def read_calendar_item(element: Any) -> dict[str, Any]:
     zone = _t(element, "StartTimeZone")
     if zone is not None and zone.get("Id"):
         props["zone"] = zone.get("Id")
+    if (all_day := _text(element, "IsAllDayEvent")) is not None:
+        props["all_day"] = all_day in ("true", "1")  # xs:boolean
     for prop in element.iter(f"{{{NS_T}}}ExtendedProperty"):
         uri = _t(prop, "ExtendedFieldURI")
         if uri is not None and uri.get("PropertyName") == "crmsyncMeetingRef":
@@ -243,6 +245,12 @@ def _fields(start: datetime, end: datetime, props: dict[str, Any],
     if original is not None:
         parts.append(f"<t:OriginalStart>{_stamp(original)}</t:OriginalStart>")
     parts.append("<t:IsCancelled>false</t:IsCancelled>")
+    # an all-day item comes with its zones, in which its midnights are its days
+    parts.append(f"<t:IsAllDayEvent>{str(bool(props.get('all_day'))).lower()}"
+                 "</t:IsAllDayEvent>")
+    if props.get("zone"):
+        parts += [f'<t:StartTimeZone Id="{escape(props["zone"])}"/>',
+                  f'<t:EndTimeZone Id="{escape(props["zone"])}"/>']
     if people:
         parts.append(f"<t:RequiredAttendees>{people}</t:RequiredAttendees>")
     return "".join(parts)

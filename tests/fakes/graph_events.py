@@ -52,6 +52,18 @@ def _utc_shape(value: dict[str, str]) -> dict[str, str]:
     return {"dateTime": _utc_text(_to_utc(value)), "timeZone": "UTC"}
 
 
+def _all_day_error(body: dict[str, Any], all_day: bool) -> str | None:
+    """Graph's rule for ``isAllDay`` (resource type event): start and end at midnight,
+    in the same time zone."""
+    if not all_day:
+        return None
+    times = [body[name] for name in ("start", "end") if name in body]
+    if any(t["dateTime"][11:19] != "00:00:00" for t in times) or len(
+            {t.get("timeZone") for t in times}) > 1:
+        return "An all-day event must start and end at midnight, in one time zone."
+    return None
+
+
 def new_version(data: dict[str, Any]) -> None:
     """Give the event a new change key, etag and last-modified time."""
     key = secrets.token_hex(8)
@@ -162,6 +174,8 @@ def install_event_routes(app: Flask, double, user_box, graph_error) -> None:
         if error is not None:
             return error
         body = request.get_json()
+        if (problem := _all_day_error(body, bool(body.get("isAllDay")))) is not None:
+            return graph_error(400, "ErrorInvalidRequest", problem)
         event = {**body, "iCalUId": "040000008200E0" + secrets.token_hex(16),
                  "organizer": {"emailAddress": {"address": box.address}},
                  "isOrganizer": True, "isCancelled": False,
@@ -203,7 +217,11 @@ def install_event_routes(app: Flask, double, user_box, graph_error) -> None:
         box, item, error = event_of(user, item_id)
         if error is not None:
             return error
-        apply_changes(double, box, item_id, dict(request.get_json()))
+        body = dict(request.get_json())
+        all_day = bool(body.get("isAllDay", item.data.get("isAllDay")))
+        if (problem := _all_day_error(body, all_day)) is not None:
+            return graph_error(400, "ErrorInvalidRequest", problem)
+        apply_changes(double, box, item_id, body)
         _invite(double, box, "update", box.items[item_id].data)
         return jsonify(box.items[item_id].data)
 

@@ -17,6 +17,8 @@ them, :func:`crmsync.connectors.ical_events.record_id`), written with icalendar:
   occurrence changed is an override VEVENT (same UID, ``RECURRENCE-ID`` its slot, RFC
   5545 §3.8.4.4) in the same resource; one cancelled is an ``EXDATE`` of the master
   (its override, if any, removed); both PUT ``If-Match`` the resource's ETag.
+- **All-day**: ``DTSTART;VALUE=DATE`` and ``DTEND`` the day after the last (RFC 5545
+  §3.6.1); read back as the inbound side reads DATE values (midnight UTC of the day).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from crmsync.connectors.calendar_writes import (
     OccurrenceRef,
 )
 from crmsync.connectors.dav.client import absolute, path_of, send
-from crmsync.connectors.ical_events import CalendarItemError, item_events, to_utc
+from crmsync.connectors.ical_events import CalendarItemError, is_all_day, item_events, to_utc
 
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
 #: where crmsync keeps its own id of the meeting in the VEVENT
@@ -259,7 +261,8 @@ def _new_calendar(draft: EventDraft, uid: str, owner: str) -> icalendar.Calendar
     if draft.crm_ref:
         event.add(CRM_REF, draft.crm_ref)
     _apply(event, {"subject": draft.subject, "start": draft.start, "end": draft.end,
-                   "attendees": draft.attendees, "body": draft.body}, draft.invite,
+                   "attendees": draft.attendees, "body": draft.body,
+                   "all_day": draft.all_day}, draft.invite,
            zone=draft.tzid)
     if draft.weekly_count:
         event.add("rrule", {"freq": "weekly", "count": draft.weekly_count})
@@ -271,6 +274,7 @@ def _new_calendar(draft: EventDraft, uid: str, owner: str) -> icalendar.Calendar
 def _apply(event: icalendar.Event, changes: Mapping[str, object], invite: bool,
            zone: str | None = None) -> None:
     """Set the changed fields on a VEVENT: times in ``zone`` (or the event's own zone),
+    an all-day meeting's as DATE values (``DTSTART;VALUE=DATE``, DTEND the day after),
     attendees only when invited (else named in the DESCRIPTION)."""
     tzid = zone or _zone_of(event)
     for name, value in changes.items():
@@ -279,6 +283,8 @@ def _apply(event: icalendar.Event, changes: Mapping[str, object], invite: bool,
         elif name in ("start", "end"):
             moment: Any = value
             local = moment.astimezone(ZoneInfo(tzid)) if tzid != "UTC" else moment.astimezone(UTC)
+            if changes.get("all_day"):
+                local = moment.astimezone(UTC).date()  # its midnight UTC names the day
             _set(event, "dtstart" if name == "start" else "dtend", local)
         elif name == "attendees":
             people = [str(a) for a in value]  # type: ignore[attr-defined]
@@ -327,4 +333,5 @@ def _state(href: str, etag: str, event: icalendar.Event) -> EventState:
         attendees=tuple(sorted(str(a).lower().removeprefix("mailto:") for a in attendees)),
         ical_uid=str(event.get("UID") or "") or None,
         modified_at=to_utc(event, "LAST-MODIFIED") if modified is not None else None,
-        is_cancelled=str(event.get("STATUS") or "").upper() == "CANCELLED")
+        is_cancelled=str(event.get("STATUS") or "").upper() == "CANCELLED",
+        all_day=is_all_day(event))

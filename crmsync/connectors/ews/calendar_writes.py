@@ -15,6 +15,11 @@ See :class:`crmsync.connectors.calendar_writes.CalendarWriting` for the contract
   meeting, else ``SendToNone``; a series goes whole.
 - crmsync's id of the meeting is kept in a named extended property (PublicStrings,
   ``crmsyncMeetingRef``); ``find_event`` is a FindItem restricted to it.
+- An all-day meeting is ``IsAllDayEvent`` with Start and End at midnight in the
+  booking's zone (StartTimeZone/EndTimeZone; End the day after the last one), as
+  https://learn.microsoft.com/exchange/client-developer/exchange-web-services/how-to-create-all-day-events-by-using-ews-in-exchange
+  describes. Read back, exchangelib gives its days (End as the last day), taken in the
+  item's own zones, which are read with it.
 - A series is a ``WeeklyPattern`` with a ``NumberedPattern`` range; its occurrences are
   read with ``GetItem`` of ``OccurrenceItemId`` (master id + instance index), a deleted
   one answering ``ErrorCalendarOccurrenceIsDeletedFromRecurrence``.
@@ -23,7 +28,7 @@ See :class:`crmsync.connectors.calendar_writes.CalendarWriting` for the contract
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,7 +56,8 @@ from crmsync.connectors.ews.errors import translated
 
 #: what a read asks for (a master or an occurrence)
 READ_FIELDS = ("subject", "start", "end", "required_attendees", "uid", "original_start",
-               "last_modified_time", "is_cancelled")
+               "last_modified_time", "is_cancelled", "is_all_day", "_start_timezone",
+               "_end_timezone")
 #: exchangelib's weekday numbers (ISO: Monday = 1)
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 
@@ -88,6 +94,17 @@ def _moment(value: datetime, tzid: str) -> EWSDateTime:
     return EWSDateTime.from_datetime(local.replace(tzinfo=None)).replace(tzinfo=zone)
 
 
+def _day(value: datetime, tzid: str) -> EWSDateTime:
+    """An all-day meeting's day (``value``: its midnight UTC) at midnight in ``tzid``."""
+    zone = EWSTimeZone("UTC") if tzid == "UTC" else EWSTimeZone(tzid)
+    return EWSDateTime.from_datetime(
+        datetime.combine(value.astimezone(UTC).date(), time())).replace(tzinfo=zone)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
 def _attendees(addresses: tuple[str, ...] | list[str]) -> list[Attendee]:
     return [Attendee(mailbox=Mailbox(email_address=a), response_type="Unknown")
             for a in addresses]
@@ -101,9 +118,15 @@ def state_of(item: Any) -> EventState:
     people = tuple(sorted(str(a.mailbox.email_address).lower()
                           for a in item.required_attendees or []
                           if a.mailbox is not None and a.mailbox.email_address))
-    start, end = utc(item.start), utc(item.end)
+    all_day = bool(getattr(item, "is_all_day", False))
+    if all_day and not isinstance(item.start, datetime):
+        # exchangelib's days of an all-day item, End the last day (not the day after)
+        start, end = _midnight(item.start), _midnight(item.end) + timedelta(days=1)
+    else:
+        start, end = utc(item.start), utc(item.end)
     assert start is not None and end is not None
     return EventState(
+        all_day=all_day,
         remote_id=item.id, change_key=item.changekey, subject=item.subject or "",
         start=start, end=end, attendees=people, ical_uid=item.uid,
         original_start=utc(item.original_start), modified_at=utc(item.last_modified_time),
@@ -133,9 +156,11 @@ class EwsEventWriter:
         """See `CalendarWriting.create_event` (CreateItem)."""
         body = draft.body if draft.invite else "\n\n".join(
             p for p in (people_text(draft.attendees), draft.body) if p)
+        stamp = _day if draft.all_day else _moment
         item = CalendarItem(
             account=self.account, folder=self.calendar, subject=draft.subject, body=body,
-            start=_moment(draft.start, draft.tzid), end=_moment(draft.end, draft.tzid),
+            start=stamp(draft.start, draft.tzid), end=stamp(draft.end, draft.tzid),
+            is_all_day=draft.all_day,
             required_attendees=_attendees(draft.attendees) if draft.invite else None)
         if draft.weekly_count:
             local = draft.start.astimezone(ZoneInfo(draft.tzid))
@@ -208,9 +233,14 @@ class EwsEventWriter:
     def _save_changes(self, item: Any, changes: Mapping[str, object], invite: bool) -> None:
         """UpdateItem of ``changes`` with NeverOverwrite; the invitation mode as invited."""
         fields = []
+        all_day = bool(changes.get("all_day"))
+        if "all_day" in changes:
+            item.is_all_day, _ = all_day, fields.append("is_all_day")
         for name, value in changes.items():
             if name in ("start", "end"):
-                setattr(item, name, _moment(value, "UTC"))  # type: ignore[arg-type]
+                moment = _day(value, str(changes.get("tzid") or "UTC")) if all_day \
+                    else _moment(value, "UTC")  # type: ignore[arg-type]
+                setattr(item, name, moment)
                 fields.append(name)
             elif name == "subject":
                 item.subject, _ = str(value), fields.append("subject")

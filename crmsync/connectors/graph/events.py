@@ -15,12 +15,17 @@ See :class:`crmsync.connectors.calendar_writes.CalendarWriting` for the contract
   booking's zone); its occurrences come from ``/events/{id}/instances``.
 - The CRM's own id is kept in a single-value extended property, so the event can be
   told apart from anything the rep made by hand.
+- An all-day meeting is ``isAllDay: true`` with start and end at midnight in the
+  booking's zone (resource type event: "If true, regardless of whether it's a single-day
+  or multi-day event, start and end time must be set to midnight and be in the same
+  time zone"). Read back in UTC (``Prefer: outlook.timezone``), its midnights are
+  shifted by that zone's offset: the days are the nearest midnights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -50,6 +55,18 @@ def _stamp(moment: datetime, tzid: str) -> dict[str, str]:
     return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": tzid}
 
 
+def _day_stamp(moment: datetime, tzid: str) -> dict[str, str]:
+    """An all-day event's day (``moment``: its midnight UTC) at midnight in ``tzid``."""
+    return {"dateTime": f"{moment.astimezone(UTC):%Y-%m-%d}T00:00:00", "timeZone": tzid}
+
+
+def _nearest_midnight(moment: datetime) -> datetime:
+    """The day an all-day event's start or end names, read in any zone (UTC here):
+    its midnight there is within 14 hours of that day's midnight UTC."""
+    shifted = moment.astimezone(UTC) + timedelta(hours=12)
+    return shifted.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _attendees(addresses: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
     return [{"emailAddress": {"address": a}, "type": "required"} for a in addresses]
 
@@ -62,9 +79,10 @@ def event_payload(draft: EventDraft) -> dict[str, Any]:
     """Build the ``event`` to create (pure): no attendees unless ``draft.invite``."""
     body = draft.body if draft.invite else "\n\n".join(
         part for part in (people_text(draft.attendees), draft.body) if part)
+    stamp = _day_stamp if draft.all_day else _stamp
     payload: dict[str, Any] = {
-        "subject": draft.subject, "start": _stamp(draft.start, draft.tzid),
-        "end": _stamp(draft.end, draft.tzid), "body": _body(body),
+        "subject": draft.subject, "start": stamp(draft.start, draft.tzid),
+        "end": stamp(draft.end, draft.tzid), "body": _body(body), "isAllDay": draft.all_day,
         "attendees": _attendees(draft.attendees) if draft.invite else [],
         "isReminderOn": True,
     }
@@ -87,11 +105,14 @@ def event_state(item: Mapping[str, Any]) -> EventState:
     """Read an ``event`` answer into an :class:`EventState` (pure)."""
     original = item.get("originalStart")
     modified = item.get("lastModifiedDateTime")
+    all_day = bool(item.get("isAllDay"))
+    start, end = parse_zoned(item["start"]), parse_zoned(item["end"])
+    if all_day:
+        start, end = _nearest_midnight(start), _nearest_midnight(end)
     return EventState(
         remote_id=str(item["id"]),
         change_key=str(item.get("@odata.etag") or item.get("changeKey") or ""),
-        subject=str(item.get("subject") or ""), start=parse_zoned(item["start"]),
-        end=parse_zoned(item["end"]),
+        subject=str(item.get("subject") or ""), start=start, end=end, all_day=all_day,
         attendees=tuple(sorted(
             str(a["emailAddress"]["address"]).lower() for a in item.get("attendees") or []
             if (a.get("emailAddress") or {}).get("address"))),
@@ -104,13 +125,17 @@ def event_state(item: Mapping[str, Any]) -> EventState:
 
 def change_payload(changes: Mapping[str, object], invite: bool,
                    tzid: str = "UTC") -> dict[str, Any]:
-    """Turn field changes into a PATCH body; attendees only when they are invited."""
+    """Turn field changes into a PATCH body; attendees only when they are invited; times
+    of an all-day meeting (``all_day``) as its days at midnight in the zone."""
     payload: dict[str, Any] = {}
+    all_day, tzid = bool(changes.get("all_day")), str(changes.get("tzid") or tzid)
+    if "all_day" in changes:
+        payload["isAllDay"] = all_day
     for name, value in changes.items():
         if name == "subject":
             payload["subject"] = str(value)
         elif name in ("start", "end"):
-            payload[name] = _stamp(value, tzid)  # type: ignore[arg-type]
+            payload[name] = (_day_stamp if all_day else _stamp)(value, tzid)  # type: ignore
         elif name == "attendees":
             payload["attendees"] = _attendees(list(value)) if invite else []  # type: ignore
         elif name == "body":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -67,6 +67,8 @@ class Booking:
     weekly_count: int | None = None
     invite: bool = False
     tzid: str = "UTC"
+    #: an all-day meeting: ``start``/``end`` are midnights UTC (:func:`day_span`)
+    all_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class BookingChange:
     links: tuple[Target, ...] = ()
     invite: bool = False
     changed_fields: frozenset[str] = field(default_factory=frozenset)
+    #: ``True``: make it all-day (``start``/``end`` then midnights UTC, :func:`day_span`);
+    #: ``False``: make it timed; ``None``: it stays as it is
+    all_day: bool | None = None
 
 
 def parse_moment(text: str) -> datetime:
@@ -92,6 +97,26 @@ def parse_moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise UserError(f"{text!r} has no zone: add Z or an offset such as +01:00")
     return moment.astimezone(UTC)
+
+
+def midnight(day: date) -> datetime:
+    """The day as an all-day booking keeps it: its midnight UTC (as inbound all-day
+    events are stored, ``connectors/ical_events.py``)."""
+    return datetime.combine(day, time(), UTC)
+
+
+def parse_day(text: str) -> date:
+    """Read ``YYYY-MM-DD`` (an all-day meeting's day)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UserError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
+
+
+def day_span(first: date, end: date | None) -> tuple[datetime, datetime]:
+    """An all-day meeting's start and end: ``end`` is the day after the last one (end
+    exclusive, as iCalendar's ``DTEND`` and Graph's ``end``); none: one day."""
+    return midnight(first), midnight(end if end is not None else first + timedelta(days=1))
 
 
 def parse_repeat(text: str | None) -> int | None:
@@ -128,6 +153,8 @@ def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
         raise UserError(f"no CRM user {booking.owner_email!r}")
     _check_times(booking.start, booking.end)
     _check_zone(booking.tzid)
+    if booking.all_day and booking.weekly_count:
+        raise UserError("an all-day meeting cannot repeat (book each day on its own)")
     if len(booking.links) > MAX_LINKS:
         raise UserError(f"at most {MAX_LINKS} links")
     mailbox = calendar_mailbox(session, owner.id)
@@ -142,6 +169,7 @@ def book(session: Session, booking: Booking, now: datetime) -> BookedMeeting:
         tzid=booking.tzid, attendees=list(_attendees(booking.attendees, owner.email)),
         weekly_count=booking.weekly_count, invite=booking.invite, status="confirmed",
         crm_times={}, pending=[], agreed=None, calendar_changed=False, created_at=now)
+    meeting.all_day = booking.all_day
     token = secrets.token_hex(8)
     slots = _slots(meeting)
     for index, slot in enumerate(slots):
@@ -170,25 +198,25 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
     """
     if meeting.status == "cancelled":
         raise UserError(f"meeting {meeting.activity_id} is cancelled")
-    start = update.start.astimezone(UTC) if update.start else meeting.starts_at
-    end = update.end.astimezone(UTC) if update.end else (
-        start + _length(meeting) if update.start else meeting.ends_at)
+    start, end, all_day = _new_times(meeting, update)
     _check_times(start, end)
     new = {"subject": _subject(update.subject) if update.subject is not None else None,
-           "start": start if start != meeting.starts_at else None,
-           "end": end if end != meeting.ends_at else None,
+           "start": start.date() if all_day else start,
+           "end": end.date() if all_day else end,
            "attendees": list(_attendees(update.attendees, meeting.owner.email))
            if update.attendees is not None else None}
+    changed = set()
     for name, value in new.items():
         if value is None or value == field_value(meeting, name):
             continue
         _set_field(meeting, name, value)
+        changed.add(name)
         meeting.crm_times = {**meeting.crm_times, name: now.isoformat()}
         meeting.pending = sorted({*meeting.pending, name})
     if update.invite and not meeting.invite:
         meeting.invite = True
         meeting.pending = sorted({*meeting.pending, "attendees"})
-    if new["start"] is not None or new["end"] is not None:
+    if changed & {"start", "end"}:
         _move_occurrences(meeting)
     if len(update.links) + len(meeting.activity.links) > MAX_LINKS:
         raise UserError(f"at most {MAX_LINKS} links")
@@ -197,6 +225,29 @@ def change(session: Session, meeting: BookedMeeting, update: BookingChange,
     if meeting.pending:
         meeting.written_at = None  # the next sync of the owner's mailbox writes it
     return meeting
+
+
+def _new_times(meeting: BookedMeeting, update: BookingChange) -> tuple[datetime, datetime,
+                                                                        bool]:
+    """The start, end and kind ``update`` asks for: the length stays when only the start
+    moves; made all-day without a start, the meeting takes its first day (in its zone),
+    one day long unless an end is given; made timed, it needs its start and end."""
+    all_day = meeting.all_day if update.all_day is None else update.all_day
+    if all_day and meeting.weekly_count:
+        raise UserError("an all-day meeting cannot repeat (book each day on its own)")
+    if all_day == meeting.all_day:
+        start = update.start.astimezone(UTC) if update.start else meeting.starts_at
+        end = update.end.astimezone(UTC) if update.end else (
+            start + _length(meeting) if update.start else meeting.ends_at)
+    elif all_day:
+        start = update.start or midnight(meeting.starts_at.astimezone(
+            ZoneInfo(meeting.tzid)).date())
+        end = update.end or start + timedelta(days=1)
+    elif update.start is None or update.end is None:
+        raise UserError("a meeting made timed needs a start and an end (--start and --end)")
+    else:
+        start, end = update.start.astimezone(UTC), update.end.astimezone(UTC)
+    return start, end, all_day
 
 
 def cancel(meeting: BookedMeeting, now: datetime) -> BookedMeeting:
@@ -331,7 +382,10 @@ def calendar_mailbox(session: Session, owner_id: int) -> Mailbox | None:
 
 
 def field_value(meeting: BookedMeeting, name: str) -> object:
-    """The CRM's value of a two-way field (times as aware datetimes)."""
+    """The CRM's value of a two-way field (times as aware datetimes; an all-day
+    meeting's as dates)."""
+    if meeting.all_day and name in ("start", "end"):
+        return (meeting.starts_at if name == "start" else meeting.ends_at).date()
     return {"subject": meeting.subject, "start": meeting.starts_at, "end": meeting.ends_at,
             "attendees": list(meeting.attendees)}[name]
 
@@ -343,10 +397,15 @@ def _set_field(meeting: BookedMeeting, name: str, value: object) -> None:
             if activity.subject == meeting.subject:
                 activity.subject = str(value)
         meeting.subject = str(value)
-    elif name == "start":
-        meeting.starts_at = value  # type: ignore[assignment]
-    elif name == "end":
-        meeting.ends_at = value  # type: ignore[assignment]
+    elif name in ("start", "end"):
+        # A day (``date``) makes the meeting all-day, a time timed: the calendar may
+        # turn it either way, and it comes back with its times.
+        moment = value if isinstance(value, datetime) else midnight(value)  # type: ignore
+        meeting.all_day = not isinstance(value, datetime)
+        if name == "start":
+            meeting.starts_at = moment
+        else:
+            meeting.ends_at = moment
     else:
         meeting.attendees = list(value)  # type: ignore[call-overload]
 

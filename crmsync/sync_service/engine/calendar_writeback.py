@@ -271,21 +271,31 @@ def _fields(meeting: BookedMeeting) -> tuple[str, ...]:
         "subject", "start", "end")
 
 
+def _when(moment: datetime, all_day: bool) -> str:
+    """A time as both sides compare it: all-day is part of the time fields (a day
+    ``YYYY-MM-DD`` is never equal to a time), so an event turned all-day, or back, in
+    the calendar is a change of its start and end, merged like any other."""
+    return moment.date().isoformat() if all_day else moment.isoformat()
+
+
 def _crm_values(meeting: BookedMeeting) -> dict[str, object]:
     """The CRM's side as the calendar should hold it: attendees only when invited."""
-    return {"subject": meeting.subject, "start": meeting.starts_at.isoformat(),
-            "end": meeting.ends_at.isoformat(),
+    return {"subject": meeting.subject, "start": _when(meeting.starts_at, meeting.all_day),
+            "end": _when(meeting.ends_at, meeting.all_day),
             "attendees": sorted(meeting.attendees) if meeting.invite else []}
 
 
 def _state_values(meeting: BookedMeeting, state: EventState) -> dict[str, object]:
-    return {"subject": state.subject, "start": state.start.isoformat(),
-            "end": state.end.isoformat(), "attendees": sorted(state.attendees)}
+    return {"subject": state.subject, "start": _when(state.start, state.all_day),
+            "end": _when(state.end, state.all_day), "attendees": sorted(state.attendees)}
 
 
 def _calendar_values(meeting: BookedMeeting, state: EventState) -> dict[str, object]:
-    values: dict[str, object] = {"subject": state.subject, "start": state.start,
-                                 "end": state.end}
+    """The calendar's values as the booking takes them (an all-day event's as days)."""
+    values: dict[str, object] = {
+        "subject": state.subject,
+        "start": state.start.date() if state.all_day else state.start,
+        "end": state.end.date() if state.all_day else state.end}
     if meeting.invite:
         values["attendees"] = list(state.attendees)
     return values
@@ -308,7 +318,7 @@ def draft_of(meeting: BookedMeeting) -> EventDraft:
         subject=meeting.subject, start=meeting.starts_at, end=meeting.ends_at,
         attendees=tuple(meeting.attendees), invite=meeting.invite, body=_body(meeting),
         tzid=meeting.tzid, weekly_count=meeting.weekly_count,
-        crm_ref=meeting.activity.dedupe_key)
+        crm_ref=meeting.activity.dedupe_key, all_day=meeting.all_day)
 
 
 def _body(meeting: BookedMeeting) -> str:
@@ -322,10 +332,10 @@ def changes_of(meeting: BookedMeeting, names: list[str]) -> dict[str, object]:
     for name in names:
         if name == "subject":
             changes["subject"] = meeting.subject
-        elif name == "start":
-            changes["start"] = meeting.starts_at
-        elif name == "end":
-            changes["end"] = meeting.ends_at
+        elif name in ("start", "end"):
+            changes[name] = meeting.starts_at if name == "start" else meeting.ends_at
+            # the writer needs both to write days (all-day) or times, in the zone
+            changes["all_day"], changes["tzid"] = meeting.all_day, meeting.tzid
         elif name == "attendees":
             if meeting.invite:
                 changes["attendees"] = tuple(meeting.attendees)

@@ -35,6 +35,8 @@ from crmsync.sync_service.engine.bookings import (
     cancel_occurrence,
     change,
     change_occurrence,
+    day_span,
+    midnight,
     parse_moment,
 )
 from crmsync.sync_service.web.api.access import Viewer
@@ -72,6 +74,9 @@ class MeetingIn(Strict):
     timezone = Short(load_default="UTC", validate=validate.Length(max=64))
     invite = fields.Boolean(load_default=False, metadata={
         "description": "send the attendees the calendar's meeting requests"})
+    all_day = fields.Boolean(load_default=False, metadata={
+        "description": "an all-day meeting: the days from start's date to end's date "
+                       "(end exclusive, as iCalendar), each read in its own offset"})
 
 
 class MeetingChangeIn(Strict):
@@ -81,6 +86,9 @@ class MeetingChangeIn(Strict):
     attendees = _addresses
     links = _links
     invite = fields.Boolean(load_default=False)
+    all_day = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: make it all-day (start's and end's dates, end exclusive); "
+                       "false: make it timed (with start and end)"})
 
 
 class MeetingOut(Strict):
@@ -91,6 +99,7 @@ class MeetingOut(Strict):
     attendees = fields.List(Short())
     status = Short()
     invite = fields.Boolean()
+    all_day = fields.Boolean()
     occurrences = fields.Integer()
     in_calendar = fields.Boolean(metadata={"description": "the calendar holds it"})
     calendar_error = Short(allow_none=True)
@@ -122,7 +131,8 @@ def _shape(session: Session, who: Viewer, meeting: BookedMeeting) -> dict[str, A
     return {"id": str(meeting.activity_id), "subject": meeting.subject,
             "start": meeting.starts_at, "end": meeting.ends_at,
             "attendees": list(meeting.attendees), "status": meeting.status,
-            "invite": meeting.invite, "occurrences": meeting.weekly_count or 1,
+            "invite": meeting.invite, "all_day": meeting.all_day,
+            "occurrences": meeting.weekly_count or 1,
             "in_calendar": meeting.remote_id is not None and meeting.status != "cancelled",
             "calendar_error": meeting.last_error,
             "links": activity_links(session, who, meeting.activity),
@@ -162,12 +172,16 @@ def book_meeting(body: dict[str, Any]) -> dict[str, Any]:
     who = viewer()
     with session_scope(services().sessions) as session:
         targets = tuple(resolve_target(session, who, t) for t in body.get("links") or [])
+        start, end = body["start"], body["end"]
+        if body["all_day"]:
+            start, end = day_span(start.date(), end.date() if end.date() > start.date()
+                                  else None)
         try:
             meeting = book(session, Booking(
-                owner_email=who.email, subject=body["subject"], start=body["start"],
-                end=body["end"], attendees=tuple(body.get("attendees") or ()), links=targets,
+                owner_email=who.email, subject=body["subject"], start=start,
+                end=end, attendees=tuple(body.get("attendees") or ()), links=targets,
                 weekly_count=body.get("repeat_weekly"), invite=body["invite"],
-                tzid=body["timezone"]), now())
+                tzid=body["timezone"], all_day=body["all_day"]), now())
         except UserError as exc:
             raise _user_error(exc) from exc
         return _shape(session, who, meeting)
@@ -240,11 +254,15 @@ def change_meeting(body: dict[str, Any], meeting_id: int) -> dict[str, Any]:
             return _shape(session, who, meeting)
         targets = tuple(resolve_target(session, who, t) for t in body.get("links") or [])
         attendees = body.get("attendees")
+        start, end = body.get("start"), body.get("end")
+        if (meeting.all_day if body["all_day"] is None else body["all_day"]):
+            # an all-day meeting's times are the dates they name, in their own offset
+            start, end = (midnight(t.date()) if t else None for t in (start, end))
         try:
             change(session, meeting, BookingChange(
-                subject=body.get("subject"), start=body.get("start"), end=body.get("end"),
+                subject=body.get("subject"), start=start, end=end,
                 attendees=tuple(attendees) if attendees is not None else None,
-                links=targets, invite=body["invite"]), now())
+                links=targets, invite=body["invite"], all_day=body["all_day"]), now())
         except UserError as exc:
             raise _user_error(exc) from exc
         return _shape(session, who, meeting)
