@@ -14,7 +14,7 @@ from crmsync.connectors.ical_events import occurrence_uid, stamp
 from crmsync.connectors.registry import load_connector_class
 from tests.contract.handles import drain
 from tests.dav.accounts import MKCALENDAR, DavAccount
-from tests.ews.calendars import calendar, next_monday, people, single, weekly
+from tests.ews.calendars import calendar, moved_series, people, single
 from tests.ews.helpers import ANA, MARIA
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -50,15 +50,9 @@ def test_series_single_and_all_day_events_then_changes_and_deletions(
     # and a cancelled occurrence, a single meeting and an all-day event come as Exchange's
     # connector gives them; shortening the series and deleting the meeting are Deletions;
     # an unchanged calendar gives nothing.
-    monday = next_monday(date.today())
-    slots = [datetime.combine(monday + timedelta(weeks=k), datetime.min.time()).replace(hour=10)
-             for k in range(4)]
-    moved = slots[1] + timedelta(days=1, hours=4)
     who = people(MARIA, (ANA,))
-
-    def series(count: int) -> str:
-        return calendar(weekly("weekly-1", "Acme weekly", slots[0], count, who=who,
-                               exdates=(slots[2],), moved=((slots[1], moved),)))
+    scenario = moved_series(who)
+    monday, slots, moved, series = scenario.monday, scenario.slots, scenario.moved, scenario.ical
 
     series_href = account.put_event(series(4))
     qbr_href = account.put_event(calendar(single("qbr-1", "Acme QBR", soon(), who=who)))

@@ -6,6 +6,7 @@ Exchange writes Windows zone names as TZIDs and defines each in a VTIMEZONE of t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 #: Exchange's definition of Central European time (as in its MimeContent)
@@ -82,3 +83,30 @@ def weekly(uid: str, subject: str, first: datetime, count: int, who: str = "",
 
 def next_monday(today: date, weeks: int = 1) -> date:
     return today + timedelta(days=7 * weeks - today.weekday())
+
+
+@dataclass(frozen=True)
+class MovedSeries:
+    """Four weekly slots, Mondays 10:00 Berlin time from next Monday, the second moved to
+    the Tuesday at 14:00 and the third cancelled: the series Outlook users make most.
+
+    ``ical(count)`` is the series with its first ``count`` occurrences (shortening it
+    removes the later ones from the calendar).
+    """
+
+    monday: date
+    slots: list[datetime]
+    moved: datetime
+    who: str
+
+    def ical(self, count: int) -> str:
+        return calendar(weekly("weekly-1", "Acme weekly", self.slots[0], count, who=self.who,
+                               exdates=(self.slots[2],), moved=((self.slots[1], self.moved),)))
+
+
+def moved_series(who: str) -> MovedSeries:
+    """The :class:`MovedSeries` starting next Monday, with ``who`` (from :func:`people`)."""
+    monday = next_monday(date.today())
+    slots = [datetime.combine(monday + timedelta(weeks=k), datetime.min.time()).replace(hour=10)
+             for k in range(4)]
+    return MovedSeries(monday, slots, slots[1] + timedelta(days=1, hours=4), who)

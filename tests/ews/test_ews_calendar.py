@@ -3,13 +3,13 @@ the EWS double, calendar items served as Exchange's iCalendar MimeContent."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conftest import Cli, load_sample_crm
-from tests.ews.calendars import calendar, next_monday, people, single, weekly
+from tests.ews.calendars import calendar, moved_series, people, single
 from tests.ews.helpers import ANA, MARIA, add_ews_mailbox, sync
 from tests.fakes.ews_server import EwsDouble
 
@@ -68,15 +68,9 @@ def test_weekly_series_in_berlin_time_with_a_moved_and_a_cancelled_occurrence(
     load_sample_crm(cli)
     name, address = add_ews_mailbox(cli, ews, "--no-contacts")
     box = ews.mailbox(address)
-    monday = next_monday(date.today())
-    slots = [datetime.combine(monday + timedelta(weeks=k), datetime.min.time()).replace(hour=10)
-             for k in range(4)]
-    moved = slots[1] + timedelta(days=1, hours=4)
     who = people(MARIA, (ANA,))
-
-    def series(count: int) -> str:
-        return calendar(weekly("weekly-1", "Acme weekly", slots[0], count, who=who,
-                               exdates=(slots[2],), moved=((slots[1], moved),)))
+    scenario = moved_series(who)
+    slots, moved, series = scenario.slots, scenario.moved, scenario.ical
 
     master = box.add_calendar_item(series(4))
     sync(cli, ews, name)
